@@ -1,0 +1,40 @@
+// Package none is the control group: no authentication at all. Every request
+// is forwarded as the anonymous principal, so a run with this strategy
+// measures the cost of the chain (lb, gateway, assertion, backend) alone.
+package none
+
+import (
+	"context"
+
+	"github.com/authlab/authlab/strategies"
+)
+
+// Anonymous is the principal every request gets.
+var Anonymous = strategies.Principal{User: "anonymous", Roles: []string{"user"}}
+
+// Strategy is the "none" strategy.
+type Strategy struct{}
+
+// New returns the control-group strategy.
+func New() *Strategy { return &Strategy{} }
+
+// Name implements strategies.Strategy.
+func (*Strategy) Name() string { return "none" }
+
+// Capabilities implements strategies.Strategy.
+func (*Strategy) Capabilities() strategies.Capabilities {
+	return strategies.Capabilities{Transport: strategies.TransportNone, SharedState: true}
+}
+
+// Login issues nothing: there is no credential.
+func (*Strategy) Login(context.Context, strategies.Principal) (strategies.Credential, error) {
+	return strategies.Credential{}, nil
+}
+
+// Authenticate accepts anything as the anonymous principal.
+func (*Strategy) Authenticate(context.Context, string) (strategies.Principal, error) {
+	return strategies.Principal{User: Anonymous.User, Roles: []string{"user"}}, nil
+}
+
+// Logout does nothing.
+func (*Strategy) Logout(context.Context, string) error { return nil }

@@ -1,0 +1,105 @@
+package strategies
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+// MaxCredentialLen bounds any raw credential accepted from a client. Longer
+// values are rejected before any parsing or store lookup.
+const MaxCredentialLen = 4096
+
+// Transport moves a credential between client and gateway.
+type Transport interface {
+	// Extract returns the raw credential of r, or "" when r has none.
+	Extract(r *http.Request) string
+	// Write hands c to the client (a Set-Cookie header; bearer transports
+	// return tokens in the JSON body instead and write nothing).
+	Write(w http.ResponseWriter, c Credential)
+	// Clear tells the client to drop its credential.
+	Clear(w http.ResponseWriter)
+}
+
+// TransportFor returns the transport matching caps.
+func TransportFor(caps Capabilities, secureCookies bool) Transport {
+	switch caps.Transport {
+	case TransportCookie:
+		return CookieTransport{Name: caps.CookieName, Secure: secureCookies}
+	case TransportBearer:
+		return BearerTransport{}
+	default:
+		return NoTransport{}
+	}
+}
+
+// CookieTransport carries the credential in an HttpOnly, SameSite=Lax cookie.
+type CookieTransport struct {
+	Name   string
+	Secure bool // set when served over TLS
+}
+
+// Extract implements Transport.
+func (t CookieTransport) Extract(r *http.Request) string {
+	c, err := r.Cookie(t.Name)
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+// Write implements Transport.
+func (t CookieTransport) Write(w http.ResponseWriter, c Credential) {
+	ck := &http.Cookie{
+		Name:     t.Name,
+		Value:    c.Token,
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   t.Secure,
+		SameSite: http.SameSiteLaxMode,
+	}
+	if !c.ExpiresAt.IsZero() {
+		ck.Expires = c.ExpiresAt.UTC()
+		ck.MaxAge = int(time.Until(c.ExpiresAt).Seconds())
+	}
+	http.SetCookie(w, ck)
+}
+
+// Clear implements Transport.
+func (t CookieTransport) Clear(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: t.Name, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: t.Secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// BearerTransport carries the credential in "Authorization: Bearer <token>".
+type BearerTransport struct{}
+
+// Extract implements Transport.
+func (BearerTransport) Extract(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	const prefix = "bearer "
+	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return ""
+	}
+	return strings.TrimSpace(h[len(prefix):])
+}
+
+// Write implements Transport: bearer tokens travel in the login response body.
+func (BearerTransport) Write(http.ResponseWriter, Credential) {}
+
+// Clear implements Transport: nothing to clear on the client side.
+func (BearerTransport) Clear(http.ResponseWriter) {}
+
+// NoTransport is the transport of the "none" strategy.
+type NoTransport struct{}
+
+// Extract implements Transport.
+func (NoTransport) Extract(*http.Request) string { return "" }
+
+// Write implements Transport.
+func (NoTransport) Write(http.ResponseWriter, Credential) {}
+
+// Clear implements Transport.
+func (NoTransport) Clear(http.ResponseWriter) {}
