@@ -1,0 +1,300 @@
+// Package report holds the benchmark report schema (report.json), its
+// rendering to Markdown with PNG charts (report.md), and the side-by-side
+// comparison of the latest run of every strategy (COMPARISON.md).
+//
+// The schema is versioned: SchemaVersion changes whenever a field changes
+// meaning or disappears; adding a field does not change it. Durations are
+// plain numbers whose unit is in the field name (_ms, _s).
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+)
+
+// SchemaVersion is the version of the report.json layout written by this
+// package. Readers refuse a report whose version they do not know.
+const SchemaVersion = 1
+
+// Report is one run of `authlab bench`: one strategy, one topology, one or
+// more scenarios.
+type Report struct {
+	SchemaVersion int       `json:"schema_version"`
+	RunID         string    `json:"run_id"`
+	Strategy      string    `json:"strategy"`
+	StartedAt     time.Time `json:"started_at"`
+	FinishedAt    time.Time `json:"finished_at"`
+
+	Settings    Settings    `json:"settings"`
+	Environment Environment `json:"environment"`
+
+	// Login is the latency of the initial login of every user.
+	Login Login `json:"login"`
+	// Memory is the cost of holding the users' sessions, measured right
+	// after the initial login.
+	Memory Memory `json:"memory"`
+
+	Scenarios []Scenario `json:"scenarios"`
+}
+
+// Settings are the knobs the run was started with.
+type Settings struct {
+	Strategy      string   `json:"strategy"`
+	Policy        string   `json:"policy"`
+	Instances     int      `json:"instances"`
+	Users         int      `json:"users"`
+	Rate          float64  `json:"rate"`
+	DurationS     float64  `json:"duration_s"`
+	Scenarios     []string `json:"scenarios"`
+	BcryptCost    int      `json:"bcrypt_cost"`
+	Path          string   `json:"path"`
+	CapacityP99Ms float64  `json:"capacity_p99_bound_ms"`
+	// Flags is every flag of the bench command with its effective value.
+	Flags map[string]string `json:"flags"`
+}
+
+// Environment describes where the run happened.
+type Environment struct {
+	OS           string `json:"os"`
+	Arch         string `json:"arch"`
+	Kernel       string `json:"kernel"`
+	CPUModel     string `json:"cpu_model"`
+	CPUs         int    `json:"cpus"`
+	GoVersion    string `json:"go_version"`
+	RedisKind    string `json:"redis_kind"`
+	RedisVersion string `json:"redis_version"`
+	GitCommit    string `json:"git_commit"`
+	GitDirty     bool   `json:"git_dirty"`
+}
+
+// Login summarises the initial logins.
+type Login struct {
+	Users    int         `json:"users"`
+	Failures int         `json:"failures"`
+	Latency  Percentiles `json:"latency"`
+}
+
+// Memory is the measured cost of the logged-in users' sessions.
+type Memory struct {
+	// GatewayRSSDeltaBytes is the growth of the gateways' summed resident
+	// set across the initial login.
+	GatewayRSSDeltaBytes int64 `json:"gateway_rss_delta_bytes"`
+	// RedisUsedDeltaBytes is the growth of Redis used_memory across the
+	// initial login (0 when the strategy keeps nothing in Redis).
+	RedisUsedDeltaBytes int64 `json:"redis_used_delta_bytes"`
+	// PerSessionBytes is (gateway + Redis growth) / users.
+	PerSessionBytes float64 `json:"per_session_bytes"`
+}
+
+// Percentiles of a latency distribution, in milliseconds.
+type Percentiles struct {
+	Count int     `json:"count"`
+	Mean  float64 `json:"mean_ms"`
+	P50   float64 `json:"p50_ms"`
+	P90   float64 `json:"p90_ms"`
+	P99   float64 `json:"p99_ms"`
+	P999  float64 `json:"p999_ms"`
+	Max   float64 `json:"max_ms"`
+}
+
+// Errors counts failed requests by class. A request is in exactly one class
+// (or none when it succeeded).
+type Errors struct {
+	// Transport: no HTTP response (connection refused/reset, timeout).
+	Transport int `json:"transport"`
+	// SessionLost: 401 for a user that had been logged in.
+	SessionLost int `json:"session_lost_401"`
+	// Unauthorized: 401 for a user that had never been logged in.
+	Unauthorized int `json:"unauthorized_401"`
+	// StoreDown: 503, the gateway's credential store is unreachable.
+	StoreDown int `json:"store_down_503"`
+	// Server: any other 5xx (502 from the lb when an instance is gone).
+	Server int `json:"server_5xx"`
+	// Other: any other non-2xx status.
+	Other int `json:"other"`
+}
+
+// Total is the number of failed requests.
+func (e Errors) Total() int {
+	return e.Transport + e.SessionLost + e.Unauthorized + e.StoreDown + e.Server + e.Other
+}
+
+// Second is one second of a scenario's timeline, by intended send time.
+type Second struct {
+	T           int     `json:"t"`
+	Requests    int     `json:"requests"`
+	OK          int     `json:"ok"`
+	Errors      Errors  `json:"errors"`
+	P50         float64 `json:"p50_ms"`
+	P99         float64 `json:"p99_ms"`
+	Max         float64 `json:"max_ms"`
+	SessionLost int     `json:"sessions_lost"`
+}
+
+// SuccessRate is OK/Requests (1 for an empty second).
+func (s Second) SuccessRate() float64 {
+	if s.Requests == 0 {
+		return 1
+	}
+	return float64(s.OK) / float64(s.Requests)
+}
+
+// Event is something the harness did (or saw) during a scenario, at a
+// time relative to the start of the load.
+type Event struct {
+	Type     string  `json:"type"` // kill, revive, redis-stop, redis-start, logout
+	AtS      float64 `json:"at_s"`
+	Instance string  `json:"instance,omitempty"`
+}
+
+// Gateway is the gateways' resource use during a scenario.
+type Gateway struct {
+	CPUSeconds      float64 `json:"cpu_seconds"`
+	CPUPerRequestUs float64 `json:"cpu_us_per_request"`
+	PeakRSSBytes    int64   `json:"peak_rss_bytes"`
+}
+
+// Failover is what the failover scenario saw.
+type Failover struct {
+	KilledInstance string  `json:"killed_instance"`
+	KillAtS        float64 `json:"kill_at_s"`
+	ReviveAtS      float64 `json:"revive_at_s"`
+	// PinnedUsers are the users last served by the killed instance before
+	// the kill (sorted).
+	PinnedUsers []string `json:"pinned_users"`
+	// LostUsers are the users whose session was lost after the kill (sorted).
+	LostUsers     []string `json:"lost_users"`
+	PinnedAndLost int      `json:"pinned_and_lost"`
+	PinnedNotLost int      `json:"pinned_not_lost"`
+	LostNotPinned int      `json:"lost_not_pinned"`
+	// RecoveryS is the time from the kill until the success rate was back
+	// to ≥ 99% for 5 consecutive seconds; nil when it never was.
+	RecoveryS *float64 `json:"recovery_s"`
+	// DeadInstanceRequests: requests after the kill that failed because
+	// they were routed to the dead instance (transport error or 502/504).
+	DeadInstanceRequests int `json:"dead_instance_requests"`
+	// WindowErrors: failed requests between kill and revive.
+	WindowErrors int `json:"window_errors"`
+}
+
+// RedisOutage is what the redis-outage scenario saw.
+type RedisOutage struct {
+	StopAtS  float64 `json:"stop_at_s"`
+	StartAtS float64 `json:"start_at_s"`
+	// DuringRequests and DuringOK count requests sent while Redis was down.
+	DuringRequests int    `json:"during_requests"`
+	DuringOK       int    `json:"during_ok"`
+	DuringErrors   Errors `json:"during_errors"`
+	// RecoveryS: from the restart until ≥ 99% success for 5 s; nil if never.
+	RecoveryS *float64 `json:"recovery_s"`
+}
+
+// Revocation is the lag between a logout and every instance rejecting the
+// logged-out credential.
+type Revocation struct {
+	Sampled   int         `json:"sampled"`
+	Instances int         `json:"instances"`
+	TimeoutS  float64     `json:"timeout_s"`
+	Lag       Percentiles `json:"lag"`
+	// NotRevoked counts (user, instance) pairs still accepting the
+	// credential when the timeout ran out.
+	NotRevoked int `json:"not_revoked"`
+	// Pairs is the number of (user, instance) pairs polled.
+	Pairs int `json:"pairs"`
+}
+
+// CapacityStep is one rate tried by the capacity scenario.
+type CapacityStep struct {
+	Rate      float64 `json:"rate"`
+	Achieved  float64 `json:"achieved"`
+	P99       float64 `json:"p99_ms"`
+	ErrorRate float64 `json:"error_rate"`
+	Pass      bool    `json:"pass"`
+}
+
+// Capacity is the result of the capacity scenario.
+type Capacity struct {
+	BoundP99Ms float64        `json:"bound_p99_ms"`
+	Steps      []CapacityStep `json:"steps"`
+	// MaxRate is the highest rate that passed (0 when none did).
+	MaxRate float64 `json:"max_rate"`
+}
+
+// Scenario is the measurements of one scenario.
+type Scenario struct {
+	Name       string `json:"name"`
+	Skipped    bool   `json:"skipped,omitempty"`
+	SkipReason string `json:"skip_reason,omitempty"`
+
+	DurationS     float64     `json:"duration_s"`
+	RequestedRate float64     `json:"requested_rate"`
+	AchievedRate  float64     `json:"achieved_rate"`
+	Requests      int         `json:"requests"`
+	OK            int         `json:"ok"`
+	Latency       Percentiles `json:"latency"`
+	Errors        Errors      `json:"errors"`
+	Timeline      []Second    `json:"timeline"`
+	Events        []Event     `json:"events"`
+
+	SessionsLost int `json:"sessions_lost"`
+	// SessionsLostByInstance: instance that last served the user before
+	// the loss → number of sessions lost.
+	SessionsLostByInstance map[string]int `json:"sessions_lost_by_instance"`
+	Relogins               int            `json:"relogins"`
+	ReloginFailures        int            `json:"relogin_failures"`
+	ReloginLatency         Percentiles    `json:"relogin_latency"`
+
+	CredentialBytes float64 `json:"credential_bytes_per_request"`
+	// RedisCommandsPerRequest is nil when Redis was not measured.
+	RedisCommandsPerRequest *float64         `json:"redis_commands_per_request"`
+	RedisCommands           map[string]int64 `json:"redis_commands,omitempty"`
+	Gateway                 Gateway          `json:"gateway"`
+
+	Failover    *Failover    `json:"failover,omitempty"`
+	RedisOutage *RedisOutage `json:"redis_outage,omitempty"`
+	Revocation  *Revocation  `json:"revocation,omitempty"`
+	Capacity    *Capacity    `json:"capacity,omitempty"`
+}
+
+// Scenario returns the scenario called name, or nil.
+func (r *Report) Scenario(name string) *Scenario {
+	for i := range r.Scenarios {
+		if r.Scenarios[i].Name == name {
+			return &r.Scenarios[i]
+		}
+	}
+	return nil
+}
+
+// WriteJSON writes r as indented JSON to path.
+func (r *Report) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode report: %w", err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	return nil
+}
+
+// ReadJSON reads a report.json, refusing an unknown schema version.
+func ReadJSON(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read report: %w", err)
+	}
+	var r Report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("decode report %s: %w", path, err)
+	}
+	if r.SchemaVersion != SchemaVersion {
+		return nil, fmt.Errorf("report %s: schema_version %d, this authlab reads %d", path, r.SchemaVersion, SchemaVersion)
+	}
+	return &r, nil
+}
+
+// Float returns a pointer to v (for the optional fields).
+func Float(v float64) *float64 { return &v }
