@@ -1,0 +1,115 @@
+package jwtauth
+
+import (
+	"bytes"
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/authlab/authlab/strategies"
+)
+
+var (
+	testSecret   = bytes.Repeat([]byte("s"), 32)
+	testSeed     = bytes.Repeat([]byte{7}, 32)
+	testFPKey    = bytes.Repeat([]byte("f"), 32)
+	alice        = strategies.Principal{User: "alice", Roles: []string{"user"}}
+	testEpoch    = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	testIssuer   = "authlab-test"
+	testAudience = "authlab-api"
+)
+
+// clock is a settable, concurrency-safe clock.
+type clock struct{ ns atomic.Int64 }
+
+func newClock(t time.Time) *clock {
+	c := &clock{}
+	c.ns.Store(t.UnixNano())
+	return c
+}
+
+func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+func (c *clock) Set(t time.Time)         { c.ns.Store(t.UnixNano()) }
+
+// baseConfig returns a valid configuration for alg without Redis.
+func baseConfig(alg string, now func() time.Time) Config {
+	c := Config{
+		Alg:      alg,
+		KeyID:    "k1-" + alg,
+		Issuer:   testIssuer,
+		Audience: testAudience,
+		Now:      now,
+	}
+	switch alg {
+	case AlgHS256:
+		c.Secret = testSecret
+	case AlgEdDSA:
+		c.Ed25519Seed = testSeed
+	}
+	return c
+}
+
+// withRedis adds a Redis client (and the denylist when deny) to c.
+func withRedis(c Config, client redis.UniversalClient, deny bool) Config {
+	c.Client, c.FingerprintKey, c.Denylist = client, testFPKey, deny
+	return c
+}
+
+func mustNew(t testing.TB, cfg Config) *Strategy {
+	t.Helper()
+	s, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s
+}
+
+func mustLogin(t testing.TB, s *Strategy, p strategies.Principal) strategies.Credential {
+	t.Helper()
+	c, err := s.Login(context.Background(), p)
+	if err != nil {
+		t.Fatalf("Login: %v", err)
+	}
+	return c
+}
+
+// claimsAt returns claims the strategy would issue at now.
+func claimsAt(s *Strategy, now time.Time) Claims {
+	return Claims{
+		Roles:     []string{"user"},
+		SessionID: newID(),
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    s.cfg.Issuer,
+			Subject:   "alice",
+			Audience:  jwt.ClaimStrings{s.cfg.Audience},
+			ExpiresAt: jwt.NewNumericDate(now.Add(s.cfg.AccessTTL)),
+			NotBefore: jwt.NewNumericDate(now),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ID:        newID(),
+		},
+	}
+}
+
+// commandCounter is a go-redis hook counting the commands sent.
+type commandCounter struct{ n atomic.Int64 }
+
+func (h *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
