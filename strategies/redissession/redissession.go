@@ -1,0 +1,240 @@
+// Package redissession is the "redis-session" strategy: a session-id cookie
+// whose session lives in Redis, through gorilla/sessions and
+// github.com/rbcervilla/redisstore/v9 with a JSON serializer. Any gateway
+// instance sharing the Redis authenticates any session; logout deletes the
+// key, so revocation is immediate everywhere; with Redis down requests fail
+// with strategies.ErrUnavailable (503) and recover by themselves.
+//
+// Session ids are 256-bit random values, unpadded base64url in the cookie.
+// The strategy hands redisstore the HMAC fingerprint of the id as the
+// session's ID, so the Redis key is KeyPrefix + fingerprint and the raw id is
+// never stored in Redis. The cookie value's shape is checked before any
+// Redis call.
+//
+// Sessions expire after TTL through the Redis key's TTL (absolute, no idle
+// timeout, no sliding renewal).
+package redissession
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/sessions"
+	"github.com/rbcervilla/redisstore/v9"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/authlab/authlab/strategies"
+	"github.com/authlab/authlab/strategies/internal/sessionutil"
+)
+
+// Name is the registry name of the strategy.
+const Name = "redis-session"
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultTTL       = 12 * time.Hour
+	DefaultKeyPrefix = "authlab:session:"
+)
+
+// MinFingerprintKeyLen is the minimum length of a configured FingerprintKey.
+const MinFingerprintKeyLen = 32
+
+// maxKeyPrefixLen bounds KeyPrefix (a typo guard, not a Redis limit).
+const maxKeyPrefixLen = 128
+
+// Config configures the redis-session strategy. Zero fields other than
+// Client take defaults.
+type Config struct {
+	// Client is the Redis client, shared with the caller (New does not take
+	// ownership; closing it is the caller's business).
+	Client redis.UniversalClient
+	// CookieName is the session cookie's name (default "authlab_session").
+	CookieName string
+	// TTL is the session lifetime, a whole number of seconds (default 12h).
+	TTL time.Duration
+	// KeyPrefix prefixes every Redis key (default "authlab:session:").
+	KeyPrefix string
+	// FingerprintKey keys the HMAC-SHA256 that turns a session id into its
+	// Redis key (at least 32 bytes). All instances sharing the Redis must
+	// use the same key. Empty: HMAC under an empty key, which is still a
+	// one-way function of the 256-bit random id (a Redis dump yields no
+	// usable cookie) but not keyed by a server secret; pass the server key.
+	FingerprintKey []byte
+}
+
+// Validate reports the first invalid field.
+func (c Config) Validate() error {
+	switch {
+	case c.Client == nil:
+		return errors.New("redis-session: Client is nil")
+	case c.TTL < 0:
+		return fmt.Errorf("redis-session: TTL %v is negative", c.TTL)
+	case c.TTL > 0 && (c.TTL < time.Second || c.TTL%time.Second != 0):
+		return fmt.Errorf("redis-session: TTL %v is not a whole number of seconds (Redis and cookie Max-Age granularity)", c.TTL)
+	case len(c.KeyPrefix) > maxKeyPrefixLen:
+		return fmt.Errorf("redis-session: KeyPrefix is %d bytes, at most %d", len(c.KeyPrefix), maxKeyPrefixLen)
+	case len(c.FingerprintKey) > 0 && len(c.FingerprintKey) < MinFingerprintKeyLen:
+		return fmt.Errorf("redis-session: FingerprintKey is %d bytes, need at least %d", len(c.FingerprintKey), MinFingerprintKeyLen)
+	}
+	if c.CookieName != "" {
+		if err := sessionutil.ValidateCookieName(c.CookieName); err != nil {
+			return fmt.Errorf("redis-session: %w", err)
+		}
+	}
+	return nil
+}
+
+// Strategy is the redis-session strategy. It is safe for concurrent use.
+type Strategy struct {
+	client redis.UniversalClient
+	store  *redisstore.RedisStore
+	fp     strategies.Fingerprinter
+	cookie string
+	ttl    time.Duration
+}
+
+// errNoKeyGen guards against redisstore ever generating a session id itself
+// (it would become a raw-id Redis key): the strategy always sets the ID.
+var errNoKeyGen = errors.New("redis-session: session ids are assigned by the strategy")
+
+// New validates cfg, pings Redis (through redisstore.NewRedisStore) and
+// returns the strategy. When Redis cannot be reached the error wraps
+// strategies.ErrUnavailable.
+func New(ctx context.Context, cfg Config) (*Strategy, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.CookieName == "" {
+		cfg.CookieName = sessionutil.DefaultCookieName
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = DefaultTTL
+	}
+	if cfg.KeyPrefix == "" {
+		cfg.KeyPrefix = DefaultKeyPrefix
+	}
+	store, err := redisstore.NewRedisStore(ctx, cfg.Client)
+	if err != nil {
+		return nil, fmt.Errorf("redis-session: %w: %w", strategies.ErrUnavailable, err)
+	}
+	store.KeyPrefix(cfg.KeyPrefix)
+	store.Serializer(JSONSerializer{})
+	store.KeyGen(func() (string, error) { return "", errNoKeyGen })
+	store.Options(sessions.Options{
+		Path:     "/",
+		MaxAge:   int(cfg.TTL / time.Second),
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+	})
+	return &Strategy{
+		client: cfg.Client,
+		store:  store,
+		fp:     strategies.NewFingerprinter(cfg.FingerprintKey),
+		cookie: cfg.CookieName,
+		ttl:    cfg.TTL,
+	}, nil
+}
+
+// Name implements strategies.Strategy.
+func (*Strategy) Name() string { return Name }
+
+// Capabilities implements strategies.Strategy.
+func (s *Strategy) Capabilities() strategies.Capabilities {
+	return strategies.Capabilities{
+		Transport:          strategies.TransportCookie,
+		CookieName:         s.cookie,
+		Authenticates:      true,
+		RevokesImmediately: true,
+		SharedState:        true,
+		UsesRedis:          true,
+	}
+}
+
+// Check implements strategies.Checker: a Redis PING.
+func (s *Strategy) Check(ctx context.Context) error {
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+func unavailable(err error) error {
+	return fmt.Errorf("redis-session: %w: %w", strategies.ErrUnavailable, err)
+}
+
+// Login implements strategies.Strategy: a new random id every time (no
+// fixation), stored under its fingerprint with the TTL.
+func (s *Strategy) Login(ctx context.Context, p strategies.Principal) (strategies.Credential, error) {
+	if p.User == "" {
+		return strategies.Credential{}, errors.New("redis-session: login: empty user")
+	}
+	raw, err := sessionutil.NewID()
+	if err != nil {
+		return strategies.Credential{}, fmt.Errorf("redis-session: %w", err)
+	}
+	r := sessionutil.Request(ctx, s.cookie, "")
+	session, err := s.store.New(r, s.cookie) // no cookie: no Redis call
+	if err != nil {
+		return strategies.Credential{}, unavailable(err)
+	}
+	session.ID = s.fp.Sum(raw)
+	sessionutil.SetPrincipal(session.Values, p)
+	expires := time.Now().Add(s.ttl)
+	var w sessionutil.ResponseWriter
+	if err := s.store.Save(r, &w, session); err != nil {
+		if errors.Is(err, sessionutil.ErrCorruptSession) {
+			return strategies.Credential{}, err
+		}
+		return strategies.Credential{}, unavailable(err)
+	}
+	return strategies.Credential{Token: raw, ExpiresAt: expires}, nil
+}
+
+// Authenticate implements strategies.Strategy. Malformed values are
+// rejected before any Redis call; an unknown or expired session is
+// ErrInvalidCredential; a Redis failure wraps ErrUnavailable.
+func (s *Strategy) Authenticate(ctx context.Context, raw string) (strategies.Principal, error) {
+	if raw == "" {
+		return strategies.Principal{}, strategies.ErrNoCredential
+	}
+	if !sessionutil.ValidID(raw) {
+		return strategies.Principal{}, fmt.Errorf("redis-session: malformed session id: %w", strategies.ErrInvalidCredential)
+	}
+	// redisstore reads the session named by the cookie: hand it the
+	// fingerprint, which is the stored ID.
+	session, err := s.store.New(sessionutil.Request(ctx, s.cookie, s.fp.Sum(raw)), s.cookie)
+	switch {
+	case errors.Is(err, sessionutil.ErrCorruptSession):
+		return strategies.Principal{}, fmt.Errorf("redis-session: %w: %w", strategies.ErrInvalidCredential, err)
+	case err != nil: // redisstore maps "not found" (redis.Nil) to nil: this is Redis failing
+		return strategies.Principal{}, unavailable(err)
+	case session.IsNew:
+		return strategies.Principal{}, fmt.Errorf("redis-session: unknown or expired session: %w", strategies.ErrInvalidCredential)
+	}
+	p, err := sessionutil.PrincipalFrom(session.Values)
+	if err != nil {
+		return strategies.Principal{}, fmt.Errorf("redis-session: %w: %w", strategies.ErrInvalidCredential, err)
+	}
+	return p, nil
+}
+
+// Logout implements strategies.Strategy: the Redis key is deleted (MaxAge
+// -1 makes redisstore DEL it). Malformed or unknown values are not an
+// error; a Redis failure wraps ErrUnavailable (the session is NOT revoked).
+func (s *Strategy) Logout(ctx context.Context, raw string) error {
+	if !sessionutil.ValidID(raw) {
+		return nil
+	}
+	r := sessionutil.Request(ctx, s.cookie, "")
+	session := sessions.NewSession(s.store, s.cookie)
+	session.ID = s.fp.Sum(raw)
+	session.Options = &sessions.Options{Path: "/", MaxAge: -1}
+	var w sessionutil.ResponseWriter
+	if err := s.store.Save(r, &w, session); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}

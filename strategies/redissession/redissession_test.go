@@ -1,0 +1,446 @@
+package redissession
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/authlab/authlab/internal/redisx"
+	"github.com/authlab/authlab/internal/redisx/redistest"
+	"github.com/authlab/authlab/strategies"
+	"github.com/authlab/authlab/strategies/strategytest"
+)
+
+var alice = strategies.Principal{User: "alice", Roles: []string{"user"}}
+
+var testKey = bytes.Repeat([]byte("k"), 32)
+
+// commandCounter is a go-redis hook counting the commands sent.
+type commandCounter struct{ n atomic.Int64 }
+
+func (c *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+type env struct {
+	srv    *redisx.Server
+	client redis.UniversalClient
+	cmds   *commandCounter
+}
+
+func setup(t testing.TB) env {
+	t.Helper()
+	srv := redistest.Start(t)
+	client := redistest.Client(t, srv)
+	cc := &commandCounter{}
+	client.AddHook(cc)
+	return env{srv: srv, client: client, cmds: cc}
+}
+
+func newStrategy(t testing.TB, cfg Config) *Strategy {
+	t.Helper()
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s
+}
+
+func login(t testing.TB, s *Strategy, p strategies.Principal) strategies.Credential {
+	t.Helper()
+	c, err := s.Login(context.Background(), p)
+	if err != nil {
+		t.Fatalf("Login: %v", err)
+	}
+	return c
+}
+
+func TestConformance(t *testing.T) {
+	e := setup(t)
+	strategytest.Run(t, func(t *testing.T) strategies.Strategy {
+		return newStrategy(t, Config{Client: e.client, FingerprintKey: testKey})
+	})
+}
+
+func TestCapabilities(t *testing.T) {
+	e := setup(t)
+	s := newStrategy(t, Config{Client: e.client})
+	want := strategies.Capabilities{
+		Transport: strategies.TransportCookie, CookieName: "authlab_session",
+		Authenticates: true, RevokesImmediately: true, SharedState: true, UsesRedis: true,
+	}
+	if got := s.Capabilities(); got != want {
+		t.Fatalf("Capabilities = %+v, want %+v", got, want)
+	}
+	if s.Name() != "redis-session" {
+		t.Fatalf("Name = %q", s.Name())
+	}
+	var _ strategies.Checker = s
+	if err := s.Check(context.Background()); err != nil {
+		t.Fatalf("Check: %v", err)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialled by Validate
+	t.Cleanup(func() { _ = c.Close() })
+	tests := []struct {
+		name    string
+		cfg     Config
+		wantErr bool
+	}{
+		{"minimal", Config{Client: c}, false},
+		{"full", Config{Client: c, CookieName: "sid", TTL: time.Hour, KeyPrefix: "x:", FingerprintKey: testKey}, false},
+		{"nil client", Config{}, true},
+		{"bad cookie name", Config{Client: c, CookieName: "a;b"}, true},
+		{"negative TTL", Config{Client: c, TTL: -time.Second}, true},
+		{"sub-second TTL", Config{Client: c, TTL: 500 * time.Millisecond}, true},
+		{"fractional TTL", Config{Client: c, TTL: 1500 * time.Millisecond}, true},
+		{"long prefix", Config{Client: c, KeyPrefix: strings.Repeat("p", 200)}, true},
+		{"short key", Config{Client: c, FingerprintKey: []byte("short")}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.cfg.Validate(); (err != nil) != tc.wantErr {
+				t.Fatalf("Validate() = %v, wantErr %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestNewWithRedisDown(t *testing.T) {
+	e := setup(t)
+	if err := e.srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	_, err := New(context.Background(), Config{Client: e.client})
+	if !errors.Is(err, strategies.ErrUnavailable) {
+		t.Fatalf("New with Redis down: err = %v, want ErrUnavailable", err)
+	}
+}
+
+// TestStoredKeyIsFingerprint: the Redis key is prefix + HMAC fingerprint,
+// the raw id appears nowhere in Redis, the value is our JSON, and the key
+// carries the TTL.
+func TestStoredKeyIsFingerprint(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	s := newStrategy(t, Config{Client: e.client, FingerprintKey: testKey, KeyPrefix: "t:", TTL: time.Hour})
+	c := login(t, s, strategies.Principal{User: "bob", Roles: []string{"user", "admin"}})
+	keys, err := e.client.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "t:" + strategies.NewFingerprinter(testKey).Sum(c.Token)
+	if len(keys) != 1 || keys[0] != want {
+		t.Fatalf("keys = %v, want [%s]", keys, want)
+	}
+	val, err := e.client.Get(ctx, want).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(val, c.Token) || strings.Contains(keys[0], c.Token) {
+		t.Fatal("raw session id stored in Redis")
+	}
+	var rec record
+	if err := json.Unmarshal([]byte(val), &rec); err != nil || rec.User != "bob" || !slices.Equal(rec.Roles, []string{"user", "admin"}) {
+		t.Fatalf("stored value %q: %+v, %v", val, rec, err)
+	}
+	ttl, err := e.client.TTL(ctx, want).Result()
+	if err != nil || ttl <= 59*time.Minute || ttl > time.Hour {
+		t.Fatalf("key TTL = %v, %v; want ~1h", ttl, err)
+	}
+	if !c.ExpiresAt.After(time.Now().Add(59*time.Minute)) || c.ExpiresAt.After(time.Now().Add(time.Hour)) {
+		t.Fatalf("ExpiresAt = %v", c.ExpiresAt)
+	}
+}
+
+// TestInstancesNeedSameFingerprintKey: an instance with another key does
+// not find the sessions (documents why all instances must share the key).
+func TestInstancesNeedSameFingerprintKey(t *testing.T) {
+	e := setup(t)
+	a := newStrategy(t, Config{Client: e.client, FingerprintKey: testKey})
+	b := newStrategy(t, Config{Client: e.client, FingerprintKey: bytes.Repeat([]byte("z"), 32)})
+	c := login(t, a, alice)
+	if _, err := b.Authenticate(context.Background(), c.Token); !errors.Is(err, strategies.ErrInvalidCredential) {
+		t.Fatalf("other key: err = %v, want ErrInvalidCredential", err)
+	}
+}
+
+func TestMalformedRejectedBeforeRedis(t *testing.T) {
+	e := setup(t)
+	s := newStrategy(t, Config{Client: e.client})
+	c := login(t, s, alice)
+	hostile := strategytest.Hostile(c.Token)
+	before := e.cmds.n.Load()
+	for name, raw := range hostile {
+		if name == "flipped middle char" {
+			continue // well-formed: it must be looked up
+		}
+		if _, err := s.Authenticate(context.Background(), raw); !errors.Is(err, strategies.ErrInvalidCredential) {
+			t.Errorf("%s: err = %v", name, err)
+		}
+		if err := s.Logout(context.Background(), raw); err != nil {
+			t.Errorf("Logout(%s) = %v", name, err)
+		}
+	}
+	if n := e.cmds.n.Load() - before; n != 0 {
+		t.Fatalf("malformed values caused %d Redis commands, want 0", n)
+	}
+	before = e.cmds.n.Load()
+	if _, err := s.Authenticate(context.Background(), c.Token); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.cmds.n.Load() - before; n != 1 {
+		t.Fatalf("Authenticate sent %d Redis commands, want 1 (GET)", n)
+	}
+}
+
+func TestCorruptStoredValueIsInvalidNotUnavailable(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	s := newStrategy(t, Config{Client: e.client, FingerprintKey: testKey})
+	for name, val := range map[string]string{
+		"not json":   "\x0e\xff gob?",
+		"no user":    `{"r":["admin"]}`,
+		"wrong type": `{"u":42}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := login(t, s, alice)
+			key := DefaultKeyPrefix + strategies.NewFingerprinter(testKey).Sum(c.Token)
+			if err := e.client.Set(ctx, key, val, time.Minute).Err(); err != nil {
+				t.Fatal(err)
+			}
+			_, err := s.Authenticate(ctx, c.Token)
+			if !errors.Is(err, strategies.ErrInvalidCredential) || errors.Is(err, strategies.ErrUnavailable) {
+				t.Fatalf("err = %v, want ErrInvalidCredential only", err)
+			}
+		})
+	}
+}
+
+func TestLogoutDeletesKey(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	s := newStrategy(t, Config{Client: e.client, FingerprintKey: testKey})
+	c := login(t, s, alice)
+	key := DefaultKeyPrefix + strategies.NewFingerprinter(testKey).Sum(c.Token)
+	if n, _ := e.client.Exists(ctx, key).Result(); n != 1 {
+		t.Fatalf("key missing after login")
+	}
+	if err := s.Logout(ctx, c.Token); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := e.client.Exists(ctx, key).Result(); n != 0 {
+		t.Fatalf("key still present after logout")
+	}
+	if err := s.Logout(ctx, c.Token); err != nil {
+		t.Fatalf("second logout: %v", err)
+	}
+}
+
+func TestExpiredByRedisTTL(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	s := newStrategy(t, Config{Client: e.client, FingerprintKey: testKey})
+	c := login(t, s, alice)
+	key := DefaultKeyPrefix + strategies.NewFingerprinter(testKey).Sum(c.Token)
+	// Expire the key now instead of waiting for the TTL.
+	if err := e.client.PExpire(ctx, key, time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := s.Authenticate(ctx, c.Token)
+		if errors.Is(err, strategies.ErrInvalidCredential) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("expired session still accepted: %v", err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestRedisDownAndBack: with Redis stopped every operation fails fast with
+// ErrUnavailable (503, never 401); after a restart the same Strategy works
+// again (old sessions are gone, new logins work).
+func TestRedisDownAndBack(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	s := newStrategy(t, Config{Client: e.client, FingerprintKey: testKey})
+	c := login(t, s, alice)
+	if err := e.srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	start := time.Now()
+	_, err := s.Authenticate(ctx, c.Token)
+	elapsed := time.Since(start)
+	t.Logf("Authenticate with Redis down failed after %v: %v", elapsed, err)
+	if elapsed > time.Second {
+		t.Fatalf("Authenticate with Redis down took %v, want < 1s", elapsed)
+	}
+	if !errors.Is(err, strategies.ErrUnavailable) || errors.Is(err, strategies.ErrInvalidCredential) {
+		t.Fatalf("Authenticate with Redis down: err = %v, want ErrUnavailable only", err)
+	}
+	if _, err := s.Login(ctx, alice); !errors.Is(err, strategies.ErrUnavailable) {
+		t.Fatalf("Login with Redis down: err = %v, want ErrUnavailable", err)
+	}
+	if err := s.Logout(ctx, c.Token); !errors.Is(err, strategies.ErrUnavailable) {
+		t.Fatalf("Logout with Redis down: err = %v, want ErrUnavailable", err)
+	}
+	if err := s.Check(ctx); !errors.Is(err, strategies.ErrUnavailable) {
+		t.Fatalf("Check with Redis down: err = %v, want ErrUnavailable", err)
+	}
+	// Malformed values are still rejected as invalid, without Redis.
+	if _, err := s.Authenticate(ctx, "garbage"); !errors.Is(err, strategies.ErrInvalidCredential) {
+		t.Fatalf("malformed with Redis down: err = %v", err)
+	}
+
+	if err := e.srv.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Readiness poll: the client's pool may hold dead connections.
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Check(ctx) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("Check still failing after restart")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := s.Authenticate(ctx, c.Token); !errors.Is(err, strategies.ErrInvalidCredential) {
+		t.Fatalf("old session after restart: err = %v, want ErrInvalidCredential (Redis restarted empty)", err)
+	}
+	n := login(t, s, alice)
+	if p, err := s.Authenticate(ctx, n.Token); err != nil || p.User != "alice" {
+		t.Fatalf("new session after restart: %+v, %v", p, err)
+	}
+}
+
+// TestRedisBlackholed: a Redis that accepts connections but never answers
+// must also fail within the client's timeouts, as ErrUnavailable.
+func TestRedisBlackholed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				_ = c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // hold it open, never answer
+		}
+	}()
+	client, err := redisx.NewClient("redis://" + ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Close() })
+	_, err = New(context.Background(), Config{Client: client})
+	if !errors.Is(err, strategies.ErrUnavailable) {
+		t.Fatalf("New against a black hole: err = %v, want ErrUnavailable", err)
+	}
+}
+
+func TestCanceledContext(t *testing.T) {
+	e := setup(t)
+	s := newStrategy(t, Config{Client: e.client})
+	c := login(t, s, alice)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := s.Authenticate(ctx, c.Token)
+	if !errors.Is(err, strategies.ErrUnavailable) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("canceled ctx: err = %v, want ErrUnavailable wrapping context.Canceled", err)
+	}
+}
+
+func TestLoginRejectsEmptyUser(t *testing.T) {
+	e := setup(t)
+	if _, err := newStrategy(t, Config{Client: e.client}).Login(context.Background(), strategies.Principal{}); err == nil {
+		t.Fatal("Login with empty user succeeded")
+	}
+}
+
+func FuzzAuthenticate(f *testing.F) {
+	e := setup(f)
+	s := newStrategy(f, Config{Client: e.client, FingerprintKey: testKey})
+	c := login(f, s, alice)
+	f.Add(c.Token)
+	for _, h := range strategytest.Hostile(c.Token) {
+		f.Add(h)
+	}
+	f.Add("")
+	f.Add(DefaultKeyPrefix + c.Token)
+	f.Add(strategies.NewFingerprinter(testKey).Sum(c.Token))
+	f.Fuzz(func(t *testing.T, raw string) {
+		p, err := s.Authenticate(context.Background(), raw)
+		if raw == c.Token {
+			if err != nil || p.User != "alice" {
+				t.Fatalf("issued token rejected: %+v, %v", p, err)
+			}
+			return
+		}
+		if err == nil {
+			t.Fatalf("accepted a value that was never issued: %q -> %+v", raw, p)
+		}
+		if !errors.Is(err, strategies.ErrInvalidCredential) && !errors.Is(err, strategies.ErrNoCredential) {
+			t.Fatalf("Authenticate(%q) err = %v, want ErrInvalidCredential/ErrNoCredential", raw, err)
+		}
+	})
+}
+
+func BenchmarkAuthenticate(b *testing.B) {
+	e := setup(b)
+	s := newStrategy(b, Config{Client: e.client, FingerprintKey: testKey})
+	c := login(b, s, alice)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Authenticate(ctx, c.Token); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkLogin(b *testing.B) {
+	e := setup(b)
+	s := newStrategy(b, Config{Client: e.client, FingerprintKey: testKey})
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Login(ctx, alice); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,93 @@
+package redissession
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/gorilla/sessions"
+	"github.com/rbcervilla/redisstore/v9"
+
+	"github.com/authlab/authlab/strategies"
+	"github.com/authlab/authlab/strategies/internal/sessionutil"
+)
+
+func newSession(p strategies.Principal) *sessions.Session {
+	s := sessions.NewSession(nil, "authlab_session")
+	sessionutil.SetPrincipal(s.Values, p)
+	return s
+}
+
+func TestJSONSerializerRoundTrip(t *testing.T) {
+	for _, p := range []strategies.Principal{
+		{User: "alice", Roles: []string{"user"}},
+		{User: "root", Roles: []string{"admin", "user"}},
+		{User: "nobody"},
+		{User: `quote"and\backslash ünï`, Roles: []string{""}},
+	} {
+		b, err := JSONSerializer{}.Serialize(newSession(p))
+		if err != nil {
+			t.Fatalf("Serialize(%+v): %v", p, err)
+		}
+		out := sessions.NewSession(nil, "x")
+		if err := (JSONSerializer{}).Deserialize(b, out); err != nil {
+			t.Fatalf("Deserialize(%s): %v", b, err)
+		}
+		got, err := sessionutil.PrincipalFrom(out.Values)
+		if err != nil || got.User != p.User || !slices.Equal(got.Roles, p.Roles) {
+			t.Fatalf("round trip %+v -> %s -> %+v, %v", p, b, got, err)
+		}
+	}
+}
+
+func TestJSONSerializerRejects(t *testing.T) {
+	tests := map[string]map[any]any{
+		"unknown key":  {sessionutil.KeyUser: "a", "extra": 1},
+		"non-str key":  {sessionutil.KeyUser: "a", 7: "x"},
+		"user type":    {sessionutil.KeyUser: 1},
+		"roles type":   {sessionutil.KeyUser: "a", sessionutil.KeyRoles: "admin"},
+		"missing user": {sessionutil.KeyRoles: []string{"admin"}},
+	}
+	for name, v := range tests {
+		s := sessions.NewSession(nil, "x")
+		s.Values = v
+		if _, err := (JSONSerializer{}).Serialize(s); err == nil {
+			t.Errorf("%s: Serialize accepted %v", name, v)
+		}
+	}
+	for name, b := range map[string]string{
+		"empty": "", "garbage": "\x00\x01", "no user": `{"r":["x"]}`, "array": `[1]`, "user number": `{"u":1}`,
+	} {
+		if err := (JSONSerializer{}).Deserialize([]byte(b), sessions.NewSession(nil, "x")); !errors.Is(err, sessionutil.ErrCorruptSession) {
+			t.Errorf("%s: Deserialize err = %v, want ErrCorruptSession", name, err)
+		}
+	}
+}
+
+// BenchmarkDecode compares redisstore's default gob serializer with
+// JSONSerializer on the value every authenticated request decodes.
+func BenchmarkDecode(b *testing.B) {
+	src := newSession(strategies.Principal{User: "alice", Roles: []string{"user"}})
+	for _, tc := range []struct {
+		name string
+		ser  redisstore.SessionSerializer
+	}{
+		{"gob", redisstore.GobSerializer{}},
+		{"json", JSONSerializer{}},
+	} {
+		data, err := tc.ser.Serialize(src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.ReportMetric(float64(len(data)), "bytes/value")
+			for b.Loop() {
+				s := sessions.NewSession(nil, "x")
+				if err := tc.ser.Deserialize(data, s); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
