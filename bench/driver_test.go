@@ -1,0 +1,217 @@
+package bench
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		code     int
+		instance string
+		loggedIn bool
+		want     Class
+	}{
+		{0, "", true, ClassTransport},
+		{200, "gw1", true, ClassOK},
+		{204, "gw1", false, ClassOK},
+		{401, "gw1", true, ClassSessionLost},
+		{401, "gw1", false, ClassUnauthorized},
+		{503, "gw1", true, ClassStoreDown},
+		{503, "", true, ClassServer},
+		{502, "", true, ClassServer},
+		{500, "gw2", true, ClassServer},
+		{403, "gw1", true, ClassOther},
+		{404, "gw1", true, ClassOther},
+	}
+	for _, tc := range tests {
+		if got := Classify(tc.code, tc.instance, tc.loggedIn); got != tc.want {
+			t.Errorf("Classify(%d, %q, %v) = %v, want %v", tc.code, tc.instance, tc.loggedIn, got, tc.want)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	bad := []Config{
+		{BaseURL: "127.0.0.1:8000", Users: 1},
+		{BaseURL: "http://x", Users: 0},
+		{BaseURL: "http://x", Users: 10000},
+		{BaseURL: "http://x", Users: 1, Path: "api"},
+		{BaseURL: "http://x", Users: 1, Path: "/a#b"},
+	}
+	for _, c := range bad {
+		if _, err := New(c); err == nil {
+			t.Errorf("New(%+v) accepted", c)
+		}
+	}
+}
+
+func TestParseFragment(t *testing.T) {
+	if i, g, ok := parseFragment("http://h/api/me#12.3"); !ok || i != 12 || g != 3 {
+		t.Errorf("parseFragment = %d %d %v", i, g, ok)
+	}
+	for _, s := range []string{"http://h/api/me", "http://h/#x.1", "http://h/#12"} {
+		if _, _, ok := parseFragment(s); ok {
+			t.Errorf("parseFragment(%q) ok", s)
+		}
+	}
+}
+
+func TestUserCookieJar(t *testing.T) {
+	u := &user{}
+	h := http.Header{}
+	h.Add("Set-Cookie", "authlab_session=abc; Path=/; HttpOnly")
+	h.Add("Set-Cookie", "authlab_lb=gw1; Path=/")
+	u.mergeSetCookies(h)
+	got, n := u.headers()
+	if got.Get("Cookie") != "authlab_lb=gw1; authlab_session=abc" || n != len("authlab_lb=gw1; authlab_session=abc") {
+		t.Errorf("Cookie = %q (%d bytes)", got.Get("Cookie"), n)
+	}
+	del := http.Header{}
+	del.Add("Set-Cookie", "authlab_session=; Path=/; Max-Age=0")
+	u.mergeSetCookies(del)
+	u.bearer = "t"
+	got, n = u.headers()
+	if got.Get("Cookie") != "authlab_lb=gw1" || got.Get("Authorization") != "Bearer t" || n != len("authlab_lb=gw1")+len("Bearer t") {
+		t.Errorf("after delete: %v (%d bytes)", got, n)
+	}
+}
+
+func newTestDriver(t *testing.T, url string, users int) *Driver {
+	t.Helper()
+	d, err := New(Config{BaseURL: url, Users: users, Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.LoginAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestFailoverLosesExactlyThePinnedUsers: with sessions in instance memory,
+// killing gw2 loses the sessions of exactly the users pinned to gw2; each
+// logs in again once and carries on.
+func TestFailoverLosesExactlyThePinnedUsers(t *testing.T) {
+	cl, srv := newFakeCluster(t, 3, true)
+	d := newTestDriver(t, srv.URL, 30)
+	var pinned []string
+	pr, err := d.Run(context.Background(), Phase{Name: "failover", Rate: 200, Duration: 1500 * time.Millisecond, Hooks: []Hook{
+		{At: 500 * time.Millisecond, Type: "kill", Do: func(context.Context) (string, error) {
+			pinned = d.PinnedTo("gw2")
+			cl.kill("gw2")
+			return "gw2", nil
+		}},
+		{At: time.Second, Type: "revive", Do: func(context.Context) (string, error) { cl.revive("gw2"); return "gw2", nil }},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pinned) != 10 {
+		t.Fatalf("pinned to gw2 = %v, want 10 users (round-robin over 3)", pinned)
+	}
+	lost := pr.LostUsers(0)
+	if !slices.Equal(lost, pinned) {
+		t.Errorf("lost %v, pinned %v", lost, pinned)
+	}
+	s := pr.Summary()
+	if s.SessionsLost != 10 || s.Relogins != 10 || s.SessionsLostByInstance["gw2"] != 10 || len(s.SessionsLostByInstance) != 1 {
+		t.Errorf("sessions lost %d, relogins %d, by instance %v", s.SessionsLost, s.Relogins, s.SessionsLostByInstance)
+	}
+	if s.Errors.SessionLost < 10 || s.Errors.Total() != s.Errors.SessionLost {
+		t.Errorf("errors = %+v", s.Errors)
+	}
+	if len(s.Events) != 2 || s.Events[0].Type != "kill" || s.Events[1].Type != "revive" {
+		t.Errorf("events = %+v", s.Events)
+	}
+	if s.Requests != 300 || s.OK+s.Errors.Total() != s.Requests {
+		t.Errorf("requests %d ok %d errors %d", s.Requests, s.OK, s.Errors.Total())
+	}
+	if c := d.InstanceCounts(); c["gw2"] != 0 {
+		t.Errorf("users still on gw2 after re-login: %v", c)
+	}
+}
+
+func TestStatelessTokensLoseNothing(t *testing.T) {
+	cl, srv := newFakeCluster(t, 3, false)
+	d := newTestDriver(t, srv.URL, 20)
+	pr, err := d.Run(context.Background(), Phase{Name: "failover", Rate: 200, Duration: time.Second, Hooks: []Hook{
+		{At: 300 * time.Millisecond, Type: "kill", Do: func(context.Context) (string, error) { cl.kill("gw1"); return "gw1", nil }},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := pr.Summary()
+	if s.SessionsLost != 0 || s.OK != s.Requests || s.Requests != 200 {
+		t.Errorf("summary = lost %d ok %d of %d", s.SessionsLost, s.OK, s.Requests)
+	}
+	if want := float64(len("Bearer tok-user0001") + len("authlab_lb=gw1")); s.CredentialBytes != want {
+		t.Errorf("credential bytes = %v, want %v", s.CredentialBytes, want)
+	}
+	if s.AchievedRate < 198 {
+		t.Errorf("achieved %v of 200", s.AchievedRate)
+	}
+	if n := len(s.Timeline); n < 1 || n > 2 || s.Timeline[0].Requests < 199 {
+		t.Errorf("timeline = %+v", s.Timeline)
+	}
+}
+
+func TestStoreDownIsNotSessionLost(t *testing.T) {
+	cl, srv := newFakeCluster(t, 2, true)
+	d := newTestDriver(t, srv.URL, 10)
+	cl.mu.Lock()
+	cl.storeDown = true
+	cl.mu.Unlock()
+	pr, err := d.Run(context.Background(), Phase{Name: "redis-outage", Rate: 100, Duration: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := pr.Summary()
+	if s.Errors.StoreDown != s.Requests || s.SessionsLost != 0 || s.OK != 0 {
+		t.Errorf("errors %+v, lost %d", s.Errors, s.SessionsLost)
+	}
+}
+
+func TestHookErrorFailsThePhase(t *testing.T) {
+	_, srv := newFakeCluster(t, 1, false)
+	d := newTestDriver(t, srv.URL, 2)
+	_, err := d.Run(context.Background(), Phase{Name: "x", Rate: 50, Duration: 200 * time.Millisecond, Hooks: []Hook{
+		{At: 10 * time.Millisecond, Type: "kill", Do: func(context.Context) (string, error) { return "", context.DeadlineExceeded }},
+	}})
+	if err == nil {
+		t.Fatal("hook error not returned")
+	}
+}
+
+func TestLoginAllFailsWhenNoLoginWorks(t *testing.T) {
+	_, srv := newFakeCluster(t, 1, false)
+	d, err := New(Config{BaseURL: srv.URL, Users: 3, Password: "wrong"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.LoginAll(context.Background())
+	if err == nil || res.Failures != 3 {
+		t.Fatalf("LoginAll = %+v, %v", res, err)
+	}
+}
+
+func TestLogout(t *testing.T) {
+	cl, srv := newFakeCluster(t, 1, true)
+	d := newTestDriver(t, srv.URL, 2)
+	h, err := d.Logout(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Get("Cookie") == "" {
+		t.Fatal("logout returned no credential")
+	}
+	cl.mu.Lock()
+	n := len(cl.instances[0].sessions)
+	cl.mu.Unlock()
+	if n != 1 {
+		t.Errorf("sessions after logout = %d, want 1", n)
+	}
+}
