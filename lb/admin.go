@@ -1,0 +1,119 @@
+package lb
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/authlab/authlab/internal/apierr"
+)
+
+// adminHandler serves the admin API under /_lb/, guarded by the admin
+// token:
+//
+//	GET  /_lb/instances
+//	GET  /_lb/instances/{id}
+//	POST /_lb/instances/{id}/kill?mode=sigkill|drain|freeze
+//	POST /_lb/instances/{id}/revive
+//	GET  /_lb/events[?since=SEQ]
+func (l *LB) adminHandler() http.Handler {
+	want := []byte("Bearer " + l.cfg.AdminToken)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="authlab-lb"`)
+			apierr.Write(w, http.StatusUnauthorized, apierr.CodeUnauthorized, "admin token missing or wrong")
+			return
+		}
+		if !l.ready() {
+			apierr.Write(w, http.StatusServiceUnavailable, apierr.CodeUnavailable, "load balancer starting")
+			return
+		}
+		parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/_lb"), "/"), "/")
+		switch {
+		case len(parts) == 1 && parts[0] == "instances":
+			if !method(w, r, http.MethodGet) {
+				return
+			}
+			writeJSON(w, http.StatusOK, l.Instances())
+		case len(parts) == 1 && parts[0] == "events":
+			if !method(w, r, http.MethodGet) {
+				return
+			}
+			var since uint64
+			if s := r.URL.Query().Get("since"); s != "" {
+				v, err := strconv.ParseUint(s, 10, 64)
+				if err != nil {
+					apierr.Write(w, http.StatusBadRequest, apierr.CodeBadRequest, "since must be an event sequence number")
+					return
+				}
+				since = v
+			}
+			writeJSON(w, http.StatusOK, l.Events(since))
+		case len(parts) == 2 && parts[0] == "instances":
+			if !method(w, r, http.MethodGet) {
+				return
+			}
+			info, err := l.Instance(parts[1])
+			l.reply(w, http.StatusOK, info, err)
+		case len(parts) == 3 && parts[0] == "instances" && parts[2] == "kill":
+			if !method(w, r, http.MethodPost) {
+				return
+			}
+			mode := r.URL.Query().Get("mode")
+			if mode == "" {
+				mode = ModeSIGKILL
+			}
+			info, err := l.Kill(r.Context(), parts[1], mode)
+			status := http.StatusOK
+			if mode == ModeDrain {
+				status = http.StatusAccepted
+			}
+			l.reply(w, status, info, err)
+		case len(parts) == 3 && parts[0] == "instances" && parts[2] == "revive":
+			if !method(w, r, http.MethodPost) {
+				return
+			}
+			info, err := l.Revive(r.Context(), parts[1])
+			l.reply(w, http.StatusOK, info, err)
+		default:
+			apierr.Write(w, http.StatusNotFound, apierr.CodeNotFound, "no admin endpoint "+r.URL.Path)
+		}
+	})
+}
+
+// reply writes v with status, or err mapped to a 4xx/5xx JSON error.
+func (l *LB) reply(w http.ResponseWriter, status int, v any, err error) {
+	switch {
+	case err == nil:
+		writeJSON(w, status, v)
+	case errors.Is(err, ErrNotFound):
+		apierr.Write(w, http.StatusNotFound, apierr.CodeNotFound, err.Error())
+	case errors.Is(err, ErrBadMode):
+		apierr.Write(w, http.StatusBadRequest, apierr.CodeBadRequest, err.Error())
+	case errors.Is(err, ErrConflict):
+		apierr.Write(w, http.StatusConflict, apierr.CodeConflict, err.Error())
+	default:
+		l.log.Error("admin operation failed", "err", err)
+		apierr.Write(w, http.StatusInternalServerError, apierr.CodeInternal, err.Error())
+	}
+}
+
+func method(w http.ResponseWriter, r *http.Request, m string) bool {
+	if r.Method == m {
+		return true
+	}
+	w.Header().Set("Allow", m)
+	apierr.Write(w, http.StatusMethodNotAllowed, apierr.CodeBadRequest, "use "+m)
+	return false
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

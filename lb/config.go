@@ -1,0 +1,200 @@
+package lb
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os/exec"
+	"time"
+)
+
+// Policy names how the load balancer picks an instance.
+type Policy string
+
+// Policies.
+const (
+	// RoundRobin sends each request to the next healthy instance.
+	RoundRobin Policy = "round-robin"
+	// LeastConn sends each request to the healthy instance with the fewest
+	// requests in flight (ties broken round-robin).
+	LeastConn Policy = "least-conn"
+	// Sticky pins a client to an instance with the CookieName cookie and
+	// falls back to round-robin for new clients and dead pins.
+	Sticky Policy = "sticky"
+)
+
+// CookieName is the sticky policy's pin cookie. It holds an HMAC of the
+// instance id under Config.CookieKey, never the bare id.
+const CookieName = "authlab_lb"
+
+// InstanceHeader names the instance that served a response; the gateway
+// sets it and the load balancer passes it through.
+const InstanceHeader = "X-Authlab-Instance"
+
+// CommandFunc builds (but does not start) the command that runs child
+// instance id listening on addr. The load balancer sets the process group,
+// the parent-death signal and, when unset, stdout/stderr.
+type CommandFunc func(addr, id string) *exec.Cmd
+
+// Config configures a load balancer. Durations and counts left zero take
+// the defaults documented on each field.
+type Config struct {
+	// Instances is the number of child instances to start (ids gw1..gwN).
+	Instances int
+	// External lists addresses (host:port) of instances the load balancer
+	// did not start. Their id is the "instance" field of their /healthz
+	// answer (ext1.. when missing or duplicate). Kill goes through their
+	// POST /_admin/exit.
+	External []string
+	// Policy selects instances; default RoundRobin.
+	Policy Policy
+	// CookieKey is the HMAC key of the sticky cookie (at least 16 bytes;
+	// required for Sticky).
+	CookieKey []byte
+	// Retry retries a failed request on another healthy instance when it
+	// was not sent (dial error) or is a GET/HEAD/OPTIONS, and its body can
+	// be replayed.
+	Retry bool
+	// HealthInterval is the period of active health checks; default 1s.
+	HealthInterval time.Duration
+	// HealthTimeout bounds one health check; default 500ms.
+	HealthTimeout time.Duration
+	// HealthFall is the number of consecutive failed checks that mark an
+	// instance down; default 2.
+	HealthFall int
+	// HealthRise is the number of consecutive successful checks that mark
+	// it up again; default 2.
+	HealthRise int
+	// HealthPath is checked on every instance; default "/healthz".
+	HealthPath string
+	// AdminToken guards the admin API (/_lb/*). Required.
+	AdminToken string
+	// InstanceAdminToken is sent to an external instance's
+	// POST /_admin/exit; default AdminToken.
+	InstanceAdminToken string
+	// UpstreamTimeout bounds the wait for an instance's response headers;
+	// default 30s.
+	UpstreamTimeout time.Duration
+	// DrainTimeout bounds a drain's wait for in-flight requests; default 30s.
+	DrainTimeout time.Duration
+	// StartupTimeout bounds the wait for a started or revived child to
+	// answer its health check; default 30s.
+	StartupTimeout time.Duration
+	// StopTimeout is the grace between SIGTERM and SIGKILL when stopping
+	// children; default 5s.
+	StopTimeout time.Duration
+	// MaxIdleConnsPerHost sizes the keep-alive pool per instance; default 1024.
+	MaxIdleConnsPerHost int
+	// Command builds child commands. Required when Instances > 0.
+	Command CommandFunc
+	// ChildOutput receives the children's stdout and stderr when their
+	// command leaves them nil; nil discards.
+	ChildOutput io.Writer
+	// Logger receives the load balancer's logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the wall clock stamped on events; nil means time.Now. The
+	// monotonic stamp always comes from the runtime's monotonic clock.
+	Now func() time.Time
+}
+
+// Sentinel errors of the instance operations.
+var (
+	// ErrNotFound: no instance with that id.
+	ErrNotFound = errors.New("no such instance")
+	// ErrBadMode: unknown kill mode, or a mode the instance does not support.
+	ErrBadMode = errors.New("bad kill mode")
+	// ErrConflict: the operation does not fit the instance's state
+	// (killing a killed instance, reviving a live one).
+	ErrConflict = errors.New("operation conflicts with instance state")
+)
+
+func (c *Config) setDefaults() {
+	if c.Policy == "" {
+		c.Policy = RoundRobin
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&c.HealthInterval, time.Second)
+	def(&c.HealthTimeout, 500*time.Millisecond)
+	def(&c.UpstreamTimeout, 30*time.Second)
+	def(&c.DrainTimeout, 30*time.Second)
+	def(&c.StartupTimeout, 30*time.Second)
+	def(&c.StopTimeout, 5*time.Second)
+	if c.HealthFall == 0 {
+		c.HealthFall = 2
+	}
+	if c.HealthRise == 0 {
+		c.HealthRise = 2
+	}
+	if c.HealthPath == "" {
+		c.HealthPath = "/healthz"
+	}
+	if c.MaxIdleConnsPerHost == 0 {
+		c.MaxIdleConnsPerHost = 1024
+	}
+	if c.InstanceAdminToken == "" {
+		c.InstanceAdminToken = c.AdminToken
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Validate reports a configuration error. Zero values that have a default
+// are accepted.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Instances < 0 {
+		errs = append(errs, fmt.Errorf("instances %d < 0", c.Instances))
+	}
+	if c.Instances+len(c.External) == 0 {
+		errs = append(errs, errors.New("no instance: start at least one or give an external address"))
+	}
+	if c.Instances > 0 && c.Command == nil {
+		errs = append(errs, errors.New("child instances need a Command"))
+	}
+	for _, a := range c.External {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			errs = append(errs, fmt.Errorf("external instance %q: %w", a, err))
+		}
+	}
+	switch c.Policy {
+	case "", RoundRobin, LeastConn:
+	case Sticky:
+		if len(c.CookieKey) < 16 {
+			errs = append(errs, fmt.Errorf("sticky policy needs a cookie key of at least 16 bytes, got %d", len(c.CookieKey)))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("unknown policy %q (want %s, %s or %s)", c.Policy, RoundRobin, LeastConn, Sticky))
+	}
+	if c.AdminToken == "" {
+		errs = append(errs, errors.New("admin token is required"))
+	}
+	for name, d := range map[string]time.Duration{
+		"health interval": c.HealthInterval, "health timeout": c.HealthTimeout,
+		"upstream timeout": c.UpstreamTimeout, "drain timeout": c.DrainTimeout,
+		"startup timeout": c.StartupTimeout, "stop timeout": c.StopTimeout,
+	} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("%s %v < 0", name, d))
+		}
+	}
+	if c.HealthFall < 0 || c.HealthRise < 0 {
+		errs = append(errs, fmt.Errorf("health fall %d / rise %d must be ≥ 1", c.HealthFall, c.HealthRise))
+	}
+	if c.MaxIdleConnsPerHost < 0 {
+		errs = append(errs, fmt.Errorf("max idle conns per host %d < 0", c.MaxIdleConnsPerHost))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("lb config: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,143 @@
+package lb
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The test binary doubles as a tiny fake gateway: with fakeEnv=1 it serves
+// the endpoints the lb relies on instead of running the tests.
+const (
+	fakeEnv        = "AUTHLAB_LB_FAKE_GATEWAY"
+	fakeTokenEnv   = "AUTHLAB_LB_FAKE_TOKEN"
+	testAdminToken = "lb-test-admin-token-0123456789"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(fakeEnv) == "1" {
+		os.Exit(fakeGateway(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+// fakeCommand is a CommandFunc running the fake gateway.
+func fakeCommand(addr, id string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "--listen", addr, "--instance-id", id)
+	cmd.Env = append(os.Environ(), fakeEnv+"=1", fakeTokenEnv+"="+testAdminToken)
+	return cmd
+}
+
+// fakeGateway serves:
+//
+//	GET  /healthz            {"status":"ok","instance":ID}
+//	GET  /slow?ms=N          answers after N ms
+//	GET  /hold?key=K         answers once /release?key=K was called
+//	GET  /release?key=K
+//	POST /_admin/exit        202, then exits at once (bearer token)
+//	*    anything else       {"instance":ID,"method":M,"body_len":N}
+//
+// and sets X-Authlab-Instance on every response. SIGTERM shuts it down
+// gracefully.
+func fakeGateway(args []string) int {
+	fs := flag.NewFlagSet("fake", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "")
+	id := fs.String("instance-id", "fake", "")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	token := os.Getenv(fakeTokenEnv)
+	var mu sync.Mutex
+	holds := map[string]chan struct{}{}
+	hold := func(key string) chan struct{} {
+		mu.Lock()
+		defer mu.Unlock()
+		ch, ok := holds[key]
+		if !ok {
+			ch = make(chan struct{})
+			holds[key] = ch
+		}
+		return ch
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, map[string]string{"status": "ok", "instance": *id})
+	})
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		writeJSON(w, 200, map[string]string{"instance": *id})
+	})
+	mux.HandleFunc("/hold", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hold(r.URL.Query().Get("key")):
+		case <-r.Context().Done():
+		}
+		writeJSON(w, 200, map[string]string{"instance": *id, "held": "released"})
+	})
+	mux.HandleFunc("/release", func(w http.ResponseWriter, r *http.Request) {
+		close(hold(r.URL.Query().Get("key")))
+		writeJSON(w, 200, map[string]string{"instance": *id})
+	})
+	mux.HandleFunc("POST /_admin/exit", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+token {
+			writeJSON(w, 401, map[string]string{"error": "unauthorized"})
+			return
+		}
+		writeJSON(w, 202, map[string]string{"status": "exiting"})
+		w.(http.Flusher).Flush()
+		os.Exit(0)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		writeJSON(w, 200, map[string]any{"instance": *id, "method": r.Method, "body_len": n})
+	})
+	srv := &http.Server{
+		Addr: *listen,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set(InstanceHeader, *id)
+			mux.ServeHTTP(w, r)
+		}),
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
+		fmt.Fprintln(os.Stderr, "fake gateway:", err)
+		return 1
+	}
+	return 0
+}
+
+// startFakeExternal starts a fake gateway the lb does not own and returns
+// its process and a channel closed when it has exited.
+func startFakeExternal(t *testing.T, addr, id string) (*exec.Cmd, <-chan struct{}) {
+	t.Helper()
+	cmd := fakeCommand(addr, id)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+	})
+	return cmd, done
+}

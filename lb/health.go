@@ -1,0 +1,77 @@
+package lb
+
+import "time"
+
+// healthLoop checks in every HealthInterval until the lb stops. Killed and
+// draining instances are not checked; frozen ones are (that is how a freeze
+// is detected: by timeout).
+func (l *LB) healthLoop(in *instance) {
+	defer l.wg.Done()
+	u := in.url.String() + l.cfg.HealthPath
+	t := time.NewTicker(l.cfg.HealthInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-t.C:
+		}
+		s := in.state()
+		if s != running && s != frozen {
+			continue
+		}
+		in.mu.Lock()
+		gen := in.gen
+		in.mu.Unlock()
+		err := l.check(l.ctx, u)
+		if l.ctx.Err() != nil {
+			return
+		}
+		l.observe(in, gen, err == nil, errString(err))
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// observe records one health check result taken at generation gen.
+func (l *LB) observe(in *instance, gen uint64, ok bool, why string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.gen != gen {
+		return // killed or revived meanwhile
+	}
+	if ok {
+		in.fails = 0
+		in.oks++
+		if in.oks >= l.cfg.HealthRise && in.healthy.CompareAndSwap(false, true) {
+			l.events.add(Event{Type: EventUp, Instance: in.id, Reason: "health check"})
+			l.log.Info("instance up", "instance", in.id)
+		}
+		return
+	}
+	in.oks = 0
+	in.fails++
+	if in.fails >= l.cfg.HealthFall && in.healthy.CompareAndSwap(true, false) {
+		l.events.add(Event{Type: EventDown, Instance: in.id, Reason: "health check: " + why})
+		l.log.Warn("instance down", "instance", in.id, "reason", why)
+	}
+}
+
+// markDown takes in out of rotation at once.
+func (l *LB) markDown(in *instance, reason string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.oks = 0
+	if in.fails < l.cfg.HealthFall {
+		in.fails = l.cfg.HealthFall
+	}
+	if in.healthy.CompareAndSwap(true, false) {
+		l.events.add(Event{Type: EventDown, Instance: in.id, Reason: reason})
+		l.log.Warn("instance down", "instance", in.id, "reason", reason)
+	}
+}

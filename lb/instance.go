@@ -1,0 +1,145 @@
+package lb
+
+import (
+	"net/url"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+)
+
+// procState is what the load balancer did to an instance.
+type procState int32
+
+const (
+	running  procState = iota // routed when healthy
+	killed                    // stopped by the lb (or exited and not revived)
+	frozen                    // SIGSTOPped: still routed until health checks time out
+	draining                  // no new requests; waiting for in-flight ones
+)
+
+// State names reported by the admin API.
+const (
+	StateUp       = "up"
+	StateDown     = "down"
+	StateKilled   = "killed"
+	StateFrozen   = "frozen"
+	StateDraining = "draining"
+)
+
+// States lists every state name, in a fixed order (metrics).
+var states = [...]string{StateUp, StateDown, StateKilled, StateFrozen, StateDraining}
+
+// maxStatus bounds the per-status counters; anything above lands in 0.
+const maxStatus = 600
+
+// instance is one gateway behind the load balancer. Its identity is fixed at
+// construction; its live state is in atomics (read on every request) and,
+// for transitions, under mu.
+type instance struct {
+	id        string
+	addr      string
+	url       *url.URL
+	external  bool
+	cookie    string // sticky cookie value (HMAC of id)
+	setCookie string // full Set-Cookie header value
+
+	admin    atomic.Int32 // procState
+	healthy  atomic.Bool
+	inFlight atomic.Int64
+	served   atomic.Uint64
+	codes    [maxStatus]atomic.Uint64
+
+	// op serializes admin operations (kill, revive) on this instance.
+	op sync.Mutex
+
+	mu    sync.Mutex // guards the fields below
+	proc  *process
+	gen   uint64 // bumped by kill/revive: stale health results are ignored
+	fails int
+	oks   int
+}
+
+// process is one run of a child instance.
+type process struct {
+	cmd      *exec.Cmd
+	pid      int
+	done     chan struct{} // closed once Wait returned
+	err      error         // Wait's error, valid after done
+	expected atomic.Bool   // the lb caused the exit
+}
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (in *instance) state() procState { return procState(in.admin.Load()) }
+
+// routable reports whether new requests may go to the instance. A frozen
+// instance stays routable until its health checks time out: that delay is
+// what a freeze measures.
+func (in *instance) routable() bool {
+	s := in.state()
+	return (s == running || s == frozen) && in.healthy.Load()
+}
+
+// stateName is the admin API's state.
+func (in *instance) stateName() string {
+	switch in.state() {
+	case killed:
+		return StateKilled
+	case frozen:
+		return StateFrozen
+	case draining:
+		return StateDraining
+	}
+	if in.healthy.Load() {
+		return StateUp
+	}
+	return StateDown
+}
+
+func (in *instance) pid() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.proc == nil || in.proc.exited() {
+		return 0
+	}
+	return in.proc.pid
+}
+
+// InstanceInfo is one instance as the admin API lists it.
+type InstanceInfo struct {
+	ID       string `json:"id"`
+	Address  string `json:"address"`
+	PID      int    `json:"pid"`
+	State    string `json:"state"`
+	Healthy  bool   `json:"healthy"`
+	External bool   `json:"external"`
+	InFlight int64  `json:"in_flight"`
+	Served   uint64 `json:"served"`
+}
+
+func (in *instance) info() InstanceInfo {
+	return InstanceInfo{
+		ID:       in.id,
+		Address:  in.addr,
+		PID:      in.pid(),
+		State:    in.stateName(),
+		Healthy:  in.healthy.Load(),
+		External: in.external,
+		InFlight: in.inFlight.Load(),
+		Served:   in.served.Load(),
+	}
+}
+
+func (in *instance) countStatus(code int) {
+	if code < 0 || code >= maxStatus {
+		code = 0
+	}
+	in.codes[code].Add(1)
+}

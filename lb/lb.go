@@ -1,0 +1,314 @@
+// Package lb is authlab's load balancer: a reverse proxy in front of
+// several gateway instances that it can kill and revive on demand, the
+// instrument of every failover measurement.
+//
+// It starts child instances as processes (Config.Command; in production a
+// copy of its own executable running "gateway"), or fronts external
+// instances by address. Routing policies are round-robin, least-conn and
+// cookie-sticky; health comes from active checks (interval, fall, rise) and
+// passive detection (connection refused or reset marks an instance down at
+// once); failed idempotent requests can be retried on another instance. An
+// admin API under /_lb/ lists, kills (sigkill, drain, freeze) and revives
+// instances and returns an event log stamped on a monotonic clock, and
+// /metrics serves Prometheus metrics.
+package lb
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// LB is a load balancer. Create it with New, start it with Start, serve it
+// (it is an http.Handler) and stop it with Close or by ending Start's ctx.
+type LB struct {
+	cfg   Config
+	log   *slog.Logger
+	insts []*instance
+	byID  map[string]*instance
+
+	proxy     *httputil.ReverseProxy
+	transport *http.Transport
+	health    *http.Client // health checks and external /_admin/exit
+	events    eventLog
+	admin     http.Handler
+	metrics   http.Handler
+	registry  *prometheus.Registry
+
+	cookies map[string]*instance // sticky cookie value → instance
+
+	rr        atomic.Uint64
+	retries   atomic.Uint64
+	noHealthy atomic.Uint64
+
+	startOnce sync.Once
+	started   atomic.Bool
+	isReady   atomic.Bool // instances named and healthy: serving may begin
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// New validates cfg and builds a load balancer. Nothing runs until Start.
+func New(cfg Config) (*LB, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	l := &LB{
+		cfg:     cfg,
+		log:     cfg.Logger.With("component", "lb"),
+		byID:    map[string]*instance{},
+		cookies: map[string]*instance{},
+		events:  eventLog{start: time.Now(), now: cfg.Now},
+	}
+	for i := 1; i <= cfg.Instances; i++ {
+		l.insts = append(l.insts, &instance{id: fmt.Sprintf("gw%d", i)})
+	}
+	for _, a := range cfg.External {
+		l.insts = append(l.insts, &instance{addr: a, external: true})
+	}
+	l.transport = &http.Transport{
+		Proxy: nil,
+		DialContext: (&net.Dialer{
+			Timeout:   2 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		MaxIdleConns:          0, // no global limit
+		MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerHost,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: cfg.UpstreamTimeout,
+		DisableCompression:    true,
+		WriteBufferSize:       16 << 10,
+		ReadBufferSize:        16 << 10,
+	}
+	l.health = &http.Client{
+		Transport: &http.Transport{
+			Proxy:               nil,
+			DialContext:         (&net.Dialer{Timeout: cfg.HealthTimeout}).DialContext,
+			MaxIdleConnsPerHost: 4,
+			IdleConnTimeout:     30 * time.Second,
+			DisableCompression:  true,
+		},
+		Timeout: cfg.HealthTimeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+	l.proxy = &httputil.ReverseProxy{
+		Rewrite:        l.rewrite,
+		Transport:      &retryTransport{l: l, base: l.transport},
+		BufferPool:     newBufferPool(),
+		ModifyResponse: l.modifyResponse,
+		ErrorHandler:   l.proxyError,
+		ErrorLog:       slog.NewLogLogger(l.log.Handler(), slog.LevelDebug),
+	}
+	l.admin = l.adminHandler()
+	l.registry = prometheus.NewRegistry()
+	if err := l.registerMetrics(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Start starts the child instances, waits until every instance (children
+// and external ones) answers its health check, then starts the health
+// checks. Children are stopped when ctx ends or Close is called. Start may
+// be called once.
+func (l *LB) Start(ctx context.Context) error {
+	err := errors.New("lb: Start called twice")
+	l.startOnce.Do(func() { err = l.start(ctx) })
+	return err
+}
+
+func (l *LB) start(ctx context.Context) error {
+	l.ctx, l.cancel = context.WithCancel(ctx)
+	l.started.Store(true)
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		<-l.ctx.Done()
+		l.stopChildren()
+	}()
+
+	sctx, cancel := context.WithTimeout(l.ctx, l.cfg.StartupTimeout)
+	defer cancel()
+	errs := make([]error, len(l.insts))
+	var wg sync.WaitGroup
+	for i, in := range l.insts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if in.external {
+				errs[i] = l.waitHealthy(sctx, in.addr, nil)
+				return
+			}
+			errs[i] = l.startChild(sctx, in)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		l.Close()
+		return fmt.Errorf("lb: start instances: %w", err)
+	}
+	if err := l.nameExternals(sctx); err != nil {
+		l.Close()
+		return err
+	}
+	for _, in := range l.insts {
+		in.url = &url.URL{Scheme: "http", Host: in.addr}
+		in.cookie = cookieValue(l.cfg.CookieKey, in.id)
+		in.setCookie = (&http.Cookie{
+			Name: CookieName, Value: in.cookie, Path: "/",
+			HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		}).String()
+		l.cookies[in.cookie] = in
+		in.healthy.Store(true)
+		in.mu.Lock()
+		in.oks = l.cfg.HealthRise
+		in.mu.Unlock()
+		l.byID[in.id] = in
+		l.events.add(Event{Type: EventUp, Instance: in.id, Reason: "started", PID: in.pid()})
+	}
+	l.isReady.Store(true)
+	for _, in := range l.insts {
+		l.wg.Add(1)
+		go l.healthLoop(in)
+	}
+	l.log.Info("instances ready", "count", len(l.insts), "policy", l.cfg.Policy)
+	return nil
+}
+
+// nameExternals gives external instances the id they report on /healthz.
+func (l *LB) nameExternals(ctx context.Context) error {
+	seen := map[string]bool{}
+	for _, in := range l.insts {
+		if !in.external {
+			seen[in.id] = true
+		}
+	}
+	n := 0
+	for _, in := range l.insts {
+		if !in.external {
+			continue
+		}
+		n++
+		id := l.reportedID(ctx, in.addr)
+		if id == "" || seen[id] || strings.ContainsAny(id, "/?#% ") {
+			id = fmt.Sprintf("ext%d", n)
+		}
+		if seen[id] {
+			return fmt.Errorf("lb: duplicate instance id %q", id)
+		}
+		seen[id] = true
+		in.id = id
+	}
+	return nil
+}
+
+func (l *LB) reportedID(ctx context.Context, addr string) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+l.cfg.HealthPath, nil)
+	if err != nil {
+		return ""
+	}
+	resp, err := l.health.Do(req)
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Instance string `json:"instance"`
+	}
+	if json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 4096)).Decode(&body) != nil {
+		return ""
+	}
+	return body.Instance
+}
+
+// Close stops the health checks and every child (SIGTERM, then SIGKILL
+// after StopTimeout) and waits until all of them have exited.
+func (l *LB) Close() {
+	l.closeOnce.Do(func() {
+		if !l.started.Load() {
+			return
+		}
+		l.cancel()
+		l.wg.Wait()
+		l.transport.CloseIdleConnections()
+		l.health.CloseIdleConnections()
+	})
+}
+
+// Serve serves the load balancer on ln until ctx ends, then shuts the
+// server down gracefully (bounded by StopTimeout). It does not stop the
+// children: call Close (or end Start's ctx) for that.
+func (l *LB) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           l,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(l.log.Handler(), slog.LevelDebug),
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), l.cfg.StopTimeout)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	err := srv.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		<-done
+		return nil
+	}
+	return fmt.Errorf("lb: serve: %w", err)
+}
+
+// Instances lists every instance.
+func (l *LB) Instances() []InstanceInfo {
+	out := make([]InstanceInfo, len(l.insts))
+	for i, in := range l.insts {
+		out[i] = in.info()
+	}
+	return out
+}
+
+// Instance returns one instance by id.
+func (l *LB) Instance(id string) (InstanceInfo, error) {
+	in, ok := l.byID[id]
+	if !ok {
+		return InstanceInfo{}, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	return in.info(), nil
+}
+
+// Events returns the events with a sequence number above since (0: all).
+func (l *LB) Events(since uint64) []Event { return l.events.since(since) }
+
+// cookieValue is the sticky cookie for instance id: 128 bits of
+// HMAC-SHA256(key, id), base64url.
+func cookieValue(key []byte, id string) string {
+	if len(key) == 0 {
+		return ""
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(id))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
