@@ -44,11 +44,15 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 // cmdCounter is a go-redis hook counting the commands a client sends, by
-// lower-case name. When gate is set, every GET waits on it first.
+// lower-case name. When gate is set, every GET waits on it before it is
+// sent; when after is set, every GET signals reached once Redis has
+// answered and then waits on after.
 type cmdCounter struct {
-	mu     sync.Mutex
-	counts map[string]int
-	gate   chan struct{}
+	mu      sync.Mutex
+	counts  map[string]int
+	gate    chan struct{}
+	after   chan struct{}
+	reached chan struct{}
 }
 
 func (h *cmdCounter) inc(name string) {
@@ -84,6 +88,12 @@ func (h *cmdCounter) setGate(g chan struct{}) {
 	h.gate = g
 }
 
+func (h *cmdCounter) setAfter(after, reached chan struct{}) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.after, h.reached = after, reached
+}
+
 func (h *cmdCounter) DialHook(next redis.DialHook) redis.DialHook {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) { return next(ctx, network, addr) }
 }
@@ -91,15 +101,21 @@ func (h *cmdCounter) DialHook(next redis.DialHook) redis.DialHook {
 func (h *cmdCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		h.inc(cmd.Name())
-		if cmd.Name() == "get" {
-			h.mu.Lock()
-			g := h.gate
-			h.mu.Unlock()
-			if g != nil {
-				<-g
-			}
+		if cmd.Name() != "get" {
+			return next(ctx, cmd)
 		}
-		return next(ctx, cmd)
+		h.mu.Lock()
+		g, after, reached := h.gate, h.after, h.reached
+		h.mu.Unlock()
+		if g != nil {
+			<-g
+		}
+		err := next(ctx, cmd)
+		if after != nil {
+			reached <- struct{}{}
+			<-after
+		}
+		return err
 	}
 }
 

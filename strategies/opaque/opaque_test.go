@@ -228,7 +228,7 @@ func TestCacheEntryExpiresAtCacheTTL(t *testing.T) {
 func TestCacheEntryNeverOutlivesToken(t *testing.T) {
 	e := newEnv(t)
 	clk := newFakeClock()
-	mod := func(c *Config) { c.Now, c.CacheTTL, c.TokenTTL = clk.Now, time.Hour, 10 * time.Second }
+	mod := func(c *Config) { c.Now, c.CacheTTL, c.TokenTTL = clk.Now, time.Hour, 10*time.Second }
 	a, ha := e.instance(t, mod)
 	b, hb := e.instance(t, mod)
 	tok := login(t, a, alice)
@@ -373,6 +373,35 @@ func TestSingleflightOneLookupForConcurrentMisses(t *testing.T) {
 	}
 	if st := b.CacheStats(); st.Misses != n || st.Lookups != 1 {
 		t.Fatalf("CacheStats = %+v, want %d misses and 1 lookup", st, n)
+	}
+}
+
+// A lookup that read the record just before a Logout must not put the
+// revoked token back into the cache when it finishes.
+func TestLogoutDuringInFlightLookup(t *testing.T) {
+	e := newEnv(t)
+	a, _ := e.instance(t, nil)
+	tok := login(t, a, alice)
+	b, hb := e.instance(t, func(c *Config) { c.CacheTTL = time.Hour })
+	after, reached := make(chan struct{}), make(chan struct{}, 1)
+	hb.setAfter(after, reached)
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.Authenticate(context.Background(), tok)
+		done <- err
+	}()
+	<-reached // B's GET has returned the record; the lookup has not cached it yet
+	if err := b.Logout(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	hb.setAfter(nil, nil)
+	close(after)
+	if err := <-done; err != nil {
+		t.Fatalf("request concurrent with logout: %v", err) // it raced the logout: either answer is fine, but not an error
+	}
+	if _, err := b.Authenticate(context.Background(), tok); !errors.Is(err, strategies.ErrInvalidCredential) {
+		t.Fatalf("after logout: err = %v, want ErrInvalidCredential (stale in-flight result was cached)", err)
 	}
 }
 

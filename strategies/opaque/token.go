@@ -34,31 +34,39 @@ func newToken() (string, error) {
 	return TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
+// Shape errors are built once: rejecting garbage (a flood of it, say)
+// costs no allocation, and no error ever echoes the credential.
+var (
+	errLength    = fmt.Errorf("opaque: token length is not %d: %w", TokenLen, strategies.ErrInvalidCredential)
+	errPrefix    = fmt.Errorf("opaque: token lacks the %q prefix: %w", TokenPrefix, strategies.ErrInvalidCredential)
+	errAlphabet  = fmt.Errorf("opaque: token has a byte outside the base64url alphabet: %w", strategies.ErrInvalidCredential)
+	errCanonical = fmt.Errorf("opaque: token is not canonically encoded: %w", strategies.ErrInvalidCredential)
+)
+
 // checkShape rejects anything that is not a well-formed token, before any
 // cache or store lookup: ErrNoCredential for "", ErrInvalidCredential for a
 // wrong length, prefix or alphabet, or a non-canonical final character (43
-// base64 characters carry 258 bits; the last 2 must be zero). The error
-// never echoes the credential.
+// base64 characters carry 258 bits; the last 2 must be zero).
 func checkShape(raw string) error {
 	if raw == "" {
 		return strategies.ErrNoCredential
 	}
 	if len(raw) != TokenLen {
-		return fmt.Errorf("opaque: token length %d, want %d: %w", len(raw), TokenLen, strategies.ErrInvalidCredential)
+		return errLength
 	}
 	if !strings.HasPrefix(raw, TokenPrefix) {
-		return fmt.Errorf("opaque: token lacks the %q prefix: %w", TokenPrefix, strategies.ErrInvalidCredential)
+		return errPrefix
 	}
 	body := raw[len(TokenPrefix):]
 	var last int
 	for i := range len(body) {
 		last = b64URLValue(body[i])
 		if last < 0 {
-			return fmt.Errorf("opaque: token has a byte outside the base64url alphabet at %d: %w", len(TokenPrefix)+i, strategies.ErrInvalidCredential)
+			return errAlphabet
 		}
 	}
 	if last&3 != 0 {
-		return fmt.Errorf("opaque: token is not canonically encoded: %w", strategies.ErrInvalidCredential)
+		return errCanonical
 	}
 	return nil
 }
