@@ -34,7 +34,7 @@ const (
 
 // ErrBadCredentials is returned for an unknown user or a wrong password; the
 // two cases are deliberately not told apart.
-var ErrBadCredentials = errors.New("bad credentials")
+var ErrBadCredentials = fmt.Errorf("bad credentials: %w", strategies.ErrInvalidCredential)
 
 // Config configures a Directory.
 type Config struct {

@@ -37,15 +37,12 @@ const InstanceHeader = "X-Authlab-Instance"
 const maxBodyBytes = 8 << 10
 
 // PasswordVerifier checks a username and password (the auth service's
-// client implements it). It returns an error wrapping ErrBadCredentials for
-// a wrong user or password and any other error when it cannot answer.
+// client implements it). It returns an error wrapping
+// strategies.ErrInvalidCredential for a wrong user or password and any
+// other error when it cannot answer.
 type PasswordVerifier interface {
 	Verify(ctx context.Context, username, password string) (strategies.Principal, error)
 }
-
-// ErrBadCredentials is what a PasswordVerifier returns (wrapped, or its own
-// sentinel passed via Config.IsBadCredentials) for a wrong user or password.
-var ErrBadCredentials = errors.New("bad username or password")
 
 // Config configures a Gateway.
 type Config struct {
@@ -55,10 +52,6 @@ type Config struct {
 	Strategy strategies.Strategy
 	// Passwords checks login passwords.
 	Passwords PasswordVerifier
-	// IsBadCredentials reports whether an error of Passwords means "wrong
-	// user or password" (401) rather than "cannot answer" (503). Nil means
-	// errors.Is(err, ErrBadCredentials).
-	IsBadCredentials func(error) bool
 	// Backend is the base URL of the backend service.
 	Backend *url.URL
 	// Assertions signs the internal identity assertion.
@@ -104,7 +97,6 @@ type Gateway struct {
 	proxy     *httputil.ReverseProxy
 	log       *slog.Logger
 	engine    *gin.Engine
-	badCreds  func(error) bool
 }
 
 type principalKey struct{}
@@ -118,13 +110,9 @@ func New(cfg Config) (*Gateway, error) {
 		cfg.Logger = slog.Default()
 	}
 	g := &Gateway{
-		cfg:      cfg,
-		caps:     cfg.Strategy.Capabilities(),
-		log:      cfg.Logger.With("instance", cfg.InstanceID, "strategy", cfg.Strategy.Name()),
-		badCreds: cfg.IsBadCredentials,
-	}
-	if g.badCreds == nil {
-		g.badCreds = func(err error) bool { return errors.Is(err, ErrBadCredentials) }
+		cfg:  cfg,
+		caps: cfg.Strategy.Capabilities(),
+		log:  cfg.Logger.With("instance", cfg.InstanceID, "strategy", cfg.Strategy.Name()),
 	}
 	g.transport = strategies.TransportFor(g.caps, cfg.SecureCookies)
 	rt := cfg.Transport
@@ -283,7 +271,7 @@ func (g *Gateway) login(c *gin.Context) {
 	ctx := c.Request.Context()
 	p, err := g.cfg.Passwords.Verify(ctx, req.Username, req.Password)
 	if err != nil {
-		if g.badCreds(err) {
+		if errors.Is(err, strategies.ErrInvalidCredential) {
 			g.unauthorized(c, "wrong username or password")
 			return
 		}

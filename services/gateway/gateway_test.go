@@ -63,7 +63,7 @@ func (fakePasswords) Verify(_ context.Context, u, p string) (strategies.Principa
 	case u == "authdown":
 		return strategies.Principal{}, errors.New("connection refused")
 	case p != "pw":
-		return strategies.Principal{}, ErrBadCredentials
+		return strategies.Principal{}, strategies.ErrInvalidCredential
 	}
 	return strategies.Principal{User: u, Roles: []string{"user"}}, nil
 }

@@ -1,0 +1,68 @@
+# authlab — see README.md. `make help` lists the targets.
+
+GO        ?= go
+BIN       := bin/authlab
+STRATEGY  ?= jwt
+SCENARIO  ?=
+RATE      ?=
+DURATION  ?=
+USERS     ?=
+INSTANCES ?=
+FUZZTIME  ?= 60s
+
+# Only pass the overrides the user set, so the harness's defaults apply otherwise.
+BENCH_FLAGS := --strategy $(STRATEGY) \
+	$(if $(SCENARIO),--scenario $(SCENARIO)) \
+	$(if $(RATE),--rate $(RATE)) \
+	$(if $(DURATION),--duration $(DURATION)) \
+	$(if $(USERS),--users $(USERS)) \
+	$(if $(INSTANCES),--instances $(INSTANCES))
+
+.PHONY: help build test test-short lint fuzz gobench bench bench-all compare demo up bench-lb clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/authlab
+	$(GO) build -o $(BIN) ./cmd/authlab
+
+test: ## run every test with the race detector (starts redis-server itself)
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+test-short: ## unit tests only, skipping the end-to-end runs
+	$(GO) test -short -count=1 ./...
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+fuzz: ## run every credential-parser fuzz target for FUZZTIME each (default 60s)
+	@set -e; for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$t/*_test.go | sed 's/func //'); do \
+			echo "== $$t $$f"; $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$(FUZZTIME) $$t; \
+		done; done
+
+gobench: ## Go micro-benchmarks of every strategy's authenticate path
+	$(GO) test -run='^$$' -bench=. -benchmem ./strategies/... ./internal/assertion/ ./services/backend/
+
+bench: build ## run the harness: make bench STRATEGY=jwt [SCENARIO= RATE= DURATION= USERS=]
+	$(BIN) bench $(BENCH_FLAGS)
+
+bench-all: build ## run the harness for every strategy
+	@set -e; for s in none sticky redis-session jwt opaque; do $(MAKE) --no-print-directory bench STRATEGY=$$s; done
+
+compare: build ## write results/COMPARISON.md from the latest run of each strategy
+	$(BIN) compare
+
+demo: build ## narrated walkthrough: a session lost with its instance, and kept
+	$(BIN) demo
+
+up: build ## start the topology for hands-on use: make up STRATEGY=jwt
+	$(BIN) up --strategy $(STRATEGY)
+
+bench-lb: build ## the Go lb versus HAProxy at saturation, same chain
+	$(BIN) bench-lb
+
+clean: ## remove build output
+	rm -rf bin

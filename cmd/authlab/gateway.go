@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/authlab/authlab/internal/assertion"
+	"github.com/authlab/authlab/internal/cliflag"
+	"github.com/authlab/authlab/internal/httpserver"
+	"github.com/authlab/authlab/internal/redisx"
+	"github.com/authlab/authlab/internal/secret"
+	"github.com/authlab/authlab/services/auth"
+	"github.com/authlab/authlab/services/gateway"
+	"github.com/authlab/authlab/strategies"
+	"github.com/authlab/authlab/strategies/registry"
+)
+
+type gatewayFlags struct {
+	listen, instanceID, strategy         string
+	authURL, backendURL, redisURL        string
+	adminToken, assertionKey, fpKey      string
+	jwtAlg, jwtSecret, jwtSeed, jwtKID   string
+	jwtIssuer, jwtAudience               string
+	jwtDenylist, opaquePubSub, secure    bool
+	accessTTL, refreshTTL, sessionTTL    time.Duration
+	opaqueTTL, opaqueCacheTTL, opaqueNeg time.Duration
+	opaqueCacheSize, stickyMaxSessions   int
+	logLevel                             string
+}
+
+func (f *gatewayFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address to listen on (loopback by default)")
+	fs.StringVar(&f.instanceID, "instance-id", "", "instance id sent in X-Authlab-Instance (default gw-<pid>)")
+	fs.StringVar(&f.strategy, "strategy", "jwt", "authentication strategy: "+strings.Join(registry.Names(), "|"))
+	fs.StringVar(&f.authURL, "auth-url", "http://127.0.0.1:8091", "base URL of the auth service")
+	fs.StringVar(&f.backendURL, "backend-url", "http://127.0.0.1:8092", "base URL of the backend service")
+	fs.StringVar(&f.redisURL, "redis-url", "", "Redis URL (redis://, redis+cluster://, redis+sentinel://); default $REDIS_URL")
+	fs.StringVar(&f.adminToken, "admin-token", "", "secret: bearer token for /_admin/* (random dev value if empty)")
+	fs.StringVar(&f.assertionKey, "assertion-key", "", "secret: key signing the internal identity assertion, shared with the backend (random dev value if empty)")
+	fs.StringVar(&f.fpKey, "fingerprint-key", "", "secret: HMAC key turning tokens into store keys, shared by all instances (random dev value if empty)")
+	fs.StringVar(&f.jwtAlg, "jwt-alg", "HS256", "jwt: signing algorithm, HS256 or EdDSA")
+	fs.StringVar(&f.jwtSecret, "jwt-secret", "", "secret: jwt HS256 key, at least 32 bytes (random dev value if empty)")
+	fs.StringVar(&f.jwtSeed, "jwt-ed25519-seed", "", "secret: jwt EdDSA private key seed, base64 of 32 bytes (random dev value if empty)")
+	fs.StringVar(&f.jwtKID, "jwt-kid", "k1", "jwt: key id put in the kid header")
+	fs.StringVar(&f.jwtIssuer, "jwt-issuer", "authlab", "jwt: iss claim issued and required")
+	fs.StringVar(&f.jwtAudience, "jwt-audience", "authlab-api", "jwt: aud claim issued and required")
+	fs.BoolVar(&f.jwtDenylist, "jwt-denylist", false, "jwt: keep a Redis denylist so logout takes effect at once")
+	fs.DurationVar(&f.accessTTL, "access-ttl", 5*time.Minute, "jwt: access token lifetime")
+	fs.DurationVar(&f.refreshTTL, "refresh-ttl", 24*time.Hour, "jwt: refresh token lifetime")
+	fs.DurationVar(&f.sessionTTL, "session-ttl", time.Hour, "sticky, redis-session: session lifetime")
+	fs.IntVar(&f.stickyMaxSessions, "sticky-max-sessions", 1_000_000, "sticky: most sessions kept in memory")
+	fs.DurationVar(&f.opaqueTTL, "opaque-ttl", time.Hour, "opaque: token lifetime")
+	fs.DurationVar(&f.opaqueCacheTTL, "opaque-cache-ttl", 30*time.Second, "opaque: per-instance cache entry lifetime (bounds revocation lag without pub/sub)")
+	fs.IntVar(&f.opaqueCacheSize, "opaque-cache-size", 100_000, "opaque: per-instance cache entries")
+	fs.DurationVar(&f.opaqueNeg, "opaque-negative-ttl", 0, "opaque: cache unknown tokens this long (0 = no negative caching)")
+	fs.BoolVar(&f.opaquePubSub, "opaque-pubsub", false, "opaque: invalidate caches over Redis pub/sub at logout")
+	fs.BoolVar(&f.secure, "secure-cookies", false, "set the Secure attribute on cookies (when served over TLS)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f gatewayFlags
+	f.register(fs)
+	if err := cliflag.Parse(fs, args, os.LookupEnv); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	logger, err := httpserver.NewLogger(stderr, f.logLevel)
+	if err != nil {
+		return err
+	}
+	if f.instanceID == "" {
+		f.instanceID = fmt.Sprintf("gw-%d", os.Getpid())
+	}
+	logger = logger.With("instance", f.instanceID)
+	if !registry.Known(f.strategy) {
+		return fmt.Errorf("--strategy %q: known strategies are %s", f.strategy, strings.Join(registry.Names(), ", "))
+	}
+	adminToken, _, err := secret.Resolve(logger, "admin-token", f.adminToken, 16)
+	if err != nil {
+		return err
+	}
+	assertionKey, _, err := secret.Resolve(logger, "assertion-key", f.assertionKey, 32)
+	if err != nil {
+		return err
+	}
+	backend, err := parseServiceURL("backend-url", f.backendURL)
+	if err != nil {
+		return err
+	}
+	if _, err := parseServiceURL("auth-url", f.authURL); err != nil {
+		return err
+	}
+
+	opts, cleanup, err := f.strategyOptions(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	strat, err := registry.New(ctx, f.strategy, opts)
+	if err != nil {
+		return fmt.Errorf("strategy %s: %w", f.strategy, err)
+	}
+	if c, ok := strat.(strategies.Closer); ok {
+		defer c.Close()
+	}
+	issuer, err := assertion.NewIssuer([]byte(assertionKey), 0, nil)
+	if err != nil {
+		return err
+	}
+	gin.SetMode(gin.ReleaseMode)
+	gw, err := gateway.New(gateway.Config{
+		InstanceID:    f.instanceID,
+		Strategy:      strat,
+		Passwords:     auth.NewClient(f.authURL, nil),
+		Backend:       backend,
+		Assertions:    issuer,
+		AdminToken:    adminToken,
+		SecureCookies: f.secure,
+		Exit:          os.Exit,
+		Logger:        logger,
+	})
+	if err != nil {
+		return err
+	}
+	return httpserver.Run(ctx, logger, f.listen, gw.Handler())
+}
+
+// strategyOptions turns flags into registry options, connecting to Redis
+// when the strategy needs it.
+func (f *gatewayFlags) strategyOptions(ctx context.Context, logger *slog.Logger) (registry.Options, func(), error) {
+	noop := func() {}
+	fpKey, _, err := secret.Resolve(logger, "fingerprint-key", f.fpKey, 32)
+	if err != nil {
+		return registry.Options{}, noop, err
+	}
+	o := registry.Options{FingerprintKey: []byte(fpKey), SessionTTL: f.sessionTTL}
+	o.Sticky.MaxSessions = f.stickyMaxSessions
+	o.JWT.Alg = f.jwtAlg
+	o.JWT.KeyID = f.jwtKID
+	o.JWT.Issuer = f.jwtIssuer
+	o.JWT.Audience = f.jwtAudience
+	o.JWT.AccessTTL = f.accessTTL
+	o.JWT.RefreshTTL = f.refreshTTL
+	o.JWT.Denylist = f.jwtDenylist
+	o.Opaque.TokenTTL = f.opaqueTTL
+	o.Opaque.CacheTTL = f.opaqueCacheTTL
+	o.Opaque.CacheSize = f.opaqueCacheSize
+	o.Opaque.NegativeCacheTTL = f.opaqueNeg
+	o.Opaque.PubSub = f.opaquePubSub
+	if f.strategy == registry.JWT {
+		switch strings.ToUpper(f.jwtAlg) {
+		case "HS256":
+			s, _, err := secret.Resolve(logger, "jwt-secret", f.jwtSecret, 32)
+			if err != nil {
+				return o, noop, err
+			}
+			o.JWT.Secret = []byte(s)
+		case "EDDSA":
+			o.JWT.Alg = "EdDSA"
+			seed := f.jwtSeed
+			if seed == "" {
+				seed, _, _ = secret.Resolve(logger, "jwt-ed25519-seed", "", 0)
+			}
+			b, err := decodeSeed(seed)
+			if err != nil {
+				return o, noop, fmt.Errorf("--jwt-ed25519-seed: %w", err)
+			}
+			o.JWT.Ed25519Seed = b
+		default:
+			return o, noop, fmt.Errorf("--jwt-alg %q: want HS256 or EdDSA", f.jwtAlg)
+		}
+	}
+	if !registry.NeedsRedis(f.strategy) {
+		return o, noop, nil
+	}
+	rurl := f.redisURL
+	if rurl == "" {
+		rurl = os.Getenv("REDIS_URL")
+	}
+	if rurl == "" {
+		return o, noop, fmt.Errorf("strategy %s needs Redis: set --redis-url or REDIS_URL", f.strategy)
+	}
+	client, err := redisx.NewClient(rurl)
+	if err != nil {
+		return o, noop, err
+	}
+	o.Redis = client
+	return o, func() { _ = client.Close() }, nil
+}
+
+func decodeSeed(s string) ([]byte, error) {
+	for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.URLEncoding, base64.StdEncoding, base64.RawStdEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			if len(b) != 32 {
+				return nil, fmt.Errorf("decoded to %d bytes, want 32", len(b))
+			}
+			return b, nil
+		}
+	}
+	return nil, errors.New("not base64")
+}
+
+func parseServiceURL(name, raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--%s %q: want an http(s) URL with a host", name, raw)
+	}
+	return u, nil
+}

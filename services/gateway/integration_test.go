@@ -1,0 +1,420 @@
+package gateway_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/authlab/authlab/internal/assertion"
+	"github.com/authlab/authlab/internal/redisx"
+	"github.com/authlab/authlab/internal/redisx/redistest"
+	"github.com/authlab/authlab/services/auth"
+	"github.com/authlab/authlab/services/backend"
+	"github.com/authlab/authlab/services/gateway"
+	"github.com/authlab/authlab/strategies"
+	"github.com/authlab/authlab/strategies/registry"
+)
+
+var (
+	assertionKey = []byte("assertion-key-0123456789abcdef-0123")
+	fpKey        = []byte("fingerprint-key-0123456789abcdef-01")
+	quietLog     = slog.New(slog.DiscardHandler)
+)
+
+const (
+	userPW  = "user-password"
+	adminPW = "admin-password"
+)
+
+// stack is auth + backend + one gateway on real loopback listeners.
+type stack struct {
+	gw    *httptest.Server
+	redis *redisx.Server
+	caps  strategies.Capabilities
+}
+
+type variant struct {
+	name     string // test name
+	strategy string
+	tune     func(*registry.Options)
+}
+
+var variants = []variant{
+	{name: "none", strategy: registry.None},
+	{name: "sticky", strategy: registry.Sticky},
+	{name: "redis-session", strategy: registry.RedisSession},
+	{name: "jwt", strategy: registry.JWT},
+	{name: "jwt-denylist", strategy: registry.JWT, tune: func(o *registry.Options) { o.JWT.Denylist = true }},
+	{name: "jwt-eddsa", strategy: registry.JWT, tune: func(o *registry.Options) {
+		o.JWT.Alg, o.JWT.Secret, o.JWT.Ed25519Seed = "EdDSA", nil, []byte("ed25519-seed-0123456789abcdef-012")[:32]
+	}},
+	{name: "opaque", strategy: registry.Opaque},
+	{name: "opaque-pubsub", strategy: registry.Opaque, tune: func(o *registry.Options) { o.Opaque.PubSub = true }},
+}
+
+func newStack(t *testing.T, v variant) *stack {
+	t.Helper()
+	dir, err := auth.NewDirectory(auth.Config{SeedUsers: 10, SeedPassword: userPW, AdminPassword: adminPW, BcryptCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	authSrv := httptest.NewServer(auth.NewHandler(dir, quietLog))
+	t.Cleanup(authSrv.Close)
+	be, err := backend.New(backend.Config{AssertionKey: assertionKey}, quietLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backendSrv := httptest.NewServer(be)
+	t.Cleanup(backendSrv.Close)
+
+	s := &stack{}
+	opts := registry.Options{FingerprintKey: fpKey, SessionTTL: time.Hour}
+	opts.JWT.Alg, opts.JWT.Secret, opts.JWT.KeyID = "HS256", []byte("jwt-secret-0123456789abcdef-0123456"), "k1"
+	opts.JWT.Issuer, opts.JWT.Audience = "authlab", "authlab-api"
+	opts.Opaque.CacheTTL = 30 * time.Second
+	if v.tune != nil {
+		v.tune(&opts)
+	}
+	if registry.NeedsRedis(v.strategy) {
+		s.redis = redistest.Start(t)
+		opts.Redis = redistest.Client(t, s.redis)
+	}
+	strat, err := registry.New(context.Background(), v.strategy, opts)
+	if err != nil {
+		t.Fatalf("registry.New(%s): %v", v.strategy, err)
+	}
+	if c, ok := strat.(strategies.Closer); ok {
+		t.Cleanup(func() { _ = c.Close() })
+	}
+	s.caps = strat.Capabilities()
+	is, _ := assertion.NewIssuer(assertionKey, 0, nil)
+	bu, _ := url.Parse(backendSrv.URL)
+	g, err := gateway.New(gateway.Config{
+		InstanceID: "gw-it", Strategy: strat, Passwords: auth.NewClient(authSrv.URL, nil),
+		Backend: bu, Assertions: is, AdminToken: "admin-token-0123456789", Logger: quietLog,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.gw = httptest.NewServer(g.Handler())
+	t.Cleanup(s.gw.Close)
+	return s
+}
+
+// client is a user agent: a cookie jar and a bearer token.
+type client struct {
+	t      *testing.T
+	base   string
+	http   *http.Client
+	bearer string
+	extra  map[string]string
+}
+
+func (s *stack) client(t *testing.T) *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: t, base: s.gw.URL, http: &http.Client{Jar: jar, Timeout: 5 * time.Second}}
+}
+
+type reply struct {
+	status int
+	body   map[string]any
+	header http.Header
+	took   time.Duration
+}
+
+func (c *client) do(method, path, body string) reply {
+	c.t.Helper()
+	req, _ := http.NewRequest(method, c.base+path, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+c.bearer)
+	}
+	for k, v := range c.extra {
+		req.Header.Set(k, v)
+	}
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	r := reply{status: resp.StatusCode, header: resp.Header, took: time.Since(start)}
+	_ = json.Unmarshal(b, &r.body)
+	if resp.Header.Get(gateway.InstanceHeader) != "gw-it" {
+		c.t.Fatalf("%s %s: missing %s header", method, path, gateway.InstanceHeader)
+	}
+	if r.status >= 400 && (r.body["error"] == nil || r.body["message"] == nil) {
+		c.t.Fatalf("%s %s: %d without the JSON error shape: %s", method, path, r.status, b)
+	}
+	return r
+}
+
+func (c *client) login(user, pw string) reply {
+	c.t.Helper()
+	r := c.do("POST", "/auth/login", `{"username":"`+user+`","password":"`+pw+`"}`)
+	if tok, ok := r.body["access_token"].(string); ok {
+		c.bearer = tok
+	}
+	return r
+}
+
+func TestLoginMeLogout(t *testing.T) {
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
+			s := newStack(t, v)
+			c := s.client(t)
+			if r := c.do("GET", "/api/me", ""); s.caps.Authenticates && r.status != 401 {
+				t.Fatalf("before login: %d, want 401", r.status)
+			}
+			r := c.login("user0001", userPW)
+			if r.status != 200 || r.body["user"] != "user0001" {
+				t.Fatalf("login: %d %v", r.status, r.body)
+			}
+			if s.caps.Transport == strategies.TransportBearer && (c.bearer == "" || r.body["token_type"] != "Bearer" || r.body["expires_in"] == nil) {
+				t.Fatalf("bearer login body incomplete: %v", r.body)
+			}
+			me := c.do("GET", "/api/me", "")
+			wantUser := "user0001"
+			if !s.caps.Authenticates {
+				wantUser = "anonymous"
+			}
+			if me.status != 200 || me.body["user"] != wantUser {
+				t.Fatalf("/api/me: %d %v, want %s", me.status, me.body, wantUser)
+			}
+			if r := c.do("POST", "/auth/logout", ""); r.status != 204 {
+				t.Fatalf("logout: %d", r.status)
+			}
+			after := c.do("GET", "/api/me", "")
+			switch {
+			case !s.caps.Authenticates:
+				if after.status != 200 {
+					t.Fatalf("control group after logout: %d", after.status)
+				}
+			case s.caps.Transport == strategies.TransportCookie:
+				// The browser dropped the cookie; replaying it must fail too.
+				if after.status != 401 {
+					t.Fatalf("after logout: %d, want 401", after.status)
+				}
+			case s.caps.RevokesImmediately || v.strategy == registry.Opaque:
+				// opaque: the instance that logged out drops its own cache entry.
+				if after.status != 401 {
+					t.Fatalf("after logout: %d, want 401", after.status)
+				}
+			default:
+				// jwt without denylist: the access token lives until it
+				// expires — the finding the revocation scenario measures.
+				if after.status != 200 {
+					t.Fatalf("jwt without denylist after logout: %d, want 200 until expiry", after.status)
+				}
+			}
+		})
+	}
+}
+
+func TestCookieReplayAfterLogout(t *testing.T) {
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
+			s := newStack(t, v)
+			if s.caps.Transport != strategies.TransportCookie {
+				t.Skip("not a cookie strategy")
+			}
+			c := s.client(t)
+			c.login("user0002", userPW)
+			u, _ := url.Parse(s.gw.URL)
+			cookies := c.http.Jar.Cookies(u)
+			if len(cookies) != 1 || cookies[0].Name != s.caps.CookieName {
+				t.Fatalf("cookies after login: %v", cookies)
+			}
+			stolen := cookies[0].Name + "=" + cookies[0].Value
+			c.do("POST", "/auth/logout", "")
+			replay := &client{t: t, base: s.gw.URL, http: &http.Client{}, extra: map[string]string{"Cookie": stolen}}
+			if r := replay.do("GET", "/api/me", ""); r.status != 401 {
+				t.Fatalf("replayed cookie after logout: %d, want 401", r.status)
+			}
+		})
+	}
+}
+
+func TestRoles(t *testing.T) {
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
+			s := newStack(t, v)
+			u := s.client(t)
+			u.login("user0001", userPW)
+			if r := u.do("GET", "/api/admin/stats", ""); r.status != 403 {
+				t.Fatalf("user0001 on /api/admin/stats: %d, want 403", r.status)
+			}
+			if r := u.do("GET", "/api/orders", ""); r.status != 200 {
+				t.Fatalf("user0001 on /api/orders: %d, want 200", r.status)
+			}
+			if !s.caps.Authenticates {
+				return // the control group has no admin
+			}
+			a := s.client(t)
+			if r := a.login("admin", adminPW); r.status != 200 {
+				t.Fatalf("admin login: %d", r.status)
+			}
+			if r := a.do("GET", "/api/admin/stats", ""); r.status != 200 {
+				t.Fatalf("admin on /api/admin/stats: %d %v, want 200", r.status, r.body)
+			}
+			bad := s.client(t)
+			if r := bad.login("admin", "wrong"); r.status != 401 {
+				t.Fatalf("wrong password: %d, want 401", r.status)
+			}
+		})
+	}
+}
+
+func TestClientIdentityHeadersIgnored(t *testing.T) {
+	forger, _ := assertion.NewIssuer([]byte("attacker-key-0123456789abcdef-0123"), 0, nil)
+	forged, _ := forger.Issue(strategies.Principal{User: "admin", Roles: []string{"admin", "user"}})
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
+			s := newStack(t, v)
+			c := s.client(t)
+			c.login("user0003", userPW)
+			c.extra = map[string]string{
+				"X-Authlab-User": "admin", "X-Authlab-Roles": "admin", "X-Forwarded-User": "admin",
+				assertion.Header: forged,
+			}
+			if r := c.do("GET", "/api/admin/stats", ""); r.status != 403 {
+				t.Fatalf("identity headers honoured: /api/admin/stats %d, want 403", r.status)
+			}
+			me := c.do("GET", "/api/me", "")
+			roles, _ := me.body["roles"].([]any)
+			if me.body["user"] == "admin" || slices.Contains(roles, any("admin")) {
+				t.Fatalf("/api/me = %v", me.body)
+			}
+		})
+	}
+}
+
+func TestHostileCredentialsOverHTTP(t *testing.T) {
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
+			s := newStack(t, v)
+			if !s.caps.Authenticates {
+				t.Skip("control group accepts everything")
+			}
+			c := s.client(t)
+			c.login("user0004", userPW)
+			valid := c.bearer
+			if s.caps.Transport == strategies.TransportCookie {
+				u, _ := url.Parse(s.gw.URL)
+				valid = c.http.Jar.Cookies(u)[0].Value
+			}
+			for name, raw := range hostileHTTP(valid) {
+				h := &client{t: t, base: s.gw.URL, http: &http.Client{}}
+				if s.caps.Transport == strategies.TransportCookie {
+					h.extra = map[string]string{"Cookie": s.caps.CookieName + "=" + raw}
+				} else {
+					h.extra = map[string]string{"Authorization": "Bearer " + raw}
+				}
+				if r := h.do("GET", "/api/me", ""); r.status != 401 || r.body["error"] != "unauthorized" {
+					t.Errorf("%s: %d %v, want 401 unauthorized", name, r.status, r.body)
+				}
+			}
+		})
+	}
+}
+
+// hostileHTTP is strategytest.Hostile minus values a header cannot carry.
+func hostileHTTP(valid string) map[string]string {
+	h := map[string]string{
+		"garbage":      "not-a-credential",
+		"10KB garbage": strings.Repeat("A", 10*1024),
+		"oversized":    valid + strings.Repeat("A", strategies.MaxCredentialLen),
+		"doubled":      valid + valid,
+		"truncated":    valid[:len(valid)-1],
+		"half":         valid[:len(valid)/2],
+	}
+	b := []byte(valid)
+	if b[len(b)/2] == 'A' {
+		b[len(b)/2] = 'B'
+	} else {
+		b[len(b)/2] = 'A'
+	}
+	h["flipped"] = string(b)
+	return h
+}
+
+// TestRedisOutage: with Redis stopped, strategies that need it answer 503
+// (never 500, within a second); once Redis is back the same gateway serves
+// again without restart.
+func TestRedisOutage(t *testing.T) {
+	for _, v := range variants {
+		t.Run(v.name, func(t *testing.T) {
+			s := newStack(t, v)
+			if s.redis == nil {
+				t.Skip("strategy does not use Redis")
+			}
+			c := s.client(t)
+			if r := c.login("user0005", userPW); r.status != 200 {
+				t.Fatalf("login: %d", r.status)
+			}
+			if err := s.redis.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			fresh := s.client(t)
+			r := fresh.login("user0006", userPW)
+			if r.status != 503 || r.body["error"] != "unavailable" {
+				t.Fatalf("login with Redis down: %d %v, want 503 unavailable", r.status, r.body)
+			}
+			if r.took > time.Second {
+				t.Fatalf("login with Redis down took %v, want < 1s", r.took)
+			}
+			me := c.do("GET", "/api/me", "")
+			switch {
+			case v.name == "jwt" || v.name == "jwt-eddsa":
+				if me.status != 200 {
+					t.Fatalf("jwt without denylist must not depend on Redis: %d", me.status)
+				}
+			case v.strategy == registry.Opaque:
+				if me.status != 200 {
+					t.Fatalf("opaque: token cached at login must survive the outage: %d", me.status)
+				}
+			default:
+				if me.status != 503 || me.took > time.Second {
+					t.Fatalf("/api/me with Redis down: %d in %v, want 503 within 1s", me.status, me.took)
+				}
+			}
+			if r := s.client(t).do("GET", "/readyz", ""); r.status != 503 {
+				t.Fatalf("/readyz with Redis down: %d, want 503", r.status)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := s.redis.Restart(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// go-redis reconnects on its own; poll readiness rather than sleep.
+			deadline := time.Now().Add(5 * time.Second)
+			for s.client(t).do("GET", "/readyz", "").status != 200 {
+				if time.Now().After(deadline) {
+					t.Fatal("gateway not ready 5s after Redis came back")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			again := s.client(t)
+			if r := again.login("user0006", userPW); r.status != 200 {
+				t.Fatalf("login after Redis is back: %d %v", r.status, r.body)
+			}
+			if r := again.do("GET", "/api/me", ""); r.status != 200 || r.body["user"] != "user0006" {
+				t.Fatalf("/api/me after Redis is back: %d %v", r.status, r.body)
+			}
+		})
+	}
+}
