@@ -2,6 +2,7 @@ package lb
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -22,11 +23,40 @@ const (
 	fakeEnv        = "AUTHLAB_LB_FAKE_GATEWAY"
 	fakeTokenEnv   = "AUTHLAB_LB_FAKE_TOKEN"
 	testAdminToken = "lb-test-admin-token-0123456789"
+	lbProcEnv      = "AUTHLAB_LB_TEST_PROCESS"
 )
+
+// lbProcess runs a load balancer over two fake children in this process,
+// prints their pids as one JSON line and runs until SIGTERM/SIGINT.
+func lbProcess() int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	cfg := baseConfig(2)
+	l, err := New(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := l.Start(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	var pids []int
+	for _, in := range l.Instances() {
+		pids = append(pids, in.PID)
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(pids)
+	<-ctx.Done()
+	l.Close()
+	return 0
+}
 
 func TestMain(m *testing.M) {
 	if os.Getenv(fakeEnv) == "1" {
 		os.Exit(fakeGateway(os.Args[1:]))
+	}
+	if os.Getenv(lbProcEnv) == "1" {
+		os.Exit(lbProcess())
 	}
 	os.Exit(m.Run())
 }

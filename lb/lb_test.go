@@ -9,9 +9,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -347,18 +348,44 @@ func TestSIGKILLUnderLoad(t *testing.T) {
 			cfg := baseConfig(3)
 			cfg.Retry = retry
 			h := startLB(t, cfg)
-			victim := h.instances()["gw2"]
+
+			// One GET is held in flight at the victim when it is killed.
+			type heldResult struct {
+				resp *http.Response
+				body []byte
+				err  error
+			}
+			held := make(chan heldResult, 1)
+			go func() {
+				resp, body, err := h.get("/hold?key=kill")
+				held <- heldResult{resp, body, err}
+			}()
+			var victim InstanceInfo
+			h.waitFor("the held request in flight", func() bool {
+				for _, in := range h.instances() {
+					if in.InFlight == 1 {
+						victim = in
+						return true
+					}
+				}
+				return false
+			})
+			// Elsewhere the same key is already released, so a retried
+			// request answers at once.
+			for _, in := range h.instances() {
+				if in.ID != victim.ID {
+					if _, err := http.Get("http://" + in.Address + "/release?key=kill"); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+
 			stop, killed := make(chan struct{}), make(chan struct{})
-			var served atomic.Int64
 			done := make(chan []loadResult)
 			go func() { done <- runLoad(h, 8, "/slow?ms=2", stop, killed) }()
-			h.waitFor("load reaching gw2", func() bool {
-				in := h.instances()["gw2"]
-				served.Store(int64(in.Served))
-				return in.Served >= 20
-			})
+			h.waitFor("load reaching the victim", func() bool { return h.instances()[victim.ID].Served >= 20 })
 			info := InstanceInfo{}
-			if err := json.Unmarshal(h.mustAdmin("POST", "/_lb/instances/gw2/kill?mode=sigkill", 200), &info); err != nil {
+			if err := json.Unmarshal(h.mustAdmin("POST", "/_lb/instances/"+victim.ID+"/kill?mode=sigkill", 200), &info); err != nil {
 				t.Fatal(err)
 			}
 			close(killed)
@@ -368,11 +395,26 @@ func TestSIGKILLUnderLoad(t *testing.T) {
 			if !processGone(victim.PID) {
 				t.Errorf("pid %d still exists after sigkill returned", victim.PID)
 			}
+			hr := <-held
+			switch {
+			case hr.err != nil:
+				t.Fatalf("held request: %v", hr.err)
+			case retry && (hr.resp.StatusCode != 200 || hr.resp.Header.Get(InstanceHeader) == victim.ID):
+				t.Errorf("held GET with --retry: %d from %s: %s, want 200 from another instance",
+					hr.resp.StatusCode, hr.resp.Header.Get(InstanceHeader), hr.body)
+			case !retry && hr.resp.StatusCode != http.StatusBadGateway:
+				t.Errorf("held GET without retry: %d %s, want 502", hr.resp.StatusCode, hr.body)
+			}
 			// Let the other instances serve a good number of requests after the kill.
 			before := h.instances()
 			h.waitFor("load after the kill", func() bool {
 				now := h.instances()
-				return now["gw1"].Served >= before["gw1"].Served+50 && now["gw3"].Served >= before["gw3"].Served+50
+				for id, in := range now {
+					if id != victim.ID && in.Served < before[id].Served+50 {
+						return false
+					}
+				}
+				return true
 			})
 			close(stop)
 			res := <-done
@@ -390,8 +432,11 @@ func TestSIGKILLUnderLoad(t *testing.T) {
 					t.Errorf("client %d: %d failures on requests sent after the kill", i, r.failuresAfterKill)
 				}
 			}
-			if got := h.instances()["gw2"]; got.State != StateKilled || got.PID != 0 {
-				t.Errorf("gw2 after load: %+v", got)
+			if retry && h.lb.retries.Load() == 0 {
+				t.Error("no request was retried")
+			}
+			if got := h.instances()[victim.ID]; got.State != StateKilled || got.PID != 0 {
+				t.Errorf("victim after load: %+v", got)
 			}
 			t.Logf("retry=%v: %d requests ok, %d failed, %d retried", retry, total, failed, h.lb.retries.Load())
 		})
@@ -750,4 +795,60 @@ func TestNoOrphansAfterStop(t *testing.T) {
 			t.Errorf("child %d survived the lb", pid)
 		}
 	}
+}
+
+// TestNoOrphansWhenLBProcessDies runs the lb in a separate process and ends
+// it with SIGTERM (it stops its children) and with SIGKILL (the kernel's
+// parent-death signal kills them).
+func TestNoOrphansWhenLBProcessDies(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), lbProcEnv+"=1")
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			var pids []int
+			if err := json.NewDecoder(out).Decode(&pids); err != nil || len(pids) != 2 {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+				t.Fatalf("child pids: %v %v", pids, err)
+			}
+			for _, pid := range pids {
+				if processGone(pid) {
+					t.Fatalf("child %d not running before the signal", pid)
+				}
+			}
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			_ = cmd.Wait()
+			deadline := time.Now().Add(10 * time.Second)
+			for _, pid := range pids {
+				for !deadOrZombie(pid) {
+					if time.Now().After(deadline) {
+						t.Fatalf("child %d survived the lb's %v", pid, sig)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+		})
+	}
+}
+
+// deadOrZombie reports whether pid no longer runs (a zombie waits only for
+// its new parent to reap it).
+func deadOrZombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	// Format: pid (comm) state ...; comm may contain spaces.
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i < 0 || i+2 >= len(s) || s[i+2] == 'Z' || s[i+2] == 'X'
 }
