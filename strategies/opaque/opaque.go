@@ -1,6 +1,11 @@
 // Package opaque is the "opaque" strategy: a random 256-bit bearer token
 // whose principal lives in Redis, with a bounded per-instance cache.
 //
+// A token is "alo_" (TokenPrefix, so leaked tokens are greppable) followed
+// by 32 crypto/rand bytes in unpadded base64url: TokenLen = 47 characters.
+// Authenticate checks length, prefix and alphabet before any cache or
+// Redis lookup.
+//
 // Redis holds, under <KeyPrefix>tok:<HMAC-SHA256 fingerprint of the token>,
 // a JSON record {"user","roles","exp"} that expires with the token; the raw
 // token is never stored nor logged (logs show a 12-character fingerprint).
