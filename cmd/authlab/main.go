@@ -27,6 +27,7 @@ func commands() map[string]command {
 		"gateway": {"API gateway with one authentication strategy", runGateway},
 		"auth":    {"auth service: user directory and password check", runAuth},
 		"backend": {"backend service: demo API that verifies the identity assertion", runBackend},
+		"lb":      {"load balancer that can kill and revive gateway instances", runLB},
 	}
 }
 
