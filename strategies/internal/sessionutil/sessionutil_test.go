@@ -150,3 +150,15 @@ func TestRequestAndResponseWriter(t *testing.T) {
 		t.Fatalf("SetCookies = %+v", got)
 	}
 }
+
+func BenchmarkRequest(b *testing.B) {
+	ctx := context.Background()
+	id, _ := NewID()
+	b.ReportAllocs()
+	for b.Loop() {
+		r := Request(ctx, DefaultCookieName, id)
+		if c, err := r.Cookie(DefaultCookieName); err != nil || c.Value != id {
+			b.Fatal(err)
+		}
+	}
+}
