@@ -5,6 +5,8 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,6 +75,44 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 				t.Fatalf("unrelated family affected by reuse revocation: %v", err)
 			}
 		})
+	}
+}
+
+// TestRefreshConcurrent: N simultaneous presentations of one refresh token
+// are reuse: at most one gets a new pair, and the family ends up revoked.
+func TestRefreshConcurrent(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	s := mustNew(t, withRedis(baseConfig(AlgHS256, nil), redistest.Client(t, srv), false))
+	c := mustLogin(t, s, alice)
+	const n = 8
+	var wg sync.WaitGroup
+	var won, rejected atomic.Int32
+	var winner atomic.Value
+	for range n {
+		wg.Go(func() {
+			nc, _, err := s.Refresh(ctx, c.RefreshToken)
+			switch {
+			case err == nil:
+				won.Add(1)
+				winner.Store(nc.RefreshToken)
+			case errors.Is(err, strategies.ErrInvalidCredential):
+				rejected.Add(1)
+			default:
+				t.Errorf("Refresh: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	// The first consumer may still lose: the others' reuse revokes the
+	// family, possibly before it checks the family. Never two winners.
+	if won.Load() > 1 || won.Load()+rejected.Load() != n {
+		t.Fatalf("%d refreshes won, %d rejected; want at most 1 winner, the rest rejected", won.Load(), rejected.Load())
+	}
+	if w, ok := winner.Load().(string); ok {
+		if _, _, err := s.Refresh(ctx, w); !errors.Is(err, strategies.ErrInvalidCredential) {
+			t.Fatalf("winner's refresh token after concurrent reuse: %v, want ErrInvalidCredential", err)
+		}
 	}
 }
 
