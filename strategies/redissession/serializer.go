@@ -21,7 +21,9 @@ type record struct {
 // stream (which re-sends type information with every value and costs several
 // times more to decode; see BenchmarkDecode). It only accepts the values the
 // strategy writes (sessionutil.KeyUser, sessionutil.KeyRoles) and refuses
-// anything else rather than dropping it silently.
+// anything else rather than dropping it silently. All its errors wrap
+// sessionutil.ErrCorruptSession, so callers can tell bad data from a Redis
+// failure.
 type JSONSerializer struct{}
 
 var _ redisstore.SessionSerializer = JSONSerializer{}
@@ -34,17 +36,17 @@ func (JSONSerializer) Serialize(s *sessions.Session) ([]byte, error) {
 		case sessionutil.KeyUser:
 			u, ok := v.(string)
 			if !ok {
-				return nil, fmt.Errorf("redis-session: serialize: %q is %T, want string", k, v)
+				return nil, fmt.Errorf("redis-session: serialize: %w: %q is %T, want string", sessionutil.ErrCorruptSession, k, v)
 			}
 			rec.User = u
 		case sessionutil.KeyRoles:
 			r, ok := v.([]string)
 			if !ok {
-				return nil, fmt.Errorf("redis-session: serialize: %q is %T, want []string", k, v)
+				return nil, fmt.Errorf("redis-session: serialize: %w: %q is %T, want []string", sessionutil.ErrCorruptSession, k, v)
 			}
 			rec.Roles = r
 		default:
-			return nil, fmt.Errorf("redis-session: serialize: unsupported session key %v", k)
+			return nil, fmt.Errorf("redis-session: serialize: %w: unsupported session key %v", sessionutil.ErrCorruptSession, k)
 		}
 	}
 	if rec.User == "" {
@@ -57,9 +59,7 @@ func (JSONSerializer) Serialize(s *sessions.Session) ([]byte, error) {
 	return b, nil
 }
 
-// Deserialize implements redisstore.SessionSerializer. Errors wrap
-// sessionutil.ErrCorruptSession, so callers can tell bad data from a Redis
-// failure.
+// Deserialize implements redisstore.SessionSerializer.
 func (JSONSerializer) Deserialize(b []byte, s *sessions.Session) error {
 	var rec record
 	if err := json.Unmarshal(b, &rec); err != nil {

@@ -51,8 +51,8 @@ func TestJSONSerializerRejects(t *testing.T) {
 	for name, v := range tests {
 		s := sessions.NewSession(nil, "x")
 		s.Values = v
-		if _, err := (JSONSerializer{}).Serialize(s); err == nil {
-			t.Errorf("%s: Serialize accepted %v", name, v)
+		if _, err := (JSONSerializer{}).Serialize(s); !errors.Is(err, sessionutil.ErrCorruptSession) {
+			t.Errorf("%s: Serialize(%v) err = %v, want ErrCorruptSession", name, v, err)
 		}
 	}
 	for name, b := range map[string]string{
