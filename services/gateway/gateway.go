@@ -445,7 +445,7 @@ func (g *Gateway) exit(c *gin.Context) {
 type sessionCounter interface{ SessionCount() int }
 
 type cacheStatser interface {
-	CacheStats() (hits, misses uint64)
+	HitsMisses() (hits, misses uint64)
 }
 
 // Stats is the body of GET /_admin/stats.
@@ -465,7 +465,7 @@ func (g *Gateway) stats(c *gin.Context) {
 		s.Sessions = &n
 	}
 	if cs, ok := g.cfg.Strategy.(cacheStatser); ok {
-		h, m := cs.CacheStats()
+		h, m := cs.HitsMisses()
 		s.CacheHits, s.CacheMisses = &h, &m
 	}
 	c.JSON(http.StatusOK, s)

@@ -195,6 +195,18 @@ func TestLoginMeLogout(t *testing.T) {
 			if me.status != 200 || me.body["user"] != wantUser {
 				t.Fatalf("/api/me: %d %v, want %s", me.status, me.body, wantUser)
 			}
+			stats := s.client(t)
+			stats.extra = map[string]string{"Authorization": "Bearer admin-token-0123456789"}
+			st := stats.do("GET", "/_admin/stats", "")
+			if st.status != 200 || st.body["strategy"] != v.strategy {
+				t.Fatalf("/_admin/stats: %d %v", st.status, st.body)
+			}
+			if v.strategy == registry.Sticky && st.body["sessions"] != 1.0 {
+				t.Fatalf("sticky sessions = %v, want 1", st.body["sessions"])
+			}
+			if v.strategy == registry.Opaque && st.body["cache_hits"].(float64) < 1 {
+				t.Fatalf("opaque cache_hits = %v, want >= 1 (login caches the token)", st.body["cache_hits"])
+			}
 			if r := c.do("POST", "/auth/logout", ""); r.status != 204 {
 				t.Fatalf("logout: %d", r.status)
 			}

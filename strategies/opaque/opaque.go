@@ -330,6 +330,10 @@ func (s *Strategy) CacheStats() CacheStats {
 	}
 }
 
+// HitsMisses returns the cache hit and miss counters (shown by the
+// gateway's /_admin/stats).
+func (s *Strategy) HitsMisses() (hits, misses uint64) { return s.hits.Load(), s.misses.Load() }
+
 func (s *Strategy) key(fp string) string { return s.cfg.KeyPrefix + "tok:" + fp }
 
 // Login implements strategies.Strategy: it stores a fresh token's record
