@@ -533,3 +533,45 @@ func (pr *PhaseResult) LostUsers(from time.Duration) []string {
 }
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+// LiveStats is a running phase's progress.
+type LiveStats struct {
+	Requests, OK, Lost, Relogins int
+	// RecentP99Ms is the p99 of the requests answered in the last second.
+	RecentP99Ms float64
+}
+
+// OKRate is OK/Requests (1 before any request).
+func (s LiveStats) OKRate() float64 {
+	if s.Requests == 0 {
+		return 1
+	}
+	return float64(s.OK) / float64(s.Requests)
+}
+
+// Live returns the progress of the running phase (zero when none runs).
+func (d *Driver) Live() LiveStats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	pr := d.phase
+	if pr == nil {
+		return LiveStats{}
+	}
+	st := LiveStats{Requests: len(pr.Records), Lost: len(pr.Losses), Relogins: len(pr.Relogins)}
+	var recent []time.Duration
+	var last time.Duration
+	if n := len(pr.Records); n > 0 {
+		last = pr.Records[n-1].At
+	}
+	for i := len(pr.Records) - 1; i >= 0; i-- {
+		r := pr.Records[i]
+		if r.Class == ClassOK {
+			st.OK++
+		}
+		if last-r.At < time.Second {
+			recent = append(recent, r.Latency)
+		}
+	}
+	st.RecentP99Ms = report.Summarize(recent).P99
+	return st
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/authlab/authlab/bench"
+	"github.com/authlab/authlab/internal/cliflag"
+)
+
+// runBench is `authlab bench`: start the topology, drive the scenarios,
+// write results/<strategy>/<run-id>/.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	strategy := fs.String("strategy", "jwt", "strategy under test: "+strings.Join(bench.Strategies, "|"))
+	scenarios := fs.String("scenario", strings.Join(bench.DefaultScenarios, ","), "comma-separated scenarios: "+strings.Join(bench.AllScenarios, ",")+" (or all)")
+	rate := fs.Float64("rate", 200, "requests per second of every load scenario (constant rate, open model)")
+	duration := fs.Duration("duration", 30*time.Second, "length of every load scenario")
+	users := fs.Int("users", 200, "distinct users, each with its own credential")
+	instances := fs.Int("instances", 3, "gateway instances behind the lb")
+	policy := fs.String("policy", "", "lb policy: round-robin|least-conn|sticky (default: sticky for the sticky strategy, round-robin otherwise)")
+	out := fs.String("out", "results", "results directory; the run goes to <out>/<strategy>/<run-id>/")
+	redisURL := fs.String("redis-url", os.Getenv("REDIS_URL"), "external Redis (default $REDIS_URL); empty: the harness starts its own")
+	bcryptCost := fs.Int("bcrypt-cost", 4, "bcrypt cost of the seeded users (low so logins do not dominate; recorded)")
+	path := fs.String("path", "/api/me", "request every user repeats")
+	gatewayArgs := fs.String("gateway-args", "", "extra flags for every gateway, space-separated (e.g. \"--jwt-denylist\")")
+	revSample := fs.Int("revocation-sample", 0, "users logged out by the revocation scenario (default min(20, users/10))")
+	revTimeout := fs.Duration("revocation-timeout", 10*time.Second, "how long revocation polls an instance before counting the credential as not revoked")
+	capP99 := fs.Duration("capacity-p99", 50*time.Millisecond, "capacity: the p99 latency bound")
+	capStep := fs.Duration("capacity-step", 5*time.Second, "capacity: length of each rate step")
+	capBudget := fs.Duration("capacity-budget", 60*time.Second, "capacity: total time allowed")
+	if err := cliflag.Parse(fs, args, os.LookupEnv); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own executable: %w", err)
+	}
+	flags := map[string]string{}
+	fs.VisitAll(func(f *flag.Flag) { flags[f.Name] = f.Value.String() })
+	if flags["redis-url"] != "" {
+		flags["redis-url"] = "(external, redacted)"
+	}
+	scen := strings.Split(*scenarios, ",")
+	if *scenarios == "all" {
+		scen = bench.AllScenarios
+	}
+	for i := range scen {
+		scen[i] = strings.TrimSpace(scen[i])
+	}
+	cfg := bench.RunConfig{
+		Strategy: *strategy, Scenarios: scen, Rate: *rate, Duration: *duration, Users: *users,
+		Instances: *instances, Policy: *policy, OutDir: *out, Exe: exe, RedisURL: *redisURL,
+		BcryptCost: *bcryptCost, Path: *path, GatewayArgs: strings.Fields(*gatewayArgs),
+		RevocationSample: *revSample, RevocationTimeout: *revTimeout,
+		CapacityP99: *capP99, CapacityStep: *capStep, CapacityBudget: *capBudget,
+		Flags: flags, Progress: stderr, Terminal: isTerminalWriter(stderr),
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	r, dir, err := bench.Run(ctx, cfg)
+	if r != nil && dir != "" {
+		if _, statErr := os.Stat(filepath.Join(dir, "report.md")); statErr == nil {
+			fmt.Fprintf(stdout, "\n")
+			bench.PrintSummary(stdout, r)
+			fmt.Fprintf(stdout, "\nreport: %s\n", filepath.Join(dir, "report.md"))
+		}
+	}
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("interrupted: %w (everything started was stopped)", err)
+	}
+	return err
+}
+
+// isTerminalWriter reports whether w is a terminal.
+func isTerminalWriter(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && bench.IsTerminal(f)
+}

@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/authlab/authlab/bench"
+	"github.com/authlab/authlab/internal/cliflag"
+)
+
+// runDemo is `authlab demo`: a narrated walkthrough of what an instance
+// crash does to a logged-in user under sticky, redis-session and jwt.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	strategies := fs.String("strategies", "sticky,redis-session,jwt", "strategies to walk through, in order")
+	pace := fs.Duration("pace", 2*time.Second, "pause between steps")
+	redisURL := fs.String("redis-url", os.Getenv("REDIS_URL"), "external Redis (default $REDIS_URL); empty: start one")
+	if err := cliflag.Parse(fs, args, os.LookupEnv); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own executable: %w", err)
+	}
+	_, err = bench.RunDemo(ctx, bench.DemoConfig{
+		Exe: exe, Out: stdout, Pace: *pace, Strategies: strings.Split(*strategies, ","), RedisURL: *redisURL,
+		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	})
+	return err
+}
