@@ -282,7 +282,7 @@ func attack(ctx context.Context, url string, workers int, du time.Duration, pid 
 	tr := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: url})
 	cpu0 := procCPU(pid)
 	start := time.Now()
-	stop := context.AfterFunc(ctx, atk.Stop)
+	stop := context.AfterFunc(ctx, func() { atk.Stop() })
 	defer stop()
 	lat := make([]time.Duration, 0, 1<<16)
 	var r Round

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/authlab/authlab/bench/lbbench"
+	"github.com/authlab/authlab/internal/cliflag"
+	"github.com/authlab/authlab/internal/httpserver"
+)
+
+// runBenchLB is `authlab bench-lb`: the Go lb against HAProxy at
+// saturation in front of the same chain, alternating rounds.
+func runBenchLB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench-lb", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	instances := fs.Int("instances", 3, "gateway instances (strategy none)")
+	duration := fs.Duration("duration", 0, "one measured round (default 5s)")
+	warmup := fs.Duration("warmup", 0, "unmeasured warm-up before every round (default 1s)")
+	repeats := fs.Int("repeats", 3, "alternating rounds per proxy and path")
+	workers := fs.Int("workers", 32, "concurrent vegeta workers (closed loop)")
+	paths := fs.String("paths", "/api/me,/healthz", "comma-separated request paths to measure")
+	haproxy := fs.String("haproxy", "", "haproxy binary (default: from PATH or /usr/sbin; apt-get installed when missing and root)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := cliflag.Parse(fs, args, os.LookupEnv); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	logger, err := httpserver.NewLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own executable: %w", err)
+	}
+	var ps []string
+	for _, p := range strings.Split(*paths, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			ps = append(ps, p)
+		}
+	}
+	rep, err := lbbench.Run(ctx, lbbench.Config{
+		Executable:  exe,
+		Instances:   *instances,
+		Paths:       ps,
+		Duration:    *duration,
+		Warmup:      *warmup,
+		Repeats:     *repeats,
+		Workers:     *workers,
+		HAProxyPath: *haproxy,
+		Logger:      logger,
+	})
+	if errors.Is(err, lbbench.ErrNoHAProxy) {
+		fmt.Fprintf(stdout, "bench-lb SKIPPED: %v\n", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return rep.WriteTable(stdout)
+}
