@@ -451,10 +451,8 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float6
 // cookie, keep-alive both sides, health checks like the Go lb's.
 func HAProxyConfig(listen string, gateways []string) string {
 	var b strings.Builder
-	b.WriteString(`global
-    maxconn 20000
-
-defaults
+	// No global maxconn: HAProxy derives it from the file descriptor limit.
+	b.WriteString(`defaults
     mode http
     option http-keep-alive
     timeout connect 2s
