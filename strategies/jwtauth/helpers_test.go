@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authlab/authlab/strategies"
@@ -81,17 +80,15 @@ func mustLogin(t testing.TB, s *Strategy, p strategies.Principal) strategies.Cre
 // claimsAt returns claims the strategy would issue at now.
 func claimsAt(s *Strategy, now time.Time) Claims {
 	return Claims{
+		Issuer:    s.cfg.Issuer,
+		Subject:   "alice",
+		Audience:  s.cfg.Audience,
+		ExpiresAt: now.Add(s.cfg.AccessTTL).Unix(),
+		NotBefore: now.Unix(),
+		IssuedAt:  now.Unix(),
+		ID:        newID(),
 		Roles:     []string{"user"},
 		SessionID: newID(),
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    s.cfg.Issuer,
-			Subject:   "alice",
-			Audience:  jwt.ClaimStrings{s.cfg.Audience},
-			ExpiresAt: jwt.NewNumericDate(now.Add(s.cfg.AccessTTL)),
-			NotBefore: jwt.NewNumericDate(now),
-			IssuedAt:  jwt.NewNumericDate(now),
-			ID:        newID(),
-		},
 	}
 }
 

@@ -261,6 +261,11 @@ func TestHostileTokens(t *testing.T) {
 				t.Fatalf("baseline token rejected: %+v, %v", p, err)
 			}
 			parts := strings.Split(valid, ".")
+			handValid := handSigned(t, s, kid, map[string]any{"iss": testIssuer, "sub": "alice", "aud": testAudience,
+				"exp": now.Add(time.Minute).Unix(), "iat": now.Unix(), "jti": newID(), "sid": newID(), "roles": []string{"user"}})
+			if _, err := s.Authenticate(context.Background(), handValid); err != nil {
+				t.Fatalf("hand-built baseline token rejected: %v", err)
+			}
 
 			var tampered map[string]any
 			decodeJSON(t, parts[1], &tampered)
@@ -270,12 +275,12 @@ func TestHostileTokens(t *testing.T) {
 			case AlgEdDSA:
 				// HS256 keyed with the verifier's public key bytes.
 				pub := s.verifyKeys[kid].(ed25519.PublicKey)
-				confusion = signWith(t, jwt.SigningMethodHS256, good, kid, []byte(pub))
+				confusion = signWith(t, jwt.SigningMethodHS256, &good, kid, []byte(pub))
 			case AlgHS256:
 				// EdDSA with any private key under the HS256 kid.
-				confusion = signWith(t, jwt.SigningMethodEdDSA, good, kid, otherEd)
+				confusion = signWith(t, jwt.SigningMethodEdDSA, &good, kid, otherEd)
 			}
-			noneTok, err := jwt.NewWithClaims(jwt.SigningMethodNone, good).SignedString(jwt.UnsafeAllowNoneSignatureType)
+			noneTok, err := jwt.NewWithClaims(jwt.SigningMethodNone, &good).SignedString(jwt.UnsafeAllowNoneSignatureType)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -293,25 +298,31 @@ func TestHostileTokens(t *testing.T) {
 				{"alg none, empty signature", noneTok},
 				{"alg none, fake signature", rawToken(t, map[string]any{"alg": "none", "kid": kid, "typ": TokenType}, good, parts[2])},
 				{"alg confusion", confusion},
-				{"RS256", signWith(t, jwt.SigningMethodRS256, good, kid, rsaKey)},
-				{"HS512 with the secret", signWith(t, jwt.SigningMethodHS512, good, kid, testSecret)},
-				{"HS384", signWith(t, jwt.SigningMethodHS384, good, kid, testSecret)},
+				{"RS256", signWith(t, jwt.SigningMethodRS256, &good, kid, rsaKey)},
+				{"HS512 with the secret", signWith(t, jwt.SigningMethodHS512, &good, kid, testSecret)},
+				{"HS384", signWith(t, jwt.SigningMethodHS384, &good, kid, testSecret)},
 				{"expired", mod(func(c *Claims) {
-					c.IssuedAt = jwt.NewNumericDate(now.Add(-time.Hour))
+					c.IssuedAt = now.Add(-time.Hour).Unix()
 					c.NotBefore = c.IssuedAt
-					c.ExpiresAt = jwt.NewNumericDate(now.Add(-Leeway - time.Second))
+					c.ExpiresAt = now.Add(-Leeway - time.Second).Unix()
 				})},
-				{"nbf in future", mod(func(c *Claims) { c.NotBefore = jwt.NewNumericDate(now.Add(time.Minute)) })},
-				{"iat in future", mod(func(c *Claims) { c.IssuedAt = jwt.NewNumericDate(now.Add(time.Minute)) })},
+				{"nbf in future", mod(func(c *Claims) { c.NotBefore = now.Add(time.Minute).Unix() })},
+				{"iat in future", mod(func(c *Claims) { c.IssuedAt = now.Add(time.Minute).Unix() })},
 				{"wrong iss", mod(func(c *Claims) { c.Issuer = "evil" })},
 				{"no iss", mod(func(c *Claims) { c.Issuer = "" })},
-				{"wrong aud", mod(func(c *Claims) { c.Audience = jwt.ClaimStrings{"other-api"} })},
-				{"no aud", mod(func(c *Claims) { c.Audience = nil })},
-				{"missing exp", mod(func(c *Claims) { c.ExpiresAt = nil })},
+				{"wrong aud", mod(func(c *Claims) { c.Audience = "other-api" })},
+				{"no aud", mod(func(c *Claims) { c.Audience = "" })},
+				{"missing exp", mod(func(c *Claims) { c.ExpiresAt = 0 })},
 				{"missing exp (hand-built)", func() string {
 					t := rawToken(t, map[string]any{"alg": alg, "kid": kid, "typ": TokenType}, noExp, "")
 					return reSign(s, t)
 				}()},
+				{"aud as an array", handSigned(t, s, kid, map[string]any{"iss": testIssuer, "sub": "alice", "aud": []string{testAudience},
+					"exp": now.Add(time.Minute).Unix(), "iat": now.Unix(), "jti": newID(), "sid": newID(), "roles": []string{"user"}})},
+				{"exp as a string", handSigned(t, s, kid, map[string]any{"iss": testIssuer, "sub": "alice", "aud": testAudience,
+					"exp": "9999999999", "iat": now.Unix(), "jti": newID(), "sid": newID(), "roles": []string{"user"}})},
+				{"exp as a float", handSigned(t, s, kid, map[string]any{"iss": testIssuer, "sub": "alice", "aud": testAudience,
+					"exp": 9999999999.5, "iat": now.Unix(), "jti": newID(), "sid": newID(), "roles": []string{"user"}})},
 				{"missing sub", mod(func(c *Claims) { c.Subject = "" })},
 				{"missing jti", mod(func(c *Claims) { c.ID = "" })},
 				{"missing sid", mod(func(c *Claims) { c.SessionID = "" })},
@@ -327,16 +338,16 @@ func TestHostileTokens(t *testing.T) {
 				{"unknown kid, right key", func() string { c := claimsAt(s, now); tok, _ := s.sign(&c, "unknown"); return tok }()},
 				{"no kid", rawToken(t, map[string]any{"alg": alg, "typ": TokenType}, good, parts[2])},
 				{"wrong typ", func() string {
-					tok := jwt.NewWithClaims(s.method, good)
+					tok := jwt.NewWithClaims(s.method, &good)
 					tok.Header["kid"] = kid
 					r, _ := tok.SignedString(s.signKey) // typ "JWT"
 					return r
 				}()},
 				{"other key, same kid", func() string {
 					if alg == AlgHS256 {
-						return signWith(t, jwt.SigningMethodHS256, good, kid, bytes.Repeat([]byte("x"), 32))
+						return signWith(t, jwt.SigningMethodHS256, &good, kid, bytes.Repeat([]byte("x"), 32))
 					}
-					return signWith(t, jwt.SigningMethodEdDSA, good, kid, otherEd)
+					return signWith(t, jwt.SigningMethodEdDSA, &good, kid, otherEd)
 				}()},
 			}
 			for _, h := range hostile {
@@ -357,6 +368,13 @@ func TestHostileTokens(t *testing.T) {
 			}
 		})
 	}
+}
+
+// handSigned signs arbitrary claims with s's key (a valid signature over
+// claims s would never issue).
+func handSigned(t *testing.T, s *Strategy, kid string, claims map[string]any) string {
+	t.Helper()
+	return reSign(s, rawToken(t, map[string]any{"alg": s.method.Alg(), "kid": kid, "typ": TokenType}, claims, ""))
 }
 
 // reSign replaces the signature of raw's header and payload with s's.
