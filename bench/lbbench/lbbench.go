@@ -60,6 +60,8 @@ type Config struct {
 	// Workers is the number of concurrent vegeta workers (each one request
 	// at a time, keep-alive); default 32.
 	Workers int
+	// LBArgs are extra flags for the Go lb (e.g. "--gc-percent", "100").
+	LBArgs []string
 	// HAProxyPath is the haproxy binary; default: looked up in PATH and
 	// /usr/sbin, installed with apt-get when missing and running as root.
 	HAProxyPath string
@@ -205,9 +207,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	goProc, err := procs.startProc(ctx, GoLB, cfg.Executable, env, "http://"+goAddr+"/healthz",
-		"lb", "--listen", goAddr, "--instances", "0", "--instance-addr", strings.Join(gws, ","),
-		"--policy", "sticky", "--cookie-key", secret.Random(), "--health-interval", "1s")
+	lbArgs := append([]string{"lb", "--listen", goAddr, "--instances", "0", "--instance-addr", strings.Join(gws, ","),
+		"--policy", "sticky", "--cookie-key", secret.Random(), "--health-interval", "1s"}, cfg.LBArgs...)
+	goProc, err := procs.startProc(ctx, GoLB, cfg.Executable, env, "http://"+goAddr+"/healthz", lbArgs...)
 	if err != nil {
 		return nil, err
 	}
@@ -399,9 +401,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintln(w, "\nmedians:")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "path\tproxy\treq/s\tp50\tp99\tproxy CPU\terrors\t")
+	fmt.Fprintln(tw, "path\tproxy\treq/s\tp50\tp99\tproxy CPU\tCPU µs/req\terrors\t")
 	for _, s := range r.Summaries {
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%.2f\t%d\t\n", s.Path, s.Proxy, s.Throughput, ms(s.P50), ms(s.P99), s.ProxyCPU, s.Errors)
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%.2f\t%.1f\t%d\t\n", s.Path, s.Proxy, s.Throughput, ms(s.P50), ms(s.P99), s.ProxyCPU,
+			1e6*s.ProxyCPU/s.Throughput, s.Errors)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -455,6 +458,7 @@ func HAProxyConfig(listen string, gateways []string) string {
 	b.WriteString(`defaults
     mode http
     option http-keep-alive
+    option forwardfor
     timeout connect 2s
     timeout client 30s
     timeout server 30s

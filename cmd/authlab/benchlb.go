@@ -26,6 +26,7 @@ func runBenchLB(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	workers := fs.Int("workers", 32, "concurrent vegeta workers (closed loop)")
 	paths := fs.String("paths", "/api/me,/healthz", "comma-separated request paths to measure")
 	haproxy := fs.String("haproxy", "", "haproxy binary (default: from PATH or /usr/sbin; apt-get installed when missing and root)")
+	lbArgs := fs.String("lb-args", "", "extra flags for the Go lb, space-separated (e.g. \"--gc-percent 100\")")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := cliflag.Parse(fs, args, os.LookupEnv); err != nil {
 		return err
@@ -55,6 +56,7 @@ func runBenchLB(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		Warmup:      *warmup,
 		Repeats:     *repeats,
 		Workers:     *workers,
+		LBArgs:      strings.Fields(*lbArgs),
 		HAProxyPath: *haproxy,
 		Logger:      logger,
 	})
