@@ -331,6 +331,7 @@ func TestHostileTokens(t *testing.T) {
 				{"truncated", valid[:len(valid)-1]},
 				{"truncated signature", parts[0] + "." + parts[1] + "." + parts[2][:len(parts[2])/2]},
 				{"signature dropped", parts[0] + "." + parts[1] + "."},
+				{"non-canonical base64 signature", parts[0] + "." + parts[1] + "." + nonCanonical(t, parts[2])},
 				{"padded", valid + "=="},
 				{"four segments", valid + ".AAAA"},
 				{"10 KB garbage", strings.Repeat("A", 10*1024)},
@@ -368,6 +369,24 @@ func TestHostileTokens(t *testing.T) {
 			}
 		})
 	}
+}
+
+// nonCanonical flips a padding bit of seg's last character: the segment
+// still decodes to the same bytes unless decoding is strict.
+func nonCanonical(t *testing.T, seg string) string {
+	t.Helper()
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	if len(seg)%4 == 0 {
+		t.Fatalf("segment of length %d has no padding bits", len(seg))
+	}
+	i := strings.IndexByte(alphabet, seg[len(seg)-1])
+	out := seg[:len(seg)-1] + string(alphabet[i^1])
+	a, _ := base64.RawURLEncoding.DecodeString(seg)
+	b, err := base64.RawURLEncoding.DecodeString(out)
+	if err != nil || !bytes.Equal(a, b) {
+		t.Fatalf("nonCanonical changed the decoded bytes (%v)", err)
+	}
+	return out
 }
 
 // handSigned signs arbitrary claims with s's key (a valid signature over
