@@ -403,6 +403,7 @@ func TestRedisOutage(t *testing.T) {
 				if me.status != 503 || me.took > time.Second {
 					t.Fatalf("/api/me with Redis down: %d in %v, want 503 within 1s", me.status, me.took)
 				}
+				t.Logf("/api/me with Redis down answered 503 in %v", me.took)
 			}
 			if r := s.client(t).do("GET", "/readyz", ""); r.status != 503 {
 				t.Fatalf("/readyz with Redis down: %d, want 503", r.status)
@@ -430,3 +431,4 @@ func TestRedisOutage(t *testing.T) {
 		})
 	}
 }
+
