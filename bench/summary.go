@@ -24,8 +24,11 @@ func PrintSummary(w io.Writer, r *report.Report) {
 			continue
 		case s.Revocation != nil:
 			v := s.Revocation
-			fmt.Fprintf(tw, "%s\t\t\t\t\t\t\t\t\tlag p50 %.3f ms, p99 %.3f ms, max %.3f ms; %d/%d not revoked within %vs\n",
-				s.Name, v.Lag.P50, v.Lag.P99, v.Lag.Max, v.NotRevoked, v.Pairs, v.TimeoutS)
+			lag := "none revoked"
+			if v.Lag.Count > 0 {
+				lag = fmt.Sprintf("lag p50 %.3f ms, p99 %.3f ms, max %.3f ms", v.Lag.P50, v.Lag.P99, v.Lag.Max)
+			}
+			fmt.Fprintf(tw, "%s\t\t\t\t\t\t\t\t\t%s; %d/%d not revoked within %vs\n", s.Name, lag, v.NotRevoked, v.Pairs, v.TimeoutS)
 			continue
 		case s.Capacity != nil:
 			fmt.Fprintf(tw, "%s\t\t\t\t\t\t\t\t\thighest rate with p99 ≤ %v ms: %v req/s\n", s.Name, s.Capacity.BoundP99Ms, s.Capacity.MaxRate)

@@ -275,7 +275,7 @@ func (t *Topology) exited() string {
 }
 
 // Close tears everything down: SIGTERM to each process group (the lb stops
-// its gateways), SIGKILL after 3 s, then any gateway pid the lb reported
+// its gateways), SIGKILL after 5 s, then any gateway pid the lb reported
 // that is still alive, then Redis. It is safe to call twice.
 func (t *Topology) Close() error {
 	t.mu.Lock()
@@ -296,14 +296,20 @@ func (t *Topology) Close() error {
 		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGTERM)
 		select {
 		case <-c.done:
-		case <-time.After(3 * time.Second):
+		case <-time.After(5 * time.Second):
 			t.cfg.Logger.Warn("child did not stop on SIGTERM; killing", "child", c.name)
 		}
 		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
 		<-c.done
 	}
+	// The lb's children die with it (Pdeathsig), asynchronously: give them
+	// a moment, then kill any that is still running.
+	deadline := time.Now().Add(time.Second)
 	for _, pid := range pids {
-		if syscall.Kill(pid, 0) == nil {
+		for alive(pid) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if alive(pid) {
 			t.cfg.Logger.Warn("gateway outlived the lb; killing", "pid", pid)
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
@@ -423,4 +429,15 @@ func (l *linePrefixer) Write(p []byte) (int, error) {
 		l.buf = l.buf[i+1:]
 	}
 	return len(p), nil
+}
+
+// alive reports whether pid is a running process (not gone, not a zombie).
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	st := string(b)
+	i := strings.LastIndexByte(st, ')')
+	return i >= 0 && i+2 < len(st) && st[i+2] != 'Z'
 }

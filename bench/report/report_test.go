@@ -194,3 +194,22 @@ func TestRecovery(t *testing.T) {
 		})
 	}
 }
+
+func TestRenderNonStickyAndUnrevoked(t *testing.T) {
+	r := fixture("jwt", 3, 100, 0)
+	r.Settings.Policy = "round-robin"
+	r.Scenarios[3].Revocation.Lag = Percentiles{}
+	r.Scenarios[3].Revocation.NotRevoked = 15
+	var b bytes.Buffer
+	if err := RenderMarkdown(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"lb policy round-robin: nobody is pinned", "revocation lag none revoked; 15/15 pairs not revoked within 5 s"} {
+		if !bytes.Contains(b.Bytes(), []byte(want)) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if bytes.Contains(b.Bytes(), []byte("Users pinned to it")) {
+		t.Error("round-robin report talks about pinned users")
+	}
+}
