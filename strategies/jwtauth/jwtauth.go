@@ -117,7 +117,6 @@ func New(cfg Config) (*Strategy, error) {
 	cfg = cfg.withDefaults()
 	cfg.Secret = append([]byte(nil), cfg.Secret...)
 	s := &Strategy{
-		cfg:        cfg,
 		verifyKeys: make(map[string]any, 1+len(cfg.PreviousKeys)),
 		fp:         strategies.NewFingerprinter(cfg.FingerprintKey),
 		consume:    redis.NewScript(consumeScript),
