@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/authlab/authlab/internal/assertion"
 	"github.com/authlab/authlab/internal/cliflag"
@@ -88,6 +89,9 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		f.instanceID = fmt.Sprintf("gw-%d", os.Getpid())
 	}
 	logger = logger.With("instance", f.instanceID)
+	// go-redis logs every failed dial on its own; the gateway already logs
+	// each 503 it answers, so keep go-redis's lines at debug level.
+	redis.SetLogger(redisLogger{logger.With("component", "go-redis")})
 	if !registry.Known(f.strategy) {
 		return fmt.Errorf("--strategy %q: known strategies are %s", f.strategy, strings.Join(registry.Names(), ", "))
 	}
@@ -202,6 +206,13 @@ func (f *gatewayFlags) strategyOptions(ctx context.Context, logger *slog.Logger)
 	}
 	o.Redis = client
 	return o, func() { _ = client.Close() }, nil
+}
+
+// redisLogger adapts slog to go-redis's internal logging interface.
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.DebugContext(ctx, fmt.Sprintf(format, v...))
 }
 
 func decodeSeed(s string) ([]byte, error) {
