@@ -102,7 +102,7 @@ func RenderMarkdown(w io.Writer, r *Report) error {
 	b.WriteString("\n")
 
 	for i := range r.Scenarios {
-		renderScenario(&b, &r.Scenarios[i])
+		renderScenario(&b, &r.Scenarios[i], st.Policy)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -117,7 +117,7 @@ func anyTimeline(r *Report) bool {
 	return false
 }
 
-func renderScenario(b *strings.Builder, s *Scenario) {
+func renderScenario(b *strings.Builder, s *Scenario, policy string) {
 	fmt.Fprintf(b, "## Scenario `%s`\n\n", s.Name)
 	if s.Skipped {
 		fmt.Fprintf(b, "Skipped: %s\n\n", s.SkipReason)
@@ -126,7 +126,7 @@ func renderScenario(b *strings.Builder, s *Scenario) {
 	if s.Requests > 0 {
 		renderLoad(b, s)
 	}
-	renderFindings(b, s)
+	renderFindings(b, s, policy)
 }
 
 // headline is the one-cell result of a scenario without steady load.
@@ -134,8 +134,8 @@ func headline(s *Scenario) string {
 	switch {
 	case s.Revocation != nil:
 		v := s.Revocation
-		return fmt.Sprintf("revocation lag p50 %s ms, p99 %s ms, max %s ms; %d/%d pairs not revoked within %s s",
-			num(v.Lag.P50), num(v.Lag.P99), num(v.Lag.Max), v.NotRevoked, v.Pairs, num(v.TimeoutS))
+		return fmt.Sprintf("revocation lag %s; %d/%d pairs not revoked within %s s",
+			lagText(v.Lag), v.NotRevoked, v.Pairs, num(v.TimeoutS))
 	case s.Capacity != nil:
 		return fmt.Sprintf("highest rate with p99 ≤ %s ms: %s req/s", num(s.Capacity.BoundP99Ms), num(s.Capacity.MaxRate))
 	}
@@ -173,11 +173,16 @@ func renderLoad(b *strings.Builder, s *Scenario) {
 	b.WriteString("\n\n")
 }
 
-func renderFindings(b *strings.Builder, s *Scenario) {
+func renderFindings(b *strings.Builder, s *Scenario, policy string) {
 	if f := s.Failover; f != nil {
 		fmt.Fprintf(b, "**Failover.** `%s` killed (SIGKILL) at %s s, revived at %s s. ", f.KilledInstance, num(f.KillAtS), num(f.ReviveAtS))
-		fmt.Fprintf(b, "Users pinned to it: %d; users who lost their session: %d their session (%d of them pinned there, %d pinned users kept theirs, %d lost it without being pinned there). ",
-			len(f.PinnedUsers), len(f.LostUsers), f.PinnedAndLost, f.PinnedNotLost, f.LostNotPinned)
+		if policy == "sticky" {
+			fmt.Fprintf(b, "Users pinned to it: %d; users who lost their session: %d (%d of them pinned there, %d pinned users kept theirs, %d lost it without being pinned there). ",
+				len(f.PinnedUsers), len(f.LostUsers), f.PinnedAndLost, f.PinnedNotLost, f.LostNotPinned)
+		} else {
+			fmt.Fprintf(b, "Users it served last before the kill: %d (lb policy %s: nobody is pinned); users who lost their session: %d (%d of them last served there). ",
+				len(f.PinnedUsers), policy, len(f.LostUsers), f.PinnedAndLost)
+		}
 		fmt.Fprintf(b, "Errors between kill and revive: %d; requests sent to the dead instance: %d; time to recover: %s.\n\n",
 			f.WindowErrors, f.DeadInstanceRequests, secondsText(f.RecoveryS))
 	}
@@ -191,8 +196,8 @@ func renderFindings(b *strings.Builder, s *Scenario) {
 			o.DuringErrors.Total()-o.DuringErrors.StoreDown, secondsText(o.RecoveryS))
 	}
 	if v := s.Revocation; v != nil {
-		fmt.Fprintf(b, "**Revocation.** %d users logged out, polled on %d instances directly (%d pairs, timeout %s s): lag p50 %s ms, p99 %s ms, max %s ms; %d pairs still accepted the credential at the timeout.\n\n",
-			v.Sampled, v.Instances, v.Pairs, num(v.TimeoutS), num(v.Lag.P50), num(v.Lag.P99), num(v.Lag.Max), v.NotRevoked)
+		fmt.Fprintf(b, "**Revocation.** %d users logged out, polled on %d instances directly (%d pairs, timeout %s s): lag %s; %d pairs still accepted the credential at the timeout.\n\n",
+			v.Sampled, v.Instances, v.Pairs, num(v.TimeoutS), lagText(v.Lag), v.NotRevoked)
 	}
 	if c := s.Capacity; c != nil {
 		fmt.Fprintf(b, "**Capacity** (p99 bound %s ms, error rate < 1%%, achieved ≥ 95%%): highest passing rate **%s req/s**.\n\n", num(c.BoundP99Ms), num(c.MaxRate))
@@ -212,6 +217,14 @@ func renderFindings(b *strings.Builder, s *Scenario) {
 		}
 		b.WriteString("\n</details>\n\n")
 	}
+}
+
+// lagText renders revocation lag percentiles, or says none was revoked.
+func lagText(p Percentiles) string {
+	if p.Count == 0 {
+		return "none revoked"
+	}
+	return fmt.Sprintf("p50 %s ms, p99 %s ms, max %s ms", num(p.P50), num(p.P99), num(p.Max))
 }
 
 func recoveryText(s *Scenario) string {
