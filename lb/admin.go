@@ -94,6 +94,8 @@ func (l *LB) reply(w http.ResponseWriter, status int, v any, err error) {
 		apierr.Write(w, http.StatusNotFound, apierr.CodeNotFound, err.Error())
 	case errors.Is(err, ErrBadMode):
 		apierr.Write(w, http.StatusBadRequest, apierr.CodeBadRequest, err.Error())
+	case errors.Is(err, ErrStopping):
+		apierr.Write(w, http.StatusServiceUnavailable, apierr.CodeUnavailable, err.Error())
 	case errors.Is(err, ErrConflict):
 		apierr.Write(w, http.StatusConflict, apierr.CodeConflict, err.Error())
 	default:

@@ -6,7 +6,6 @@ import "time"
 // draining instances are not checked; frozen ones are (that is how a freeze
 // is detected: by timeout).
 func (l *LB) healthLoop(in *instance) {
-	defer l.wg.Done()
 	u := in.url.String() + l.cfg.HealthPath
 	t := time.NewTicker(l.cfg.HealthInterval)
 	defer t.Stop()

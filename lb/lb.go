@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -63,6 +64,29 @@ type LB struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+
+	// lifeMu orders goroutine and process starts before stopChildren: once
+	// stopping is set nothing new is started (and wg.Add never races Wait).
+	lifeMu   sync.Mutex
+	stopping bool
+}
+
+// ErrStopping is returned by operations attempted while the lb stops.
+var ErrStopping = errors.New("lb is stopping")
+
+// goTracked runs f in a goroutine tracked by l.wg unless the lb is stopping.
+func (l *LB) goTracked(f func()) error {
+	l.lifeMu.Lock()
+	defer l.lifeMu.Unlock()
+	if l.stopping {
+		return ErrStopping
+	}
+	l.wg.Add(1)
+	go func() {
+		defer l.wg.Done()
+		f()
+	}()
+	return nil
 }
 
 // New validates cfg and builds a load balancer. Nothing runs until Start.
@@ -188,8 +212,7 @@ func (l *LB) start(ctx context.Context) error {
 	}
 	l.isReady.Store(true)
 	for _, in := range l.insts {
-		l.wg.Add(1)
-		go l.healthLoop(in)
+		_ = l.goTracked(func() { l.healthLoop(in) }) // fails only when stopping
 	}
 	l.log.Info("instances ready", "count", len(l.insts), "policy", l.cfg.Policy)
 	return nil
@@ -235,7 +258,7 @@ func (l *LB) reportedID(ctx context.Context, addr string) string {
 	var body struct {
 		Instance string `json:"instance"`
 	}
-	if json.NewDecoder(http.MaxBytesReader(nil, resp.Body, 4096)).Decode(&body) != nil {
+	if json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&body) != nil {
 		return ""
 	}
 	return body.Instance

@@ -66,6 +66,11 @@ func (l *LB) spawn(in *instance) (*process, error) {
 	if cmd.Stderr == nil {
 		cmd.Stderr = out
 	}
+	l.lifeMu.Lock()
+	defer l.lifeMu.Unlock()
+	if l.stopping {
+		return nil, fmt.Errorf("instance %s: %w", in.id, ErrStopping)
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("instance %s: start: %w", in.id, err)
 	}
@@ -181,8 +186,12 @@ func (l *LB) stopProcess(p *process) {
 	}
 }
 
-// stopChildren stops every child process and waits for them.
+// stopChildren stops every child process and waits for them. Nothing new
+// is started afterwards.
 func (l *LB) stopChildren() {
+	l.lifeMu.Lock()
+	l.stopping = true
+	l.lifeMu.Unlock()
 	var wg sync.WaitGroup
 	for _, in := range l.insts {
 		in.mu.Lock()
@@ -264,8 +273,9 @@ func (l *LB) Kill(ctx context.Context, id, mode string) (InstanceInfo, error) {
 		l.setState(in, draining)
 		l.events.add(Event{Type: EventKill, Instance: id, Mode: mode, PID: in.pid()})
 		l.markDown(in, "drain")
-		l.wg.Add(1)
-		go l.drain(in, p)
+		if err := l.goTracked(func() { l.drain(in, p) }); err != nil {
+			return InstanceInfo{}, err
+		}
 	}
 	return in.info(), nil
 }
@@ -273,7 +283,6 @@ func (l *LB) Kill(ctx context.Context, id, mode string) (InstanceInfo, error) {
 // drain waits until in has no request in flight (or DrainTimeout), then
 // stops it: SIGTERM for a child, /_admin/exit for an external instance.
 func (l *LB) drain(in *instance, p *process) {
-	defer l.wg.Done()
 	deadline := time.NewTimer(l.cfg.DrainTimeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(5 * time.Millisecond)
