@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -37,7 +38,7 @@ func CaptureEnvironment(ctx context.Context) report.Environment {
 }
 
 // cpuModel returns the first "model name" of a /proc/cpuinfo.
-func cpuModel(r interface{ Read([]byte) (int, error) }) string {
+func cpuModel(r io.Reader) string {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), ":")
