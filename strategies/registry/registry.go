@@ -74,6 +74,7 @@ func New(ctx context.Context, name string, o Options) (strategies.Strategy, erro
 	case RedisSession:
 		c := o.RedisSession
 		c.Client = o.Redis
+		c.FingerprintKey = o.FingerprintKey
 		if o.SessionTTL > 0 {
 			c.TTL = o.SessionTTL
 		}
@@ -82,7 +83,12 @@ func New(ctx context.Context, name string, o Options) (strategies.Strategy, erro
 		c := o.JWT
 		c.Client = o.Redis
 		c.FingerprintKey = o.FingerprintKey
-		return jwtauth.New(c)
+		s, err := jwtauth.New(c)
+		if err != nil {
+			return nil, err
+		}
+		// The view exposes Refresher/Checker only when a Redis client is set.
+		return s.AsStrategy(), nil
 	case Opaque:
 		c := o.Opaque
 		c.Client = o.Redis
