@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -64,7 +65,9 @@ func TestMain(m *testing.M) {
 // fakeCommand is a CommandFunc running the fake gateway.
 func fakeCommand(addr, id string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], "--listen", addr, "--instance-id", id)
-	cmd.Env = append(os.Environ(), fakeEnv+"=1", fakeTokenEnv+"="+testAdminToken)
+	// GORACE: a race-enabled binary otherwise sleeps 1 s at exit.
+	cmd.Env = append(os.Environ(), fakeEnv+"=1", fakeTokenEnv+"="+testAdminToken,
+		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	return cmd
 }
 

@@ -26,8 +26,10 @@ const (
 	StateDraining = "draining"
 )
 
-// States lists every state name, in a fixed order (metrics).
-var states = [...]string{StateUp, StateDown, StateKilled, StateFrozen, StateDraining}
+// allStates lists every state name, in a fixed order (metrics).
+func allStates() [5]string {
+	return [...]string{StateUp, StateDown, StateKilled, StateFrozen, StateDraining}
+}
 
 // maxStatus bounds the per-status counters; anything above lands in 0.
 const maxStatus = 600

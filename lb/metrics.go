@@ -74,7 +74,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 		cur := in.stateName()
-		for _, s := range states {
+		for _, s := range allStates() {
 			v := 0.0
 			if s == cur {
 				v = 1

@@ -24,7 +24,9 @@ import (
 // When neither the gateway arguments (after --) nor the environment give
 // one, the lb generates it (with a warning) and hands it to every child
 // through its environment.
-var sharedGatewaySecrets = []string{"assertion-key", "fingerprint-key", "jwt-secret", "jwt-ed25519-seed"}
+func sharedGatewaySecrets() []string {
+	return []string{"assertion-key", "fingerprint-key", "jwt-secret", "jwt-ed25519-seed"}
+}
 
 // listFlag is a repeatable string flag; a value may also be a
 // comma-separated list (handy in an environment variable).
@@ -191,7 +193,7 @@ func childEnv(env, gwArgs []string, adminToken string, onGenerate func(name, val
 	if !has("admin-token") {
 		out = append(out, cliflag.EnvName("admin-token")+"="+adminToken)
 	}
-	for _, name := range sharedGatewaySecrets {
+	for _, name := range sharedGatewaySecrets() {
 		if has(name) || lookup(cliflag.EnvName(name)) {
 			continue
 		}
