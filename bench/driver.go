@@ -508,6 +508,7 @@ func (pr *PhaseResult) Summary() report.Scenario {
 		}
 	}
 	s.Latency = report.Summarize(lats)
+	s.Warnings = stallWarnings(s.Timeline, pr.Rate, pr.Duration)
 	if n := len(pr.Records); n > 1 {
 		span := pr.Records[n-1].At - pr.Records[0].At
 		if span > 0 {
@@ -574,4 +575,27 @@ func (d *Driver) Live() LiveStats {
 	}
 	st.RecentP99Ms = report.Summarize(recent).P99
 	return st
+}
+
+// stallWarnings flags seconds in which the load generator sent less than
+// half of what it should have: the machine (not the system under test)
+// was too busy to keep the rate, and latencies around them are suspect.
+func stallWarnings(tl []report.Second, rate float64, dur time.Duration) []string {
+	full := int(dur / time.Second) // the last partial second is expected to be short
+	want := rate / 2
+	if want < 1 {
+		return nil
+	}
+	var stalled []string
+	for i := 0; i < full && i < len(tl); i++ {
+		if float64(tl[i].Requests) < want {
+			stalled = append(stalled, strconv.Itoa(tl[i].T))
+		}
+	}
+	if len(stalled) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("the load generator sent less than half the requested rate in second(s) %s: "+
+		"the machine was overloaded (another process, or the harness itself), so latencies and errors around them are not the system's alone; re-run on a quiet machine",
+		strings.Join(stalled, ", "))}
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/authlab/authlab/bench/report"
 )
 
 func TestClassify(t *testing.T) {
@@ -213,5 +216,16 @@ func TestLogout(t *testing.T) {
 	cl.mu.Unlock()
 	if n != 1 {
 		t.Errorf("sessions after logout = %d, want 1", n)
+	}
+}
+
+func TestStallWarnings(t *testing.T) {
+	tl := []report.Second{{T: 0, Requests: 100}, {T: 1, Requests: 40}, {T: 2, Requests: 0}, {T: 3, Requests: 100}, {T: 4, Requests: 3}}
+	w := stallWarnings(tl, 100, 4500*time.Millisecond)
+	if len(w) != 1 || !strings.Contains(w[0], "second(s) 1, 2:") {
+		t.Errorf("warnings = %v, want seconds 1 and 2 (4 is the partial last second)", w)
+	}
+	if w := stallWarnings(tl[:1], 100, time.Second); w != nil {
+		t.Errorf("no stall, got %v", w)
 	}
 }

@@ -71,8 +71,12 @@ func RenderMarkdown(w io.Writer, r *Report) error {
 			fmt.Fprintf(&b, "| %s | %s |||||||||||\n", s.Name, headline(s))
 			continue
 		}
+		name := s.Name
+		if len(s.Warnings) > 0 {
+			name += " ⚠"
+		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %d | %d | %d | %s |\n",
-			s.Name, num(s.RequestedRate), num(s.AchievedRate), num(s.Latency.P50), num(s.Latency.P90),
+			name, num(s.RequestedRate), num(s.AchievedRate), num(s.Latency.P50), num(s.Latency.P90),
 			num(s.Latency.P99), num(s.Latency.P999), num(s.Latency.Max), s.Errors.Total(),
 			s.SessionsLost, s.Relogins, recoveryText(s))
 	}
@@ -122,6 +126,9 @@ func renderScenario(b *strings.Builder, s *Scenario, policy string) {
 	if s.Skipped {
 		fmt.Fprintf(b, "Skipped: %s\n\n", s.SkipReason)
 		return
+	}
+	for _, w := range s.Warnings {
+		fmt.Fprintf(b, "> **Warning:** %s\n\n", w)
 	}
 	if s.Requests > 0 {
 		renderLoad(b, s)

@@ -228,6 +228,10 @@ type Scenario struct {
 	Skipped    bool   `json:"skipped,omitempty"`
 	SkipReason string `json:"skip_reason,omitempty"`
 
+	// Warnings say why the numbers may not be trusted (for example the
+	// load generator itself stalled because the machine was overloaded).
+	Warnings []string `json:"warnings,omitempty"`
+
 	DurationS     float64     `json:"duration_s"`
 	RequestedRate float64     `json:"requested_rate"`
 	AchievedRate  float64     `json:"achieved_rate"`
