@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -71,6 +72,7 @@ func runLB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	gcPercent := fs.Int("gc-percent", 400, "Go GC target percentage for the lb process (its live heap is small; a higher value trades a few MB for less GC CPU); -1 keeps GOGC/the runtime default")
 	gomaxprocs := fs.Int("gomaxprocs", 0, "GOMAXPROCS for the lb process (0: the runtime default)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the lb process to this file (for bench-lb analysis)")
 	var external listFlag
 	fs.Var(&external, "instance-addr", "address of an external gateway instance (repeatable, or comma-separated)")
 	if err := cliflag.Parse(fs, args, os.LookupEnv); err != nil {
@@ -88,6 +90,17 @@ func runLB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	logger = logger.With("service", "lb")
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if *gomaxprocs > 0 {
 		runtime.GOMAXPROCS(*gomaxprocs)
 	}
