@@ -862,3 +862,30 @@ func deadOrZombie(pid int) bool {
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] == 'Z' || s[i+2] == 'X'
 }
+
+// TestChildCrashIsDetectedAndRevivable: a child that dies on its own (not
+// through the admin API) is marked down at once and can be revived.
+func TestChildCrashIsDetectedAndRevivable(t *testing.T) {
+	cfg := baseConfig(2)
+	h := startLB(t, cfg)
+	gw1 := h.instances()["gw1"]
+	if err := syscall.Kill(gw1.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	got := h.waitState("gw1", StateDown)
+	if got.PID != 0 {
+		t.Errorf("crashed gw1 still reports pid %d", got.PID)
+	}
+	evs := h.events()
+	if _, ok := findEvent(evs, EventExit, "gw1", 0); !ok {
+		t.Errorf("no exit event in %+v", evs)
+	}
+	for range 4 {
+		resp, _, err := h.get("/x")
+		if err != nil || resp.StatusCode != 200 || resp.Header.Get(InstanceHeader) != "gw2" {
+			t.Fatalf("request after the crash: %v %v", err, resp)
+		}
+	}
+	h.mustAdmin("POST", "/_lb/instances/gw1/revive", 200)
+	h.waitState("gw1", StateUp)
+}
