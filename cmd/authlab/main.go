@@ -24,14 +24,15 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"gateway": {"API gateway with one authentication strategy", runGateway},
-		"auth":    {"auth service: user directory and password check", runAuth},
-		"backend": {"backend service: demo API that verifies the identity assertion", runBackend},
-		"lb":      {"load balancer that can kill and revive gateway instances", runLB},
-		"bench":   {"benchmark one strategy: start the topology, run scenarios, write a report", runBench},
-		"up":      {"start the benchmark topology for hands-on use until Ctrl-C", runUp},
-		"demo":    {"narrated walkthrough: what an instance crash does to a logged-in user", runDemo},
-		"compare": {"write results/COMPARISON.md from the latest run of every strategy", runCompare},
+		"gateway":  {"API gateway with one authentication strategy", runGateway},
+		"auth":     {"auth service: user directory and password check", runAuth},
+		"backend":  {"backend service: demo API that verifies the identity assertion", runBackend},
+		"lb":       {"load balancer that can kill and revive gateway instances", runLB},
+		"bench-lb": {"the Go lb versus HAProxy at saturation, same chain", runBenchLB},
+		"bench":    {"benchmark one strategy: start the topology, run scenarios, write a report", runBench},
+		"up":       {"start the benchmark topology for hands-on use until Ctrl-C", runUp},
+		"demo":     {"narrated walkthrough: what an instance crash does to a logged-in user", runDemo},
+		"compare":  {"write results/COMPARISON.md from the latest run of every strategy", runCompare},
 	}
 }
 
