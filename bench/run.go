@@ -266,7 +266,8 @@ func runScenarios(ctx context.Context, cfg RunConfig, topo *Topology, r *report.
 	redisAfter, _ := rn.redis.UsedMemory(ctx)
 	r.Memory = report.Memory{GatewayRSSDeltaBytes: rssAfter - rssBefore, RedisUsedDeltaBytes: redisAfter - redisBefore}
 	if n := login.Users - login.Failures; n > 0 {
-		r.Memory.PerSessionBytes = math.Round(float64(max(0, r.Memory.GatewayRSSDeltaBytes)+max(0, r.Memory.RedisUsedDeltaBytes)) / float64(n))
+		r.Memory.PerSessionBytes = math.Round(float64(max(0, r.Memory.RedisUsedDeltaBytes)) / float64(n))
+		r.Memory.GatewayPerLoginBytes = math.Round(float64(r.Memory.GatewayRSSDeltaBytes) / float64(n))
 	}
 
 	for _, name := range cfg.Scenarios {

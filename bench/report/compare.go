@@ -92,31 +92,39 @@ type Row struct {
 	Recovered    bool
 	// Redis outage.
 	RedisOKPct    *float64
+	RedisLost     int // sessions lost in the outage scenario (Redis restarts empty)
 	RedisRecovery *float64
 	RedisNote     string
 	// Revocation.
 	RevokeP50, RevokeMax *float64
 	NotRevoked, Pairs    int
+	Revoked              int // pairs that did reject within the timeout
 	RevokeTimeoutS       float64
 	RevokeMeasured       bool
 	// Cost.
 	CredentialBytes *float64
 	RedisCmds       *float64
-	MemPerSession   float64
+	MemPerSession   float64  // Redis bytes per session
+	GatewayPerLogin *float64 // gateways' RSS growth per login minus the none strategy's
 	Verdict         string
 }
 
 // Compare turns the reports into rows, one per strategy.
 func Compare(reports []*Report) []Row {
 	var base *Scenario
+	var baseMem *float64
 	for _, r := range reports {
 		if r.Strategy == "none" {
 			base = loaded(r.Scenario("steady"))
+			baseMem = Float(r.Memory.GatewayPerLoginBytes)
 		}
 	}
 	rows := make([]Row, 0, len(reports))
 	for _, r := range reports {
 		row := Row{Strategy: r.Strategy, RunID: r.RunID, MemPerSession: r.Memory.PerSessionBytes}
+		if baseMem != nil {
+			row.GatewayPerLogin = Float(r.Memory.GatewayPerLoginBytes - *baseMem)
+		}
 		if s := loaded(r.Scenario("steady")); s != nil {
 			row.P50, row.P99 = Float(s.Latency.P50), Float(s.Latency.P99)
 			row.Throughput = Float(s.AchievedRate)
@@ -143,6 +151,7 @@ func Compare(reports []*Report) []Row {
 				o := s.RedisOutage
 				row.RedisOKPct = Float(100 * float64(o.DuringOK) / float64(o.DuringRequests))
 				row.RedisRecovery = o.RecoveryS
+				row.RedisLost = s.SessionsLost
 			}
 		}
 		if s := r.Scenario("revocation"); s != nil && s.Revocation != nil && s.Revocation.Pairs > 0 {
@@ -150,6 +159,7 @@ func Compare(reports []*Report) []Row {
 			row.RevokeMeasured = true
 			row.RevokeP50, row.RevokeMax = Float(v.Lag.P50), Float(v.Lag.Max)
 			row.NotRevoked, row.Pairs, row.RevokeTimeoutS = v.NotRevoked, v.Pairs, v.TimeoutS
+			row.Revoked = v.Lag.Count
 		}
 		row.Verdict = verdict(row, r.Settings.Users)
 		rows = append(rows, row)
@@ -180,18 +190,24 @@ func verdict(r Row, users int) string {
 			parts = append(parts, "survives an instance crash with no session lost")
 		}
 	}
+	restart := ""
+	if r.RedisLost > 0 {
+		restart = fmt.Sprintf(", but %d sessions were lost when Redis came back empty", r.RedisLost)
+	}
 	switch {
 	case r.RedisOKPct == nil:
-	case *r.RedisOKPct >= 99:
+	case *r.RedisOKPct >= 99 && r.RedisLost == 0:
 		parts = append(parts, "does not notice a Redis outage")
+	case *r.RedisOKPct >= 99:
+		parts = append(parts, "keeps serving while Redis is down"+restart)
 	case *r.RedisOKPct >= 50:
-		parts = append(parts, fmt.Sprintf("partly rides out a Redis outage (%s%% OK while down)", num(*r.RedisOKPct)))
+		parts = append(parts, fmt.Sprintf("partly rides out a Redis outage (%s%% OK while down)%s", num(*r.RedisOKPct), restart))
 	default:
-		parts = append(parts, fmt.Sprintf("depends on Redis: only %s%% of requests succeed while it is down", num(*r.RedisOKPct)))
+		parts = append(parts, fmt.Sprintf("depends on Redis: only %s%% of requests succeed while it is down%s", num(*r.RedisOKPct), restart))
 	}
 	if r.RevokeMeasured {
 		if r.NotRevoked > 0 {
-			parts = append(parts, fmt.Sprintf("logout is not immediate: %d of %d instance checks still accepted the credential after %s s (it lives until expiry)", r.NotRevoked, r.Pairs, num(r.RevokeTimeoutS)))
+			parts = append(parts, fmt.Sprintf("logout is not immediate: %d of %d instance checks still accepted the credential after %s s (it stays valid until it expires or a cached copy runs out)", r.NotRevoked, r.Pairs, num(r.RevokeTimeoutS)))
 		} else {
 			parts = append(parts, fmt.Sprintf("logout takes effect everywhere within %s ms", num(*r.RevokeMax)))
 		}
@@ -236,18 +252,21 @@ func RenderComparison(w io.Writer, reports []*Report, rows []Row) error {
 		}
 		return secondsText(r.RecoveryS)
 	})
-	line("Redis down: % OK / recovery", func(r Row) string {
+	line("Redis down: % OK / sessions lost / recovery after restart", func(r Row) string {
 		if r.RedisOKPct == nil {
 			if r.RedisNote != "" {
 				return r.RedisNote
 			}
 			return "–"
 		}
-		return num(*r.RedisOKPct) + "% / " + secondsText(r.RedisRecovery)
+		return fmt.Sprintf("%s%% / %d / %s", num(*r.RedisOKPct), r.RedisLost, secondsText(r.RedisRecovery))
 	})
 	line("revocation lag p50 / max (ms)", func(r Row) string {
 		if !r.RevokeMeasured {
 			return "–"
+		}
+		if r.Revoked == 0 {
+			return fmt.Sprintf("none revoked in %s s (%d checks)", num(r.RevokeTimeoutS), r.Pairs)
 		}
 		s := pair(r.RevokeP50, r.RevokeMax, "")
 		if r.NotRevoked > 0 {
@@ -257,7 +276,8 @@ func RenderComparison(w io.Writer, reports []*Report, rows []Row) error {
 	})
 	line("credential bytes / request", func(r Row) string { return opt(r.CredentialBytes, "") })
 	line("Redis commands / request", func(r Row) string { return opt(r.RedisCmds, "") })
-	line("memory per session (bytes)", func(r Row) string { return num(r.MemPerSession) })
+	line("Redis bytes per session", func(r Row) string { return num(r.MemPerSession) })
+	line("gateway RSS per login, minus `none`'s (bytes, noisy)", func(r Row) string { return opt(r.GatewayPerLogin, "") })
 	b.WriteString("\n## Verdicts\n\n")
 	for _, r := range rows {
 		fmt.Fprintf(&b, "- **%s** — %s\n", r.Strategy, r.Verdict)

@@ -30,6 +30,8 @@ func comparisonFixture() []*Report {
 	jwt.Scenarios[0].CredentialBytes = 412
 	jwt.Scenarios[0].RedisCommandsPerRequest = Float(0)
 	jwt.Scenarios[3].Revocation.NotRevoked = 15
+	jwt.Scenarios[3].Revocation.Lag = Percentiles{}
+	sticky.Scenarios[2] = Scenario{Name: "redis-outage", SessionsLost: 7, RedisOutage: &RedisOutage{DuringRequests: 300, DuringOK: 300, RecoveryS: Float(2)}}
 	jwt.Scenarios[2] = Scenario{Name: "redis-outage", RedisOutage: &RedisOutage{DuringRequests: 300, DuringOK: 300, RecoveryS: Float(0)}}
 	return []*Report{none, sticky, jwt}
 }
@@ -79,6 +81,9 @@ func TestCompareVerdicts(t *testing.T) {
 		!strings.Contains(r.Verdict, "logout is not immediate") || !strings.Contains(r.Verdict, "412-byte credential") ||
 		!strings.Contains(r.Verdict, "does not notice a Redis outage") {
 		t.Errorf("jwt verdict = %q", r.Verdict)
+	}
+	if r := byName["sticky"]; !strings.Contains(r.Verdict, "keeps serving while Redis is down, but 7 sessions were lost when Redis came back empty") {
+		t.Errorf("sticky verdict = %q", r.Verdict)
 	}
 	if r := byName["none"]; !strings.HasPrefix(r.Verdict, "Control group") {
 		t.Errorf("none verdict = %q", r.Verdict)

@@ -84,8 +84,13 @@ type Memory struct {
 	// RedisUsedDeltaBytes is the growth of Redis used_memory across the
 	// initial login (0 when the strategy keeps nothing in Redis).
 	RedisUsedDeltaBytes int64 `json:"redis_used_delta_bytes"`
-	// PerSessionBytes is (gateway + Redis growth) / users.
+	// PerSessionBytes is the Redis growth per logged-in user: exact, as
+	// Redis counts its own bytes (0 when the strategy keeps nothing there).
 	PerSessionBytes float64 `json:"per_session_bytes"`
+	// GatewayPerLoginBytes is the gateways' RSS growth per logged-in user.
+	// Noisy: it includes the Go runtime warming up (compare it with the
+	// none strategy's, which keeps no session at all).
+	GatewayPerLoginBytes float64 `json:"gateway_rss_per_login_bytes"`
 }
 
 // Percentiles of a latency distribution, in milliseconds.
