@@ -229,3 +229,27 @@ func TestStallWarnings(t *testing.T) {
 		t.Errorf("no stall, got %v", w)
 	}
 }
+
+// TestRevocationThenLoadHasNoErrors: users logged out by the revocation
+// measurement and logged back in send valid credentials afterwards.
+func TestRevocationThenLoadHasNoErrors(t *testing.T) {
+	cl, srv := newFakeCluster(t, 1, true)
+	d := newTestDriver(t, srv.URL, 4)
+	lags, notRevoked, err := MeasureRevocation(context.Background(), d, 2, []string{srv.URL}, "/api/me", 2*time.Second)
+	if err != nil || len(lags) != 2 || notRevoked != 0 {
+		t.Fatalf("MeasureRevocation = %v, %d, %v", lags, notRevoked, err)
+	}
+	for i := range 2 {
+		if _, err := d.loginUser(context.Background(), i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pr, err := d.Run(context.Background(), Phase{Name: "after", Rate: 100, Duration: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := pr.Summary(); s.Errors.Total() != 0 {
+		t.Errorf("errors after re-login: %+v", s.Errors)
+	}
+	_ = cl
+}

@@ -477,6 +477,13 @@ func (rn *runner) revocation(ctx context.Context) (report.Scenario, error) {
 	if err != nil {
 		return report.Scenario{}, err
 	}
+	// Log the sampled users back in so the scenarios after this one see
+	// every user with a valid credential.
+	for i := range n {
+		if _, err := rn.driver.loginUser(ctx, i); err != nil {
+			return report.Scenario{}, fmt.Errorf("log user %s back in after revocation: %w", UserName(i), err)
+		}
+	}
 	return report.Scenario{Revocation: &report.Revocation{
 		Sampled: n, Instances: len(addrs), TimeoutS: rn.cfg.RevocationTimeout.Seconds(),
 		Lag: report.Summarize(lags), NotRevoked: notRevoked, Pairs: n * len(addrs),
