@@ -3,9 +3,12 @@ package bench
 import (
 	"maps"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authlab/authlab/bench/report"
 )
 
 func TestParseStatCPU(t *testing.T) {
@@ -99,5 +102,47 @@ func TestRunConfigValidate(t *testing.T) {
 		if err := c.Validate(); err == nil {
 			t.Errorf("case %d: Validate accepted %+v", i, c)
 		}
+	}
+}
+
+func TestSearchCapacity(t *testing.T) {
+	limit := func(max float64) func(float64) (report.CapacityStep, error) {
+		return func(rate float64) (report.CapacityStep, error) {
+			if rate <= max {
+				return report.CapacityStep{Achieved: rate, P99: 5}, nil
+			}
+			return report.CapacityStep{Achieved: rate * 0.9, P99: 500, ErrorRate: 0.2}, nil
+		}
+	}
+	always := func() bool { return true }
+	tests := []struct {
+		name       string
+		start, max float64
+		wantMax    float64
+		wantRates  string
+	}{
+		{"doubles then bisects to within 15%", 200, 1000, 1000, "200 400 800 1600 1200 1000 1100"},
+		{"halves when the start fails, then bisects", 200, 60, 57, "200 100 50 75 63 57"},
+		{"nothing passes", 2, 0.1, 0, "2 1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := searchCapacity(tc.start, 50, always, limit(tc.max))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rates []string
+			for _, s := range c.Steps {
+				rates = append(rates, strconv.FormatFloat(s.Rate, 'f', -1, 64))
+			}
+			if c.MaxRate != tc.wantMax || strings.Join(rates, " ") != tc.wantRates {
+				t.Errorf("max %v steps %v, want %v steps %s", c.MaxRate, rates, tc.wantMax, tc.wantRates)
+			}
+		})
+	}
+	n := 0
+	c, _ := searchCapacity(100, 50, func() bool { n++; return n <= 2 }, limit(1e9))
+	if len(c.Steps) != 2 {
+		t.Errorf("budget not respected: %d steps", len(c.Steps))
 	}
 }

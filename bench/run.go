@@ -555,36 +555,63 @@ func pollUntilRejected(ctx context.Context, c *http.Client, url string, cred htt
 }
 
 func (rn *runner) capacity(ctx context.Context) (report.Scenario, error) {
-	bound := rn.cfg.CapacityP99
-	c := &report.Capacity{BoundP99Ms: float64(bound) / 1e6}
+	bound := float64(rn.cfg.CapacityP99) / 1e6
 	deadline := time.Now().Add(rn.cfg.CapacityBudget)
-	rate := rn.cfg.Rate
-	down := false // searching downwards after the first rate failed
-	for step := 0; step < 10 && time.Now().Add(rn.cfg.CapacityStep).Before(deadline.Add(time.Second)); step++ {
-		rn.progress.note("capacity: trying %s req/s", strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.1f", rate), "0"), "."))
-		s, err := rn.load(ctx, ScenarioCapacity, rate, rn.cfg.CapacityStep, nil)
-		if err != nil {
-			return report.Scenario{}, err
-		}
-		st := report.CapacityStep{Rate: rate, Achieved: s.AchievedRate, P99: s.Latency.P99}
-		if s.Requests > 0 {
-			st.ErrorRate = round3(float64(s.Errors.Total()) / float64(s.Requests))
-		}
-		st.Pass = st.P99 <= c.BoundP99Ms && st.ErrorRate < 0.01 && st.Achieved >= 0.95*rate
-		c.Steps = append(c.Steps, st)
-		switch {
-		case st.Pass && down:
-			c.MaxRate = rate
-			return report.Scenario{Capacity: c}, nil
-		case st.Pass:
-			c.MaxRate = rate
-			rate *= 2
-		case c.MaxRate > 0 || rate/2 < 1:
-			return report.Scenario{Capacity: c}, nil
-		default:
-			down = true
-			rate /= 2
-		}
+	c, err := searchCapacity(rn.cfg.Rate, bound,
+		func() bool { return time.Now().Add(rn.cfg.CapacityStep).Before(deadline.Add(time.Second)) },
+		func(rate float64) (report.CapacityStep, error) {
+			rn.progress.note("capacity: trying %v req/s", rate)
+			s, err := rn.load(ctx, ScenarioCapacity, rate, rn.cfg.CapacityStep, nil)
+			if err != nil {
+				return report.CapacityStep{}, err
+			}
+			st := report.CapacityStep{Rate: rate, Achieved: s.AchievedRate, P99: s.Latency.P99}
+			if s.Requests > 0 {
+				st.ErrorRate = round3(float64(s.Errors.Total()) / float64(s.Requests))
+			}
+			return st, nil
+		})
+	if err != nil {
+		return report.Scenario{}, err
 	}
 	return report.Scenario{Capacity: c}, nil
+}
+
+// searchCapacity finds the highest rate passing the bound: p99 ≤ boundMs,
+// error rate < 1%, achieved ≥ 95% of the rate. It doubles from start
+// while steps pass (halves while none has), then bisects between the
+// highest pass and the lowest failure until they are within 15%, for at
+// most 10 steps and while more time is left.
+func searchCapacity(start, boundMs float64, more func() bool, try func(rate float64) (report.CapacityStep, error)) (*report.Capacity, error) {
+	c := &report.Capacity{BoundP99Ms: boundMs}
+	lo, hi := 0.0, 0.0 // highest passing rate, lowest failing rate
+	rate := start
+	for step := 0; step < 10 && more(); step++ {
+		st, err := try(rate)
+		if err != nil {
+			return nil, err
+		}
+		st.Rate = rate
+		st.Pass = st.P99 <= boundMs && st.ErrorRate < 0.01 && st.Achieved >= 0.95*rate
+		c.Steps = append(c.Steps, st)
+		if st.Pass {
+			lo, c.MaxRate = rate, rate
+		} else {
+			hi = rate
+		}
+		switch {
+		case hi == 0:
+			rate *= 2
+		case lo == 0:
+			if rate /= 2; rate < 1 {
+				return c, nil
+			}
+		default:
+			if hi <= lo*1.15 {
+				return c, nil
+			}
+			rate = math.Round((lo + hi) / 2)
+		}
+	}
+	return c, nil
 }
