@@ -109,3 +109,26 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkIssueCached(b *testing.B) {
+	is, _ := NewIssuer(key, 0, nil)
+	p := strategies.Principal{User: "user0001", Roles: []string{"user"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := is.Issue(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerify(b *testing.B) {
+	is, _ := NewIssuer(key, 0, nil)
+	tok, _ := is.Issue(strategies.Principal{User: "user0001", Roles: []string{"user"}})
+	v, _ := NewVerifier(key, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.Verify(tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
