@@ -190,20 +190,21 @@ func verdict(r Row, users int) string {
 			parts = append(parts, "survives an instance crash with no session lost")
 		}
 	}
-	restart := ""
+	but, and := "", ""
 	if r.RedisLost > 0 {
-		restart = fmt.Sprintf(", but %d sessions were lost when Redis came back empty", r.RedisLost)
+		lost := fmt.Sprintf("%d sessions were lost when Redis came back empty", r.RedisLost)
+		but, and = ", but "+lost, "; "+lost
 	}
 	switch {
 	case r.RedisOKPct == nil:
 	case *r.RedisOKPct >= 99 && r.RedisLost == 0:
 		parts = append(parts, "does not notice a Redis outage")
 	case *r.RedisOKPct >= 99:
-		parts = append(parts, "keeps serving while Redis is down"+restart)
+		parts = append(parts, "keeps serving while Redis is down"+but)
 	case *r.RedisOKPct >= 50:
-		parts = append(parts, fmt.Sprintf("partly rides out a Redis outage (%s%% OK while down)%s", num(*r.RedisOKPct), restart))
+		parts = append(parts, fmt.Sprintf("partly rides out a Redis outage (%s%% OK while down)%s", num(*r.RedisOKPct), and))
 	default:
-		parts = append(parts, fmt.Sprintf("depends on Redis: only %s%% of requests succeed while it is down%s", num(*r.RedisOKPct), restart))
+		parts = append(parts, fmt.Sprintf("depends on Redis: only %s%% of requests succeed while it is down%s", num(*r.RedisOKPct), and))
 	}
 	if r.RevokeMeasured {
 		if r.NotRevoked > 0 {
