@@ -93,7 +93,7 @@ func RunDemo(ctx context.Context, cfg DemoConfig) ([]DemoOutcome, error) {
 	for _, o := range outs {
 		verdict := "the user carried on"
 		if o.AfterStatus == http.StatusUnauthorized {
-			verdict = "the user was logged out (401): session lost"
+			verdict = "the user was logged out: session lost"
 		}
 		fmt.Fprintf(cfg.Out, "  %-14s served by %s, %s killed, next request answered by %s with %d: %s\n",
 			o.Strategy, o.Before, o.Before, o.After, o.AfterStatus, verdict)

@@ -20,7 +20,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	strategies := fs.String("strategies", "sticky,redis-session,jwt", "strategies to walk through, in order")
-	pace := fs.Duration("pace", 2*time.Second, "pause between steps")
+	pace := fs.Duration("pace", 3*time.Second, "pause between steps")
 	redisURL := fs.String("redis-url", os.Getenv("REDIS_URL"), "external Redis (default $REDIS_URL); empty: start one")
 	if err := cliflag.Parse(fs, args, os.LookupEnv); err != nil {
 		return err
