@@ -49,8 +49,10 @@ gobench: ## Go micro-benchmarks of every strategy's authenticate path
 bench: build ## run the harness: make bench STRATEGY=jwt [SCENARIO= RATE= DURATION= USERS=]
 	$(BIN) bench $(BENCH_FLAGS)
 
-bench-all: build ## run the harness for every strategy
-	@set -e; for s in none sticky redis-session jwt opaque; do $(MAKE) --no-print-directory bench STRATEGY=$$s; done
+bench-all: build ## every strategy, every scenario (SCENARIO=all unless set), then compare
+	@set -e; for s in none sticky redis-session jwt opaque; do \
+		$(MAKE) --no-print-directory bench STRATEGY=$$s SCENARIO=$(or $(SCENARIO),all); done
+	$(BIN) compare
 
 compare: build ## write results/COMPARISON.md from the latest run of each strategy
 	$(BIN) compare
@@ -59,7 +61,7 @@ demo: build ## narrated walkthrough: a session lost with its instance, and kept
 	$(BIN) demo
 
 up: build ## start the topology for hands-on use: make up STRATEGY=jwt
-	$(BIN) up --strategy $(STRATEGY)
+	$(BIN) up --strategy $(STRATEGY) $(if $(INSTANCES),--instances $(INSTANCES))
 
 bench-lb: build ## the Go lb versus HAProxy at saturation, same chain
 	$(BIN) bench-lb

@@ -208,13 +208,6 @@ func (f *gatewayFlags) strategyOptions(ctx context.Context, logger *slog.Logger)
 	return o, func() { _ = client.Close() }, nil
 }
 
-// redisLogger adapts slog to go-redis's internal logging interface.
-type redisLogger struct{ l *slog.Logger }
-
-func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	r.l.DebugContext(ctx, fmt.Sprintf(format, v...))
-}
-
 func decodeSeed(s string) ([]byte, error) {
 	for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.URLEncoding, base64.StdEncoding, base64.RawStdEncoding} {
 		if b, err := enc.DecodeString(s); err == nil {

@@ -9,10 +9,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"sort"
 	"syscall"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // command is one subcommand: it parses args itself and runs until ctx ends
@@ -55,6 +58,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		usage(stderr, cmds)
 		return 2
 	}
+	// go-redis logs every failed dial itself (for example while the harness
+	// restarts Redis); the callers report the errors that matter, so its
+	// own lines go to debug level. The gateway re-points it at its logger.
+	redis.SetLogger(redisLogger{slog.New(slog.NewTextHandler(stderr, nil))})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := c.run(ctx, args[1:], stdout, stderr); err != nil {
@@ -65,6 +72,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// redisLogger adapts slog to go-redis's logging interface, at debug level.
+type redisLogger struct{ l *slog.Logger }
+
+func (r redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	r.l.DebugContext(ctx, fmt.Sprintf(format, v...))
 }
 
 func usage(w io.Writer, cmds map[string]command) {
