@@ -217,7 +217,7 @@ func verdict(r Row, users int) string {
 		parts = append(parts, fmt.Sprintf("sends a %s-byte credential with every request", num(*r.CredentialBytes)))
 	}
 	if r.RedisCmds != nil && *r.RedisCmds >= 0.5 {
-		parts = append(parts, fmt.Sprintf("%s Redis commands per request", num(*r.RedisCmds)))
+		parts = append(parts, fmt.Sprintf("costs Redis round trips on the request path (%s commands per request)", num(*r.RedisCmds)))
 	}
 	if len(parts) == 0 {
 		return "Not enough scenarios measured for a verdict."
