@@ -431,4 +431,3 @@ func TestRedisOutage(t *testing.T) {
 		})
 	}
 }
-
