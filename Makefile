@@ -26,8 +26,7 @@ help: ## list targets
 build: ## build bin/authlab
 	$(GO) build -o $(BIN) ./cmd/authlab
 
-test: ## run every test with the race detector (starts redis-server itself)
-	$(GO) vet ./...
+test: lint ## gofmt, go vet, then every test with the race detector (starts redis-server itself)
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 test-short: ## unit tests only, skipping the end-to-end runs
