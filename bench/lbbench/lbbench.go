@@ -63,8 +63,12 @@ type Config struct {
 	// LBArgs are extra flags for the Go lb (e.g. "--gc-percent", "100").
 	LBArgs []string
 	// HAProxyPath is the haproxy binary; default: looked up in PATH and
-	// /usr/sbin, installed with apt-get when missing and running as root.
+	// /usr/sbin.
 	HAProxyPath string
+	// InstallHAProxy allows installing HAProxy with apt-get when it is
+	// missing and the process runs as root (the command sets it; tests
+	// must not install packages).
+	InstallHAProxy bool
 	// Logger receives progress; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -156,7 +160,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	log := cfg.Logger
-	haproxy, err := findHAProxy(ctx, cfg.HAProxyPath, log)
+	haproxy, err := findHAProxy(ctx, cfg.HAProxyPath, cfg.InstallHAProxy, log)
 	if err != nil {
 		return nil, err
 	}
@@ -481,8 +485,8 @@ backend gateways
 }
 
 // findHAProxy returns the haproxy binary, installing it with apt-get when
-// missing and running as root.
-func findHAProxy(ctx context.Context, path string, log *slog.Logger) (string, error) {
+// missing, allowed by install, and running as root.
+func findHAProxy(ctx context.Context, path string, install bool, log *slog.Logger) (string, error) {
 	if path != "" {
 		if _, err := os.Stat(path); err != nil {
 			return "", fmt.Errorf("%w: %v", ErrNoHAProxy, err)
@@ -500,6 +504,9 @@ func findHAProxy(ctx context.Context, path string, log *slog.Logger) (string, er
 	}
 	if p, ok := look(); ok {
 		return p, nil
+	}
+	if !install {
+		return "", fmt.Errorf("%w: not installed (apt-get install -y haproxy)", ErrNoHAProxy)
 	}
 	if os.Geteuid() != 0 {
 		return "", fmt.Errorf("%w: not installed, and installing it needs root (apt-get install -y haproxy)", ErrNoHAProxy)

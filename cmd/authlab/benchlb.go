@@ -49,16 +49,17 @@ func runBenchLB(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 	rep, err := lbbench.Run(ctx, lbbench.Config{
-		Executable:  exe,
-		Instances:   *instances,
-		Paths:       ps,
-		Duration:    *duration,
-		Warmup:      *warmup,
-		Repeats:     *repeats,
-		Workers:     *workers,
-		LBArgs:      strings.Fields(*lbArgs),
-		HAProxyPath: *haproxy,
-		Logger:      logger,
+		Executable:     exe,
+		Instances:      *instances,
+		Paths:          ps,
+		Duration:       *duration,
+		Warmup:         *warmup,
+		Repeats:        *repeats,
+		Workers:        *workers,
+		LBArgs:         strings.Fields(*lbArgs),
+		HAProxyPath:    *haproxy,
+		InstallHAProxy: true,
+		Logger:         logger,
 	})
 	if errors.Is(err, lbbench.ErrNoHAProxy) {
 		fmt.Fprintf(stdout, "bench-lb SKIPPED: %v\n", err)
