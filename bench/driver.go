@@ -176,6 +176,7 @@ type Record struct {
 // had been logged in. Instance is the one that last served the user
 // before the loss.
 type Loss struct {
+	// At is when the 401 arrived, from the phase's start.
 	At       time.Duration
 	User     string
 	Instance string
@@ -360,7 +361,10 @@ func (d *Driver) observe(ctx context.Context, wg *sync.WaitGroup, r *vegeta.Resu
 		u.instance = inst
 	case cls == ClassSessionLost && !u.relogging:
 		u.relogging = true
-		pr.Losses = append(pr.Losses, Loss{At: rec.At, User: u.name, Instance: u.instance})
+		// A loss is dated when the 401 arrived, not when the request was
+		// due: a request sent just before a kill but answered after it
+		// belongs to the kill (under load, such requests queue a while).
+		pr.Losses = append(pr.Losses, Loss{At: rec.At + r.Latency, User: u.name, Instance: u.instance})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
