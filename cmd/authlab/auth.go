@@ -5,12 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/authlab/authlab/internal/cliflag"
 	"github.com/authlab/authlab/internal/httpserver"
 	"github.com/authlab/authlab/internal/secret"
 	"github.com/authlab/authlab/services/auth"
@@ -26,11 +24,8 @@ func runAuth(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	adminPassword := fs.String("admin-password", "", "password of user admin (random and printed when empty)")
 	cost := fs.Int("bcrypt-cost", bcrypt.DefaultCost, fmt.Sprintf("bcrypt cost (%d–%d)", bcrypt.MinCost, auth.MaxBcryptCost))
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := cliflag.Parse(fs, args, os.LookupEnv); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	logger, err := httpserver.NewLogger(stderr, *logLevel)
 	if err != nil {

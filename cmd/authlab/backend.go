@@ -3,11 +3,8 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
-	"os"
 
-	"github.com/authlab/authlab/internal/cliflag"
 	"github.com/authlab/authlab/internal/httpserver"
 	"github.com/authlab/authlab/internal/secret"
 	"github.com/authlab/authlab/services/backend"
@@ -20,11 +17,8 @@ func runBackend(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	listen := fs.String("listen", "127.0.0.1:8092", "address to listen on")
 	assertionKey := fs.String("assertion-key", "", "key verifying the gateway's identity assertions (at least 32 bytes; the gateway must use the same)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := cliflag.Parse(fs, args, os.LookupEnv); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	logger, err := httpserver.NewLogger(stderr, *logLevel)
 	if err != nil {

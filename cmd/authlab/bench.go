@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/authlab/authlab/bench"
-	"github.com/authlab/authlab/internal/cliflag"
 )
 
 // runBench is `authlab bench`: start the topology, drive the scenarios,
@@ -38,11 +37,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	capP99 := fs.Duration("capacity-p99", 50*time.Millisecond, "capacity: the p99 latency bound")
 	capStep := fs.Duration("capacity-step", 5*time.Second, "capacity: length of each rate step")
 	capBudget := fs.Duration("capacity-budget", 60*time.Second, "capacity: total time allowed")
-	if err := cliflag.Parse(fs, args, os.LookupEnv); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	exe, err := os.Executable()
 	if err != nil {

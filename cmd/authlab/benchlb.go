@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/authlab/authlab/bench/lbbench"
-	"github.com/authlab/authlab/internal/cliflag"
 	"github.com/authlab/authlab/internal/httpserver"
 )
 
@@ -28,11 +27,8 @@ func runBenchLB(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	haproxy := fs.String("haproxy", "", "haproxy binary (default: from PATH or /usr/sbin; apt-get installed when missing and root)")
 	lbArgs := fs.String("lb-args", "", "extra flags for the Go lb, space-separated (e.g. \"--gc-percent 100\")")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := cliflag.Parse(fs, args, os.LookupEnv); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	logger, err := httpserver.NewLogger(stderr, *logLevel)
 	if err != nil {

@@ -5,10 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/authlab/authlab/bench/report"
-	"github.com/authlab/authlab/internal/cliflag"
 )
 
 // runCompare is `authlab compare`: results/COMPARISON.md from the latest
@@ -17,11 +15,8 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("results", "results", "results directory holding <strategy>/<run-id>/report.json")
-	if err := cliflag.Parse(fs, args, os.LookupEnv); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	path, warnings, err := report.WriteComparison(*dir)
 	for _, w := range warnings {

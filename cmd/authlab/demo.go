@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/authlab/authlab/bench"
-	"github.com/authlab/authlab/internal/cliflag"
 )
 
 // runDemo is `authlab demo`: a narrated walkthrough of what an instance
@@ -22,11 +21,8 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	strategies := fs.String("strategies", "sticky,redis-session,jwt", "strategies to walk through, in order")
 	pace := fs.Duration("pace", 3*time.Second, "pause between steps")
 	redisURL := fs.String("redis-url", os.Getenv("REDIS_URL"), "external Redis (default $REDIS_URL); empty: start one")
-	if err := cliflag.Parse(fs, args, os.LookupEnv); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	exe, err := os.Executable()
 	if err != nil {

@@ -17,7 +17,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authlab/authlab/internal/assertion"
-	"github.com/authlab/authlab/internal/cliflag"
 	"github.com/authlab/authlab/internal/httpserver"
 	"github.com/authlab/authlab/internal/redisx"
 	"github.com/authlab/authlab/internal/secret"
@@ -75,11 +74,8 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs.SetOutput(stderr)
 	var f gatewayFlags
 	f.register(fs)
-	if err := cliflag.Parse(fs, args, os.LookupEnv); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	logger, err := httpserver.NewLogger(stderr, f.logLevel)
 	if err != nil {

@@ -16,6 +16,8 @@ import (
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/authlab/authlab/internal/cliflag"
 )
 
 // command is one subcommand: it parses args itself and runs until ctx ends
@@ -72,6 +74,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// parseFlags parses a subcommand's args (flags, then AUTHLAB_* environment
+// variables for flags not given) and rejects stray positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := cliflag.Parse(fs, args, os.LookupEnv); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	return nil
 }
 
 // redisLogger adapts slog to go-redis's logging interface, at debug level.

@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/authlab/authlab/bench"
-	"github.com/authlab/authlab/internal/cliflag"
 )
 
 // runUp is `authlab up`: the benchmark topology for hands-on use, until
@@ -27,11 +26,8 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	gatewayArgs := fs.String("gateway-args", "", "extra flags for every gateway, space-separated")
 	logLevel := fs.String("log-level", "info", "log level of every process: debug, info, warn, error")
 	quiet := fs.Bool("quiet", false, "do not show the processes' logs")
-	if err := cliflag.Parse(fs, args, os.LookupEnv); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	exe, err := os.Executable()
 	if err != nil {
