@@ -259,3 +259,30 @@ func eventuallyRejected(t *testing.T, s strategies.Strategy, raw string, within 
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// CheckOnlyIssued is the body of every strategy's FuzzAuthenticate: raw is
+// accepted if and only if it is one of the issued credentials (and then as
+// its principal's user); anything else is rejected with ErrNoCredential when
+// empty and ErrInvalidCredential otherwise. It returns true when raw was
+// issued.
+func CheckOnlyIssued(t *testing.T, s strategies.Strategy, raw string, issued map[string]strategies.Principal) bool {
+	t.Helper()
+	p, err := s.Authenticate(context.Background(), raw)
+	if want, ok := issued[raw]; ok {
+		if err != nil || p.User != want.User {
+			t.Fatalf("issued credential rejected: %+v, %v", p, err)
+		}
+		return true
+	}
+	if err == nil {
+		t.Fatalf("accepted a credential that was never issued: %q -> %+v", raw, p)
+	}
+	want := strategies.ErrInvalidCredential
+	if raw == "" {
+		want = strategies.ErrNoCredential
+	}
+	if !errors.Is(err, want) {
+		t.Fatalf("Authenticate(%q) err = %v, want %v", raw, err, want)
+	}
+	return false
+}
