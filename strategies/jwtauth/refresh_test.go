@@ -244,11 +244,11 @@ func TestRedisTraffic(t *testing.T) {
 	ctx := context.Background()
 	for _, deny := range []bool{false, true} {
 		client := redistest.Client(t, srv)
-		counter := &commandCounter{}
+		counter := &redistest.CommandCounter{}
 		client.AddHook(counter)
 		s := mustNew(t, withRedis(baseConfig(AlgHS256, nil), client, deny))
 		c := mustLogin(t, s, alice)
-		before := counter.n.Load()
+		before := counter.Count()
 		for range 10 {
 			if _, err := s.Authenticate(ctx, c.Token); err != nil {
 				t.Fatal(err)
@@ -258,7 +258,7 @@ func TestRedisTraffic(t *testing.T) {
 		if deny {
 			want = 10
 		}
-		if got := counter.n.Load() - before; got != want {
+		if got := counter.Count() - before; got != want {
 			t.Fatalf("denylist %v: 10 Authenticate sent %d Redis commands, want %d", deny, got, want)
 		}
 	}

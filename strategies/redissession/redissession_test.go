@@ -8,7 +8,6 @@ import (
 	"net"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,36 +23,17 @@ var alice = strategies.Principal{User: "alice", Roles: []string{"user"}}
 
 var testKey = bytes.Repeat([]byte("k"), 32)
 
-// commandCounter is a go-redis hook counting the commands sent.
-type commandCounter struct{ n atomic.Int64 }
-
-func (c *commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (c *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.n.Add(1)
-		return next(ctx, cmd)
-	}
-}
-
-func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.n.Add(int64(len(cmds)))
-		return next(ctx, cmds)
-	}
-}
-
 type env struct {
 	srv    *redisx.Server
 	client redis.UniversalClient
-	cmds   *commandCounter
+	cmds   *redistest.CommandCounter
 }
 
 func setup(t testing.TB) env {
 	t.Helper()
 	srv := redistest.Start(t)
 	client := redistest.Client(t, srv)
-	cc := &commandCounter{}
+	cc := &redistest.CommandCounter{}
 	client.AddHook(cc)
 	return env{srv: srv, client: client, cmds: cc}
 }
@@ -193,7 +173,7 @@ func TestMalformedRejectedBeforeRedis(t *testing.T) {
 	s := newStrategy(t, Config{Client: e.client})
 	c := login(t, s, alice)
 	hostile := strategytest.Hostile(c.Token)
-	before := e.cmds.n.Load()
+	before := e.cmds.Count()
 	for name, raw := range hostile {
 		if name == "flipped middle char" {
 			continue // well-formed: it must be looked up
@@ -205,14 +185,14 @@ func TestMalformedRejectedBeforeRedis(t *testing.T) {
 			t.Errorf("Logout(%s) = %v", name, err)
 		}
 	}
-	if n := e.cmds.n.Load() - before; n != 0 {
+	if n := e.cmds.Count() - before; n != 0 {
 		t.Fatalf("malformed values caused %d Redis commands, want 0", n)
 	}
-	before = e.cmds.n.Load()
+	before = e.cmds.Count()
 	if _, err := s.Authenticate(context.Background(), c.Token); err != nil {
 		t.Fatal(err)
 	}
-	if n := e.cmds.n.Load() - before; n != 1 {
+	if n := e.cmds.Count() - before; n != 1 {
 		t.Fatalf("Authenticate sent %d Redis commands, want 1 (GET)", n)
 	}
 }

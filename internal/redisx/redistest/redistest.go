@@ -6,6 +6,7 @@ package redistest
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -37,4 +38,31 @@ func Client(t testing.TB, s *redisx.Server) redis.UniversalClient {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// CommandCounter is a go-redis hook counting the commands a client sends
+// (pipelined commands one by one): add it with client.AddHook to assert
+// how many round trips a code path costs.
+type CommandCounter struct{ n atomic.Int64 }
+
+// Count returns the commands sent so far.
+func (c *CommandCounter) Count() int64 { return c.n.Load() }
+
+// DialHook implements redis.Hook.
+func (c *CommandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+// ProcessHook implements redis.Hook.
+func (c *CommandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+// ProcessPipelineHook implements redis.Hook.
+func (c *CommandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
 }
