@@ -32,6 +32,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/authlab/authlab/internal/bufpool"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -138,7 +139,7 @@ func New(cfg Config) (*LB, error) {
 	l.proxy = &httputil.ReverseProxy{
 		Rewrite:        l.rewrite,
 		Transport:      &retryTransport{l: l, base: l.transport},
-		BufferPool:     newBufferPool(),
+		BufferPool:     bufpool.New(),
 		ModifyResponse: l.modifyResponse,
 		ErrorHandler:   l.proxyError,
 		ErrorLog:       slog.NewLogLogger(l.log.Handler(), slog.LevelDebug),

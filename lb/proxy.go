@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/authlab/authlab/internal/apierr"
@@ -241,25 +240,4 @@ func retryable(req *http.Request, err error) bool {
 		return true
 	}
 	return false
-}
-
-// bufferPool is the reverse proxy's copy-buffer pool.
-type bufferPool struct{ p sync.Pool }
-
-const copyBufSize = 32 << 10
-
-func newBufferPool() *bufferPool {
-	return &bufferPool{p: sync.Pool{New: func() any {
-		b := make([]byte, copyBufSize)
-		return &b
-	}}}
-}
-
-func (b *bufferPool) Get() []byte { return *(b.p.Get().(*[]byte)) }
-func (b *bufferPool) Put(buf []byte) {
-	if cap(buf) != copyBufSize {
-		return
-	}
-	buf = buf[:copyBufSize]
-	b.p.Put(&buf)
 }

@@ -52,19 +52,3 @@ func WaitHTTP(ctx context.Context, url string) error {
 		}
 	}
 }
-
-// WaitTCP polls addr until a TCP connection succeeds or ctx ends.
-func WaitTCP(ctx context.Context, addr string) error {
-	var d net.Dialer
-	for {
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err == nil {
-			return c.Close()
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("wait for %s: %w (last error: %v)", addr, ctx.Err(), err)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}

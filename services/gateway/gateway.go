@@ -20,13 +20,13 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/authlab/authlab/internal/apierr"
 	"github.com/authlab/authlab/internal/assertion"
+	"github.com/authlab/authlab/internal/bufpool"
 	"github.com/authlab/authlab/strategies"
 )
 
@@ -122,7 +122,7 @@ func New(cfg Config) (*Gateway, error) {
 	g.proxy = &httputil.ReverseProxy{
 		Rewrite:      g.rewrite,
 		Transport:    rt,
-		BufferPool:   newBufferPool(),
+		BufferPool:   bufpool.New(),
 		ErrorHandler: g.proxyError,
 		ErrorLog:     slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 	}
@@ -470,12 +470,3 @@ func (g *Gateway) stats(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, s)
 }
-
-type bufferPool struct{ p sync.Pool }
-
-func newBufferPool() *bufferPool {
-	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
-}
-
-func (b *bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
-func (b *bufferPool) Put(x []byte) { b.p.Put(&x) }
