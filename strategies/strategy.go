@@ -11,6 +11,7 @@ package strategies
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 )
@@ -29,6 +30,11 @@ var (
 	// ErrNotSupported: the operation (for example refresh) does not exist
 	// for this strategy.
 	ErrNotSupported = errors.New("operation not supported by this strategy")
+	// ErrReused: a single-use credential (a spent refresh token) was
+	// presented again outside its grace window. It wraps
+	// ErrInvalidCredential (the answer is still 401); the gateway also
+	// writes an audit line, since reuse usually means a stolen token.
+	ErrReused = fmt.Errorf("single-use credential reused: %w", ErrInvalidCredential)
 )
 
 // Principal is an authenticated identity.
