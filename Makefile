@@ -18,7 +18,7 @@ BENCH_FLAGS := --strategy $(STRATEGY) \
 	$(if $(USERS),--users $(USERS)) \
 	$(if $(INSTANCES),--instances $(INSTANCES))
 
-.PHONY: help build test test-short lint fuzz gobench bench bench-all compare demo up bench-lb clean
+.PHONY: help build test test-fallback test-short lint fuzz gobench bench bench-all compare demo up bench-lb clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -26,8 +26,16 @@ help: ## list targets
 build: ## build bin/authlab
 	$(GO) build -o $(BIN) ./cmd/authlab
 
-test: lint ## gofmt, go vet, then every test with the race detector (starts redis-server itself)
+# Packages whose tests talk to Redis: run a second time against the embedded
+# fallback, which must pass what a real redis-server passes.
+REDIS_PKGS := ./internal/redisx/... ./strategies/... ./services/...
+
+test: lint ## gofmt, go vet, every test with the race detector (starts redis-server itself), then the Redis tests against the embedded fallback
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory test-fallback
+
+test-fallback: ## the Redis-dependent tests against the embedded fallback (miniredis), as on a machine without redis-server
+	AUTHLAB_TEST_EMBEDDED_REDIS=1 $(GO) test -race -count=1 -timeout 10m $(REDIS_PKGS)
 
 test-short: ## unit tests only, skipping the end-to-end runs
 	$(GO) test -short -count=1 ./...

@@ -6,6 +6,7 @@ package redistest
 import (
 	"context"
 	"log/slog"
+	"os"
 	"sync/atomic"
 	"testing"
 
@@ -14,15 +15,25 @@ import (
 	"github.com/authlab/authlab/internal/redisx"
 )
 
+// EnvForceEmbedded names the environment variable that, set to 1, makes
+// Start use the embedded fallback even where redis-server is installed:
+// `make test-fallback` runs the Redis tests that way, so the fallback is
+// held to the same tests as a real server.
+const EnvForceEmbedded = "AUTHLAB_TEST_EMBEDDED_REDIS"
+
 // Start starts a Redis for t and stops it when t ends.
 func Start(t testing.TB) *redisx.Server {
 	t.Helper()
-	s, err := redisx.StartServer(context.Background(), slog.New(slog.DiscardHandler))
+	start := redisx.StartServer
+	if os.Getenv(EnvForceEmbedded) == "1" {
+		start = redisx.StartEmbedded
+	}
+	s, err := start(context.Background(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("start redis: %v", err)
 	}
 	if s.Kind == redisx.KindEmbedded {
-		t.Logf("WARNING: redis-server not on PATH; using the embedded miniredis fallback")
+		t.Logf("WARNING: using the embedded miniredis fallback (redis-server not on PATH, or %s=1)", EnvForceEmbedded)
 	}
 	t.Cleanup(func() { _ = s.Stop() })
 	return s
