@@ -2,20 +2,17 @@ package redisx
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/authlab/authlab/internal/netutil"
+	"github.com/authlab/authlab/internal/proc"
 )
 
 // Kinds of Redis a Server can be.
@@ -39,8 +36,7 @@ type Server struct {
 	bin    string
 
 	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	proc *proc.Process
 	mini *miniredis.Miniredis
 	// miniStop ends the embedded server's clock goroutine, which closes
 	// miniClockDone when it has returned.
@@ -77,76 +73,64 @@ func StartEmbedded(ctx context.Context, logger *slog.Logger) (*Server, error) {
 }
 
 func startKind(ctx context.Context, logger *slog.Logger, kind, bin string) (*Server, error) {
-	addr, err := netutil.FreeLoopbackAddr()
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{Addr: addr, Kind: kind, bin: bin, logger: logger}
-	if err := s.start(ctx); err != nil {
-		return nil, err
+	s := &Server{Kind: kind, bin: bin, logger: logger}
+	if kind == KindEmbedded {
+		addr, err := proc.FreeLoopbackAddr()
+		if err != nil {
+			return nil, err
+		}
+		s.Addr = addr
+		if err := s.startEmbedded(); err != nil {
+			return nil, err
+		}
+	} else {
+		// A port taken between reservation and bind makes redis-server exit:
+		// proc starts it again on another port.
+		p, addr, err := proc.StartOnFreePort(ctx, 0, s.spec)
+		if err != nil {
+			return nil, fmt.Errorf("start redis-server: %w", err)
+		}
+		s.proc, s.Addr = p, addr
 	}
 	s.Version = s.readVersion(ctx)
 	return s, nil
 }
 
-func (s *Server) start(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.Kind == KindEmbedded {
-		m := miniredis.NewMiniRedis()
-		if err := m.StartAddr(s.Addr); err != nil {
-			return fmt.Errorf("start embedded redis on %s: %w", s.Addr, err)
-		}
-		stop := make(chan struct{})
-		clockDone := make(chan struct{})
-		go func() {
-			defer close(clockDone)
-			newRealTimeClock(m, time.Now).run(stop, tickInterval)
-		}()
-		s.mini, s.miniStop, s.miniClockDone = m, stop, clockDone
-		return nil
+// spec describes a non-persistent redis-server on addr.
+func (s *Server) spec(addr string) proc.Spec {
+	host, port, _ := strings.Cut(addr, ":")
+	return proc.Spec{
+		Name: "redis-server", Path: s.bin,
+		Args: []string{"--port", port, "--bind", host,
+			"--save", "", "--appendonly", "no",
+			"--protected-mode", "yes", "--daemonize", "no",
+			"--loglevel", "warning", "--logfile", ""},
+		Ready:        pingReady(addr),
+		ReadyTimeout: 10 * time.Second,
 	}
-	host, port, _ := strings.Cut(s.Addr, ":")
-	cmd := exec.Command(s.bin,
-		"--port", port, "--bind", host,
-		"--save", "", "--appendonly", "no",
-		"--protected-mode", "yes", "--daemonize", "no",
-		"--loglevel", "warning", "--logfile", "")
-	cmd.Stdout, cmd.Stderr = nil, nil
-	// Own process group so a kill reaches redis-server and nothing else;
-	// Pdeathsig stops it if we die without cleaning up.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start redis-server: %w", err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	s.cmd, s.done = cmd, done
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := s.waitPing(wctx, done); err != nil {
-		_ = cmd.Process.Kill()
-		<-done
-		return err
-	}
-	return nil
 }
 
-func (s *Server) waitPing(ctx context.Context, exited <-chan struct{}) error {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr, DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
-	defer c.Close()
-	for {
-		if err := c.Ping(ctx).Err(); err == nil {
-			return nil
-		}
-		select {
-		case <-exited:
-			return fmt.Errorf("redis-server on %s exited during start-up", s.Addr)
-		case <-ctx.Done():
-			return fmt.Errorf("redis-server on %s not ready: %w", s.Addr, ctx.Err())
-		case <-time.After(10 * time.Millisecond):
-		}
+func pingReady(addr string) proc.ReadyFunc {
+	return func(ctx context.Context) error {
+		c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
+		defer c.Close()
+		return c.Ping(ctx).Err()
 	}
+}
+
+func (s *Server) startEmbedded() error {
+	m := miniredis.NewMiniRedis()
+	if err := m.StartAddr(s.Addr); err != nil {
+		return fmt.Errorf("start embedded redis on %s: %w", s.Addr, err)
+	}
+	stop := make(chan struct{})
+	clockDone := make(chan struct{})
+	go func() {
+		defer close(clockDone)
+		newRealTimeClock(m, time.Now).run(stop, tickInterval)
+	}()
+	s.mini, s.miniStop, s.miniClockDone = m, stop, clockDone
+	return nil
 }
 
 func (s *Server) readVersion(ctx context.Context) string {
@@ -167,6 +151,17 @@ func (s *Server) readVersion(ctx context.Context) string {
 	return "unknown"
 }
 
+// PID returns the redis-server's process id (0 for the embedded server or
+// a stopped one).
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil {
+		return 0
+	}
+	return s.proc.PID()
+}
+
 // Stop kills the server (SIGKILL for redis-server: no save, connections
 // reset) and waits until it is gone. Stopping a stopped server is a no-op.
 func (s *Server) Stop() error {
@@ -179,14 +174,9 @@ func (s *Server) Stop() error {
 		s.mini = nil
 		return nil
 	}
-	if s.cmd == nil {
-		return nil
-	}
-	err := s.cmd.Process.Kill()
-	<-s.done
-	s.cmd = nil
-	if err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("kill redis-server: %w", err)
+	if s.proc != nil {
+		s.proc.Kill()
+		s.proc = nil
 	}
 	return nil
 }
@@ -195,7 +185,7 @@ func (s *Server) Stop() error {
 func (s *Server) Running() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.mini != nil || s.cmd != nil
+	return s.mini != nil || (s.proc != nil && !s.proc.Exited())
 }
 
 // Restart starts the server again on the same address (empty: nothing was
@@ -206,9 +196,10 @@ func (s *Server) Restart(ctx context.Context) error {
 	}
 	var err error
 	// The port was just released; another process could grab it, and the
-	// kernel may need a moment: retry briefly.
+	// kernel may need a moment: retry briefly. (Clients know this address,
+	// so moving to another port is no option here.)
 	for range 50 {
-		if err = s.start(ctx); err == nil {
+		if err = s.restartOnce(ctx); err == nil {
 			return nil
 		}
 		select {
@@ -218,6 +209,20 @@ func (s *Server) Restart(ctx context.Context) error {
 		}
 	}
 	return fmt.Errorf("restart redis on %s: %w", s.Addr, err)
+}
+
+func (s *Server) restartOnce(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Kind == KindEmbedded {
+		return s.startEmbedded()
+	}
+	p, err := proc.Start(ctx, s.spec(s.Addr))
+	if err != nil {
+		return err
+	}
+	s.proc = p
+	return nil
 }
 
 // realTimeClock makes miniredis expire keys in real time. miniredis only
