@@ -19,7 +19,7 @@ func TestNewClientURLs(t *testing.T) {
 	}{
 		{url: "redis://127.0.0.1:6379/2", check: func(t *testing.T, c redis.UniversalClient) {
 			o := c.(*redis.Client).Options()
-			if o.Addr != "127.0.0.1:6379" || o.DB != 2 || o.ReadTimeout != ReadTimeout || o.DialerRetries != DialerRetries {
+			if o.Addr != "127.0.0.1:6379" || o.DB != 2 || o.ReadTimeout != ReadTimeout || o.DialerRetries != DialerRetries || !o.DisableIdentity {
 				t.Fatalf("options %+v", o)
 			}
 		}},
@@ -97,7 +97,7 @@ func TestOptionsSameTimeoutsEverywhere(t *testing.T) {
 			}
 			if o.DialTimeout != DialTimeout || o.ReadTimeout != ReadTimeout || o.WriteTimeout != WriteTimeout ||
 				o.PoolTimeout != PoolTimeout || o.MaxRetries != MaxRetries ||
-				o.DialerRetries != DialerRetries || o.DialerRetryTimeout != DialerRetryTimeout {
+				o.DialerRetries != DialerRetries || o.DialerRetryTimeout != DialerRetryTimeout || !o.DisableIdentity {
 				t.Fatalf("timeouts/retries not applied: %+v", o)
 			}
 			tt.check(t, o)
