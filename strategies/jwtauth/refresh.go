@@ -173,8 +173,10 @@ func earliest(a, b time.Time) time.Time {
 //   - Past Config.FamilyLifetime since the login, or past the token's own
 //     expiry, it fails with ErrInvalidCredential.
 //
-// Refresh needs Redis: with Redis down it fails with ErrUnavailable and
-// spends nothing. Without a Redis client it returns ErrNotSupported.
+// Refresh needs Redis: with Redis down it fails with ErrUnavailable. Should
+// Redis fail after spending the token but before replying, a retry within
+// the grace window gets the pair. Without a Redis client it returns
+// ErrNotSupported.
 func (s *Strategy) Refresh(ctx context.Context, refreshToken string) (strategies.Credential, strategies.Principal, error) {
 	if refreshToken == "" {
 		return fail(strategies.ErrNoCredential)
