@@ -22,6 +22,14 @@ const (
 	DefaultAccessTTL = 5 * time.Minute
 	// DefaultRefreshTTL is the refresh token lifetime unless configured.
 	DefaultRefreshTTL = 24 * time.Hour
+	// DefaultRefreshGrace is the refresh retry grace window unless configured.
+	DefaultRefreshGrace = 10 * time.Second
+	// MaxRefreshGrace bounds the grace window: within it a spent refresh
+	// token still yields its pair, so it must stay short.
+	MaxRefreshGrace = time.Minute
+	// DefaultFamilyLifetime is the absolute lifetime of a session family
+	// (a login and every refresh descended from it) unless configured.
+	DefaultFamilyLifetime = 7 * 24 * time.Hour
 	// Leeway is the clock skew tolerated on exp, nbf and iat.
 	Leeway = 5 * time.Second
 	// MinSecretLen is the minimum HS256 secret (and fingerprint key) length.
@@ -62,6 +70,20 @@ type Config struct {
 	AccessTTL time.Duration
 	// RefreshTTL is the refresh token lifetime (default DefaultRefreshTTL).
 	RefreshTTL time.Duration
+	// RefreshGrace is how long after a refresh token was exchanged a retry
+	// with that same token returns the pair already issued (the same access
+	// and refresh token) instead of counting as reuse: the client whose
+	// first refresh response was lost. The retry gets the pair only while
+	// the new refresh token is still unspent. Zero means
+	// DefaultRefreshGrace, a negative value disables the window (every
+	// second presentation is reuse); at most MaxRefreshGrace.
+	RefreshGrace time.Duration
+	// FamilyLifetime is the absolute lifetime of a session family: a login
+	// and every token refreshed from it. Refreshing past it fails however
+	// fresh each token is, and no token of the family (access or refresh)
+	// expires later. Zero means DefaultFamilyLifetime; it must be at least
+	// RefreshTTL.
+	FamilyLifetime time.Duration
 	// Client is the Redis holding refresh tokens, revoked families and the
 	// denylist. Nil means no refresh tokens and no revocation at all.
 	Client redis.UniversalClient
@@ -78,7 +100,7 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Validate reports whether c is usable. Zero TTLs, Now and Logger are
+// Validate reports whether c is usable. Zero durations, Now and Logger are
 // defaulted by New.
 func (c Config) Validate() error {
 	var errs []error
@@ -134,6 +156,14 @@ func (c Config) Validate() error {
 	if c.RefreshTTL < 0 {
 		errs = append(errs, fmt.Errorf("jwt: RefreshTTL %v is negative", c.RefreshTTL))
 	}
+	if c.RefreshGrace > MaxRefreshGrace {
+		errs = append(errs, fmt.Errorf("jwt: RefreshGrace %v exceeds %v", c.RefreshGrace, MaxRefreshGrace))
+	}
+	if c.FamilyLifetime < 0 {
+		errs = append(errs, fmt.Errorf("jwt: FamilyLifetime %v is negative", c.FamilyLifetime))
+	} else if d := c.withDefaults(); c.RefreshTTL >= 0 && d.FamilyLifetime < d.RefreshTTL {
+		errs = append(errs, fmt.Errorf("jwt: FamilyLifetime %v is shorter than RefreshTTL %v", d.FamilyLifetime, d.RefreshTTL))
+	}
 	if c.AccessTTL > 0 && c.AccessTTL < time.Second {
 		errs = append(errs, fmt.Errorf("jwt: AccessTTL %v is below the 1 s resolution of exp", c.AccessTTL))
 	}
@@ -184,6 +214,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RefreshTTL == 0 {
 		c.RefreshTTL = DefaultRefreshTTL
+	}
+	if c.RefreshGrace == 0 {
+		c.RefreshGrace = DefaultRefreshGrace
+	}
+	if c.FamilyLifetime == 0 {
+		c.FamilyLifetime = DefaultFamilyLifetime
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -2,7 +2,9 @@ package jwtauth
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -74,4 +76,38 @@ func signWithKey(tb testing.TB, m jwt.SigningMethod, c jwt.Claims, kid string, k
 		tb.Fatalf("sign: %v", err)
 	}
 	return s
+}
+
+// FuzzRefreshToken checks that the refresh token parser never panics and
+// accepts exactly the canonical encoding of a family id and 32 bytes, whose
+// family it returns.
+func FuzzRefreshToken(f *testing.F) {
+	fam := newID()
+	rt, err := newRefreshToken(fam)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(rt)
+	for _, h := range strategytest.Hostile(rt) {
+		f.Add(h)
+	}
+	f.Add(rt[:63] + "+")
+	f.Add(strings.Repeat("A", 43))
+	f.Fuzz(func(t *testing.T, raw string) {
+		family, ok := parseRefreshToken(raw)
+		b, err := base64.RawURLEncoding.Strict().DecodeString(raw)
+		canonical := err == nil && len(b) == RefreshTokenBytes && base64.RawURLEncoding.EncodeToString(b) == raw
+		if ok != canonical {
+			t.Fatalf("parseRefreshToken(%q) ok = %v, canonical = %v", raw, ok, canonical)
+		}
+		if !ok {
+			return
+		}
+		if !validID(family) || family != base64.RawURLEncoding.EncodeToString(b[:idBytes]) {
+			t.Fatalf("parseRefreshToken(%q) family = %q", raw, family)
+		}
+		if again, err := newRefreshToken(family); err != nil || len(again) != len(raw) {
+			t.Fatalf("newRefreshToken(%q) = %q, %v", family, again, err)
+		}
+	})
 }

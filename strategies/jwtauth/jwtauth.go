@@ -8,13 +8,25 @@
 // denylist on, Logout revokes the access token at once on every instance at
 // the price of one Redis round trip per request.
 //
-// Redis layout (prefix "authlab:jwt:"); tokens appear only as HMAC
-// fingerprints, family ids are hash-tagged so that per-family keys share a
-// Redis Cluster slot:
+// Redis is needed for refresh tokens and revocation: Login, Refresh and
+// Logout fail with strategies.ErrUnavailable while it is down (nothing is
+// issued, spent or revoked), whereas Authenticate without the denylist
+// never sends it a command.
 //
-//	rt:<fingerprint(refresh token)>  "A"|"U" + JSON{user, roles, family}  TTL RefreshTTL
-//	{<family>}:revoked               "1"  family revoked (logout or reuse)
-//	{<family>}:deny:<jti>            "1"  access token denylisted until its exp
+// Refresh tokens are single-use and rotate within a session family (a login
+// and every refresh descended from it), which has an absolute lifetime. A
+// retry within a short grace window gets the pair already issued; any other
+// second presentation revokes the family (see Strategy.Refresh).
+//
+// Redis layout (prefix "authlab:jwt:"); tokens appear only as HMAC
+// fingerprints or sealed under a key derived from a spent token; family ids
+// are hash-tagged so that a family's keys share a Redis Cluster slot (a
+// refresh token carries its family id for that reason):
+//
+//	{<family>}:rt:<fingerprint(refresh token)>        JSON{user, roles, family start, expiry[, spent at, fingerprint(next)]}  TTL ≤ RefreshTTL
+//	{<family>}:rt:<fingerprint(refresh token)>:grace  AES-GCM(pair issued for it) under HKDF(refresh token)                     TTL RefreshGrace
+//	{<family>}:revoked                                "1"  family revoked (logout or reuse)
+//	{<family>}:deny:<jti>                             "1"  access token denylisted until its exp
 package jwtauth
 
 import (
@@ -105,8 +117,10 @@ type Strategy struct {
 	sigParser  *jwt.Parser // signature only, claims checked by hand (Logout)
 	keyFunc    jwt.Keyfunc
 	fp         strategies.Fingerprinter
-	consume    *redis.Script
-	log        *slog.Logger
+	graceSalt  []byte // HKDF salt of grace records (see grace.go)
+	// exchangeScript spends a refresh token (see refresh.go).
+	exchangeScript *redis.Script
+	log            *slog.Logger
 }
 
 // New returns a jwt strategy for cfg.
@@ -117,10 +131,17 @@ func New(cfg Config) (*Strategy, error) {
 	cfg = cfg.withDefaults()
 	cfg.Secret = append([]byte(nil), cfg.Secret...)
 	s := &Strategy{
-		verifyKeys: make(map[string]any, 1+len(cfg.PreviousKeys)),
-		fp:         strategies.NewFingerprinter(cfg.FingerprintKey),
-		consume:    redis.NewScript(consumeScript),
-		log:        cfg.Logger.With("strategy", Name),
+		verifyKeys:     make(map[string]any, 1+len(cfg.PreviousKeys)),
+		fp:             strategies.NewFingerprinter(cfg.FingerprintKey),
+		exchangeScript: redis.NewScript(exchangeScript),
+		log:            cfg.Logger.With("strategy", Name),
+	}
+	if cfg.Client != nil {
+		salt, err := graceSalt(cfg.FingerprintKey)
+		if err != nil {
+			return nil, fmt.Errorf("jwt: derive grace record salt: %w", err)
+		}
+		s.graceSalt = salt
 	}
 	switch cfg.Alg {
 	case AlgHS256:
@@ -203,43 +224,24 @@ func (v stateless) Authenticate(ctx context.Context, raw string) (strategies.Pri
 }
 
 // Login implements strategies.Strategy: a new access token in a new session
-// family and, with a Redis client, a refresh token of that family.
+// family and, with a Redis client, a refresh token of that family. With
+// Redis down it fails with ErrUnavailable.
 func (s *Strategy) Login(ctx context.Context, p strategies.Principal) (strategies.Credential, error) {
 	if p.User == "" {
 		return strategies.Credential{}, errors.New("jwt: login: empty user name")
 	}
-	return s.issue(ctx, p, newID())
-}
-
-// issue signs an access token for p in family and stores a refresh token.
-func (s *Strategy) issue(ctx context.Context, p strategies.Principal, family string) (strategies.Credential, error) {
 	now := s.cfg.Now()
-	c := Claims{
-		Issuer:    s.cfg.Issuer,
-		Subject:   p.User,
-		Audience:  s.cfg.Audience,
-		ExpiresAt: now.Add(s.cfg.AccessTTL).Unix(),
-		NotBefore: now.Unix(),
-		IssuedAt:  now.Unix(),
-		ID:        newID(),
-		Roles:     append([]string{}, p.Roles...),
-		SessionID: family,
-	}
-	tok, err := s.sign(&c, s.cfg.KeyID)
+	m, err := s.mint(p, newID(), now, now)
 	if err != nil {
 		return strategies.Credential{}, err
 	}
-	cred := strategies.Credential{Token: tok, ExpiresAt: time.Unix(c.ExpiresAt, 0)}
 	if s.cfg.Client == nil {
-		return cred, nil
+		return m.cred, nil
 	}
-	rt, err := s.storeRefresh(ctx, p, family)
-	if err != nil {
-		return strategies.Credential{}, err
+	if err := s.cfg.Client.Set(ctx, m.key, m.record, m.ttl).Err(); err != nil {
+		return strategies.Credential{}, fmt.Errorf("jwt: store refresh token: %w: %w", strategies.ErrUnavailable, err)
 	}
-	cred.RefreshToken = rt
-	cred.RefreshExpiresAt = now.Add(s.cfg.RefreshTTL)
-	return cred, nil
+	return m.cred, nil
 }
 
 // sign signs c with the signing key under kid.
@@ -372,7 +374,10 @@ var errShape = fmt.Errorf("jwt: %w: not three dot-separated base64url segments",
 // refresh tokens die) and, with the denylist, denylists raw until it
 // expires. Without a Redis client there is nothing to revoke. An invalid or
 // foreign token is not an error; a genuine but expired one still revokes its
-// family.
+// family. With Redis down it fails with ErrUnavailable (the gateway answers
+// 503) and revokes nothing: the family's refresh tokens stay valid until
+// they expire or a retried logout succeeds, and a client should drop its
+// tokens either way.
 func (s *Strategy) Logout(ctx context.Context, raw string) error {
 	if s.cfg.Client == nil {
 		return nil

@@ -36,7 +36,12 @@ func TestConformance(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				strategytest.Run(t, func(t *testing.T) strategies.Strategy {
 					// A new gateway instance: same keys, same Redis, its own client.
-					return mustNew(t, withRedis(baseConfig(alg, nil), redistest.Client(t, srv), deny)).AsStrategy()
+					cfg := withRedis(baseConfig(alg, nil), redistest.Client(t, srv), deny)
+					// The suite presents a spent refresh token again at once and
+					// expects a rejection: no grace window (TestRefreshGraceWindow
+					// covers it).
+					cfg.RefreshGrace = -1
+					return mustNew(t, cfg).AsStrategy()
 				})
 			})
 		}
@@ -119,6 +124,14 @@ func TestConfigValidate(t *testing.T) {
 		{"negative access ttl", mod(AlgHS256, func(c *Config) { c.AccessTTL = -time.Second }), "AccessTTL"},
 		{"sub-second access ttl", mod(AlgHS256, func(c *Config) { c.AccessTTL = time.Millisecond }), "resolution"},
 		{"negative refresh ttl", mod(AlgHS256, func(c *Config) { c.RefreshTTL = -time.Second }), "RefreshTTL"},
+		{"grace window disabled", mod(AlgHS256, func(c *Config) { c.RefreshGrace = -1 }), ""},
+		{"longest grace window", mod(AlgHS256, func(c *Config) { c.RefreshGrace = MaxRefreshGrace }), ""},
+		{"grace window too long", mod(AlgHS256, func(c *Config) { c.RefreshGrace = MaxRefreshGrace + 1 }), "RefreshGrace"},
+		{"family lifetime = refresh ttl", mod(AlgHS256, func(c *Config) { c.RefreshTTL, c.FamilyLifetime = time.Hour, time.Hour }), ""},
+		{"negative family lifetime", mod(AlgHS256, func(c *Config) { c.FamilyLifetime = -time.Hour }), "FamilyLifetime -1h0m0s is negative"},
+		{"family lifetime < refresh ttl", mod(AlgHS256, func(c *Config) { c.RefreshTTL, c.FamilyLifetime = 2*time.Hour, time.Hour }), "shorter than RefreshTTL"},
+		{"family lifetime < default refresh ttl", mod(AlgHS256, func(c *Config) { c.FamilyLifetime = time.Hour }), "shorter than RefreshTTL 24h"},
+		{"default family lifetime < refresh ttl", mod(AlgHS256, func(c *Config) { c.RefreshTTL = 8 * 24 * time.Hour }), "FamilyLifetime 168h0m0s is shorter"},
 		{"denylist without redis", mod(AlgHS256, func(c *Config) { c.Denylist = true }), "Denylist requires"},
 		{"redis without fingerprint key", mod(AlgHS256, func(c *Config) { c.Client = client }), "FingerprintKey"},
 	}
@@ -151,6 +164,9 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.RefreshToken != "" {
 		t.Fatal("refresh token issued without redis")
+	}
+	if s.cfg.RefreshGrace != DefaultRefreshGrace || s.cfg.FamilyLifetime != DefaultFamilyLifetime {
+		t.Fatalf("RefreshGrace %v, FamilyLifetime %v; want the defaults", s.cfg.RefreshGrace, s.cfg.FamilyLifetime)
 	}
 	if _, err := s.Login(context.Background(), strategies.Principal{}); err == nil {
 		t.Fatal("Login with an empty user succeeded")
