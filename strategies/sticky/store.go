@@ -267,18 +267,20 @@ func (s *Store) lookup(id string) (strategies.Principal, bool) {
 		s.drop(e)
 		return strategies.Principal{}, false
 	}
-	if s.idle > 0 { // slide, never backwards
-		for old := e.lastSeen.Load(); now > old && !e.lastSeen.CompareAndSwap(old, now); old = e.lastSeen.Load() {
+	for s.idle > 0 { // slide the idle timer, never backwards
+		old := e.lastSeen.Load()
+		if now <= old || e.lastSeen.CompareAndSwap(old, now) {
+			break
 		}
 	}
 	return copyPrincipal(*e.principal.Load()), true
 }
 
 // insert stores a new session id for p. It first frees expired sessions
-// when the store is full, then, under p.User's index lock, drops that
-// user's dead or expired sessions and evicts their oldest ones down to
-// MaxSessionsPerUser-1, and finally takes a global slot or fails with
-// ErrFull. (When the store is full and the user at their cap, the evicted
+// when the store is full, then, under p.User's index lock and only when
+// the user is at MaxSessionsPerUser, drops that user's dead or expired
+// sessions and evicts their oldest live ones down to MaxSessionsPerUser-1,
+// and finally takes a global slot or fails with ErrFull. (When the store is full and the user at their cap, the evicted
 // session's slot is normally the one taken; a concurrent login may win it,
 // and this login then fails with ErrFull.)
 func (s *Store) insert(id string, p strategies.Principal) error {
@@ -294,7 +296,9 @@ func (s *Store) insert(id string, p strategies.Principal) error {
 	us := s.userShardOf(p.User)
 	us.mu.Lock()
 	defer us.mu.Unlock()
-	if l := us.m[p.User]; l != nil {
+	if l := us.m[p.User]; l != nil && l.n >= s.perUser {
+		// At the cap: expired (not yet swept) sessions go first, so that
+		// they never cost the user a live one; then the oldest live ones.
 		for x := l.head; x != nil; {
 			next := x.next
 			if x.dead.Load() || now >= s.deadline(x) {

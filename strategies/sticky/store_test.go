@@ -322,15 +322,22 @@ func (m *model) login(user string, now time.Time) error {
 	}
 	var mine []*modelSession
 	for _, ms := range m.sessions {
-		if ms.removed || ms.user != user {
-			continue
+		if !ms.removed && ms.user == user {
+			mine = append(mine, ms)
 		}
+	}
+	if len(mine) < m.perUser {
+		mine = nil // below the cap: nothing to prune or evict
+	}
+	live := mine[:0]
+	for _, ms := range mine {
 		if m.expired(ms, now) {
 			ms.removed = true
 			continue
 		}
-		mine = append(mine, ms)
+		live = append(live, ms)
 	}
+	mine = live
 	for len(mine) >= m.perUser {
 		mine[0].removed = true
 		mine = mine[1:]
