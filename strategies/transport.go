@@ -33,15 +33,38 @@ func TransportFor(caps Capabilities, secureCookies bool) Transport {
 	}
 }
 
-// CookieTransport carries the credential in an HttpOnly, SameSite=Lax cookie.
+// HostCookiePrefix is the cookie name prefix browsers accept only on a
+// cookie set with Secure, Path=/ and no Domain (RFC 6265bis §4.1.3.2): such
+// a cookie cannot have been set or overwritten by a sibling subdomain or over
+// plain HTTP ("cookie tossing", session fixation from a neighbour).
+const HostCookiePrefix = "__Host-"
+
+// SessionCookieName returns the on-the-wire name of cookie name: name itself,
+// or HostCookiePrefix+name when secure. It is idempotent (an already
+// prefixed name is returned as is).
+func SessionCookieName(name string, secure bool) string {
+	if !secure || strings.HasPrefix(name, HostCookiePrefix) {
+		return name
+	}
+	return HostCookiePrefix + name
+}
+
+// CookieTransport carries the credential in an HttpOnly, SameSite=Lax cookie
+// with Path=/ and no Domain. When Secure, the cookie also carries Secure and
+// its name gets HostCookiePrefix; Extract then reads the prefixed name only,
+// so a cookie without the prefix (which a subdomain or a plain-HTTP response
+// could have planted) is never accepted.
 type CookieTransport struct {
 	Name   string
 	Secure bool // set when served over TLS
 }
 
+// CookieName returns the cookie's name on the wire (see SessionCookieName).
+func (t CookieTransport) CookieName() string { return SessionCookieName(t.Name, t.Secure) }
+
 // Extract implements Transport.
 func (t CookieTransport) Extract(r *http.Request) string {
-	c, err := r.Cookie(t.Name)
+	c, err := r.Cookie(t.CookieName())
 	if err != nil {
 		return ""
 	}
@@ -51,7 +74,7 @@ func (t CookieTransport) Extract(r *http.Request) string {
 // Write implements Transport.
 func (t CookieTransport) Write(w http.ResponseWriter, c Credential) {
 	ck := &http.Cookie{
-		Name:     t.Name,
+		Name:     t.CookieName(),
 		Value:    c.Token,
 		Path:     "/",
 		HttpOnly: true,
@@ -68,7 +91,7 @@ func (t CookieTransport) Write(w http.ResponseWriter, c Credential) {
 // Clear implements Transport.
 func (t CookieTransport) Clear(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{
-		Name: t.Name, Value: "", Path: "/", MaxAge: -1,
+		Name: t.CookieName(), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: t.Secure, SameSite: http.SameSiteLaxMode,
 	})
 }

@@ -11,15 +11,21 @@
 // never stored in Redis. The cookie value's shape is checked before any
 // Redis call.
 //
-// Sessions expire after TTL through the Redis key's TTL (absolute, no idle
-// timeout, no sliding renewal).
+// Sessions expire after TTL, their absolute lifetime, and, with IdleTTL,
+// after IdleTTL without use. Logins and logouts go through gorilla/sessions
+// and redisstore (SET with a TTL, DEL). Authenticate costs one Redis
+// command and bypasses redisstore: GET, or with an idle timeout GETEX
+// EX IdleTTL, which reads the session and slides the key's TTL in the same
+// round trip. The key's TTL is then only the idle timeout, so the absolute
+// expiry is stored in the session value and checked in code (a key read
+// just before its absolute end may outlive it in Redis by less than
+// IdleTTL, refused all the same, and deleted when next presented).
 package redissession
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/gorilla/sessions"
@@ -53,8 +59,19 @@ type Config struct {
 	Client redis.UniversalClient
 	// CookieName is the session cookie's name (default "authlab_session").
 	CookieName string
-	// TTL is the session lifetime, a whole number of seconds (default 12h).
+	// TTL is the session's absolute lifetime, a whole number of seconds
+	// (default 12h), enforced however often the session is used.
 	TTL time.Duration
+	// IdleTTL, when positive, also ends a session unused for that long (a
+	// whole number of seconds, at most TTL): the Redis key's TTL, slid by
+	// every Authenticate. Zero: no idle timeout.
+	IdleTTL time.Duration
+	// Secure names the session cookie with the __Host- prefix (and marks it
+	// Secure, Path=/, no Domain): set it when served over TLS.
+	Secure bool
+	// Now is the clock that stamps and checks absolute expiry (default
+	// time.Now). The idle timeout runs on Redis's clock.
+	Now func() time.Time
 	// KeyPrefix prefixes every Redis key (default "authlab:session:").
 	KeyPrefix string
 	// FingerprintKey keys the HMAC-SHA256 that turns a session id into its
@@ -74,6 +91,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("redis-session: TTL %v is negative", c.TTL)
 	case c.TTL > 0 && (c.TTL < time.Second || c.TTL%time.Second != 0):
 		return fmt.Errorf("redis-session: TTL %v is not a whole number of seconds (Redis and cookie Max-Age granularity)", c.TTL)
+	case c.IdleTTL < 0:
+		return fmt.Errorf("redis-session: IdleTTL %v is negative", c.IdleTTL)
+	case c.IdleTTL > 0 && (c.IdleTTL < time.Second || c.IdleTTL%time.Second != 0):
+		return fmt.Errorf("redis-session: IdleTTL %v is not a whole number of seconds", c.IdleTTL)
+	case c.IdleTTL > c.ttl():
+		return fmt.Errorf("redis-session: IdleTTL %v exceeds TTL %v", c.IdleTTL, c.ttl())
 	case len(c.KeyPrefix) > maxKeyPrefixLen:
 		return fmt.Errorf("redis-session: KeyPrefix is %d bytes, at most %d", len(c.KeyPrefix), maxKeyPrefixLen)
 	case len(c.FingerprintKey) > 0 && len(c.FingerprintKey) < MinFingerprintKeyLen:
@@ -87,13 +110,23 @@ func (c Config) Validate() error {
 	return nil
 }
 
+func (c Config) ttl() time.Duration {
+	if c.TTL == 0 {
+		return DefaultTTL
+	}
+	return c.TTL
+}
+
 // Strategy is the redis-session strategy. It is safe for concurrent use.
 type Strategy struct {
 	client redis.UniversalClient
 	store  *redisstore.RedisStore
 	fp     strategies.Fingerprinter
 	cookie string
+	prefix string
 	ttl    time.Duration
+	idle   time.Duration
+	now    func() time.Time
 }
 
 // errNoKeyGen guards against redisstore ever generating a session id itself
@@ -110,11 +143,16 @@ func New(ctx context.Context, cfg Config) (*Strategy, error) {
 	if cfg.CookieName == "" {
 		cfg.CookieName = sessionutil.DefaultCookieName
 	}
-	if cfg.TTL == 0 {
-		cfg.TTL = DefaultTTL
-	}
+	cfg.TTL = cfg.ttl()
 	if cfg.KeyPrefix == "" {
 		cfg.KeyPrefix = DefaultKeyPrefix
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	keyTTL := cfg.TTL // the Redis key's TTL at login: the idle timeout if any
+	if cfg.IdleTTL > 0 {
+		keyTTL = cfg.IdleTTL
 	}
 	store, err := redisstore.NewRedisStore(ctx, cfg.Client)
 	if err != nil {
@@ -123,18 +161,20 @@ func New(ctx context.Context, cfg Config) (*Strategy, error) {
 	store.KeyPrefix(cfg.KeyPrefix)
 	store.Serializer(JSONSerializer{})
 	store.KeyGen(func() (string, error) { return "", errNoKeyGen })
-	store.Options(sessions.Options{
-		Path:     "/",
-		MaxAge:   int(cfg.TTL / time.Second),
-		HttpOnly: true,
-		SameSite: http.SameSiteLaxMode,
-	})
+	// redisstore's Save sets the key's TTL from MaxAge. The cookie it writes
+	// (named with the __Host- prefix and Secure when cfg.Secure) is never
+	// sent: it carries the fingerprint, the client gets the raw id through
+	// the gateway's Transport.
+	store.Options(sessionutil.StoreOptions(int(keyTTL/time.Second), cfg.Secure))
 	return &Strategy{
 		client: cfg.Client,
 		store:  store,
 		fp:     strategies.NewFingerprinter(cfg.FingerprintKey),
-		cookie: cfg.CookieName,
+		cookie: strategies.SessionCookieName(cfg.CookieName, cfg.Secure),
+		prefix: cfg.KeyPrefix,
 		ttl:    cfg.TTL,
+		idle:   cfg.IdleTTL,
+		now:    cfg.Now,
 	}, nil
 }
 
@@ -166,7 +206,8 @@ func unavailable(err error) error {
 }
 
 // Login implements strategies.Strategy: a new random id every time (no
-// fixation), stored under its fingerprint with the TTL.
+// fixation), stored under its fingerprint with its absolute expiry, the
+// key's TTL being IdleTTL or else TTL.
 func (s *Strategy) Login(ctx context.Context, p strategies.Principal) (strategies.Credential, error) {
 	if p.User == "" {
 		return strategies.Credential{}, errors.New("redis-session: login: empty user")
@@ -182,7 +223,8 @@ func (s *Strategy) Login(ctx context.Context, p strategies.Principal) (strategie
 	}
 	session.ID = s.fp.Sum(raw)
 	sessionutil.SetPrincipal(session.Values, p)
-	expires := time.Now().Add(s.ttl)
+	expires := s.now().Add(s.ttl)
+	session.Values[sessionutil.KeyExpires] = expires.UnixMilli()
 	var w sessionutil.ResponseWriter
 	if err := s.store.Save(r, &w, session); err != nil {
 		if errors.Is(err, sessionutil.ErrCorruptSession) {
@@ -193,9 +235,11 @@ func (s *Strategy) Login(ctx context.Context, p strategies.Principal) (strategie
 	return strategies.Credential{Token: raw, ExpiresAt: expires}, nil
 }
 
-// Authenticate implements strategies.Strategy. Malformed values are
-// rejected before any Redis call; an unknown or expired session is
-// ErrInvalidCredential; a Redis failure wraps ErrUnavailable.
+// Authenticate implements strategies.Strategy with one Redis command: GET,
+// or GETEX sliding the idle timeout. Malformed values are rejected before
+// any Redis call; an unknown, idle-expired or absolutely expired session is
+// ErrInvalidCredential (an absolutely expired one is also deleted, one more
+// command, once); a Redis failure wraps ErrUnavailable.
 func (s *Strategy) Authenticate(ctx context.Context, raw string) (strategies.Principal, error) {
 	if raw == "" {
 		return strategies.Principal{}, strategies.ErrNoCredential
@@ -203,22 +247,30 @@ func (s *Strategy) Authenticate(ctx context.Context, raw string) (strategies.Pri
 	if !sessionutil.ValidID(raw) {
 		return strategies.Principal{}, fmt.Errorf("redis-session: malformed session id: %w", strategies.ErrInvalidCredential)
 	}
-	// redisstore reads the session named by the cookie: hand it the
-	// fingerprint, which is the stored ID.
-	session, err := s.store.New(sessionutil.Request(ctx, s.cookie, s.fp.Sum(raw)), s.cookie)
-	switch {
-	case errors.Is(err, sessionutil.ErrCorruptSession):
-		return strategies.Principal{}, fmt.Errorf("redis-session: %w: %w", strategies.ErrInvalidCredential, err)
-	case err != nil: // redisstore maps "not found" (redis.Nil) to nil: this is Redis failing
-		return strategies.Principal{}, unavailable(err)
-	case session.IsNew:
-		return strategies.Principal{}, fmt.Errorf("redis-session: unknown or expired session: %w", strategies.ErrInvalidCredential)
+	key := s.prefix + s.fp.Sum(raw)
+	var cmd *redis.StringCmd
+	if s.idle > 0 {
+		cmd = s.client.GetEx(ctx, key, s.idle) // never 0 here: GetEx(0) would PERSIST
+	} else {
+		cmd = s.client.Get(ctx, key)
 	}
-	p, err := sessionutil.PrincipalFrom(session.Values)
+	b, err := cmd.Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return strategies.Principal{}, fmt.Errorf("redis-session: unknown or expired session: %w", strategies.ErrInvalidCredential)
+	case err != nil:
+		return strategies.Principal{}, unavailable(err)
+	}
+	rec, err := decodeRecord(b)
 	if err != nil {
 		return strategies.Principal{}, fmt.Errorf("redis-session: %w: %w", strategies.ErrInvalidCredential, err)
 	}
-	return p, nil
+	if s.now().UnixMilli() >= rec.X {
+		// Best effort: the key would otherwise linger up to IdleTTL.
+		_ = s.client.Del(ctx, key).Err()
+		return strategies.Principal{}, fmt.Errorf("redis-session: session past its absolute lifetime: %w", strategies.ErrInvalidCredential)
+	}
+	return strategies.Principal{User: rec.User, Roles: rec.Roles}, nil
 }
 
 // Logout implements strategies.Strategy: the Redis key is deleted (MaxAge
@@ -231,7 +283,8 @@ func (s *Strategy) Logout(ctx context.Context, raw string) error {
 	r := sessionutil.Request(ctx, s.cookie, "")
 	session := sessions.NewSession(s.store, s.cookie)
 	session.ID = s.fp.Sum(raw)
-	session.Options = &sessions.Options{Path: "/", MaxAge: -1}
+	opts := sessionutil.StoreOptions(-1, false)
+	session.Options = &opts
 	var w sessionutil.ResponseWriter
 	if err := s.store.Save(r, &w, session); err != nil {
 		return unavailable(err)

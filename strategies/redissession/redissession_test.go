@@ -8,6 +8,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,6 +100,14 @@ func TestConfigValidate(t *testing.T) {
 		{"fractional TTL", Config{Client: c, TTL: 1500 * time.Millisecond}, true},
 		{"long prefix", Config{Client: c, KeyPrefix: strings.Repeat("p", 200)}, true},
 		{"short key", Config{Client: c, FingerprintKey: []byte("short")}, true},
+		{"idle", Config{Client: c, TTL: time.Hour, IdleTTL: time.Minute}, false},
+		{"idle equal to TTL", Config{Client: c, TTL: time.Hour, IdleTTL: time.Hour}, false},
+		{"negative idle", Config{Client: c, IdleTTL: -time.Second}, true},
+		{"fractional idle", Config{Client: c, IdleTTL: 1500 * time.Millisecond}, true},
+		{"sub-second idle", Config{Client: c, IdleTTL: time.Millisecond}, true},
+		{"idle above TTL", Config{Client: c, TTL: time.Minute, IdleTTL: time.Hour}, true},
+		{"idle above default TTL", Config{Client: c, IdleTTL: 13 * time.Hour}, true},
+		{"prefixed cookie name", Config{Client: c, CookieName: "__Host-sid"}, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -144,8 +153,9 @@ func TestStoredKeyIsFingerprint(t *testing.T) {
 		t.Fatal("raw session id stored in Redis")
 	}
 	var rec record
-	if err := json.Unmarshal([]byte(val), &rec); err != nil || rec.User != "bob" || !slices.Equal(rec.Roles, []string{"user", "admin"}) {
-		t.Fatalf("stored value %q: %+v, %v", val, rec, err)
+	if err := json.Unmarshal([]byte(val), &rec); err != nil || rec.User != "bob" || !slices.Equal(rec.Roles, []string{"user", "admin"}) ||
+		rec.X != c.ExpiresAt.UnixMilli() {
+		t.Fatalf("stored value %q: %+v, %v (want absolute expiry %d)", val, rec, err, c.ExpiresAt.UnixMilli())
 	}
 	ttl, err := e.client.TTL(ctx, want).Result()
 	if err != nil || ttl <= 59*time.Minute || ttl > time.Hour {
@@ -205,6 +215,7 @@ func TestCorruptStoredValueIsInvalidNotUnavailable(t *testing.T) {
 		"not json":   "\x0e\xff gob?",
 		"no user":    `{"r":["admin"]}`,
 		"wrong type": `{"u":42}`,
+		"no expiry":  `{"u":"alice"}`, // its TTL could be slid forever
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := login(t, s, alice)
@@ -409,6 +420,158 @@ func BenchmarkLogin(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := s.Login(ctx, alice); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// clock is a manually advanced clock for the absolute expiry.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// TestOneCommandPerAuthenticate: with or without an idle timeout, an
+// authenticated request costs exactly one Redis command (the number the
+// benchmark reports as Redis commands per request), and the key's TTL is
+// slid to IdleTTL only when one is set (GET never touches it; GETEX must
+// never PERSIST it).
+func TestOneCommandPerAuthenticate(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	tests := []struct {
+		name          string
+		idle          time.Duration
+		wantLoginTTL  time.Duration // the key's TTL right after login
+		wantTTLAfter  time.Duration // after Authenticate of a key shortened to 100 s
+		slides        bool
+		authenticates int
+	}{
+		{"no idle timeout", 0, time.Hour, 100 * time.Second, false, 3},
+		{"idle timeout", 10 * time.Minute, 10 * time.Minute, 10 * time.Minute, true, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStrategy(t, Config{Client: e.client, FingerprintKey: testKey, TTL: time.Hour, IdleTTL: tc.idle})
+			c := login(t, s, alice)
+			key := DefaultKeyPrefix + strategies.NewFingerprinter(testKey).Sum(c.Token)
+			if ttl := e.client.PTTL(ctx, key).Val(); ttl <= tc.wantLoginTTL-time.Minute || ttl > tc.wantLoginTTL {
+				t.Fatalf("key TTL after login = %v, want ~%v", ttl, tc.wantLoginTTL)
+			}
+			if err := e.client.Expire(ctx, key, 100*time.Second).Err(); err != nil {
+				t.Fatal(err)
+			}
+			before := e.cmds.Count()
+			for range tc.authenticates {
+				if p, err := s.Authenticate(ctx, c.Token); err != nil || p.User != alice.User || !slices.Equal(p.Roles, alice.Roles) {
+					t.Fatalf("Authenticate = %+v, %v", p, err)
+				}
+			}
+			if n := e.cmds.Count() - before; n != int64(tc.authenticates) {
+				t.Fatalf("%d Authenticate calls sent %d Redis commands, want one each", tc.authenticates, n)
+			}
+			ttl := e.client.PTTL(ctx, key).Val()
+			if ttl <= tc.wantTTLAfter-time.Minute || ttl > tc.wantTTLAfter {
+				t.Fatalf("key TTL after Authenticate = %v, want ~%v (slides: %v)", ttl, tc.wantTTLAfter, tc.slides)
+			}
+		})
+	}
+}
+
+// TestIdleExpiry: a session whose key's idle TTL ran out (shortened here
+// instead of waited for) is gone.
+func TestIdleExpiry(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	s := newStrategy(t, Config{Client: e.client, FingerprintKey: testKey, TTL: time.Hour, IdleTTL: time.Minute})
+	c := login(t, s, alice)
+	other := login(t, s, alice)
+	key := DefaultKeyPrefix + strategies.NewFingerprinter(testKey).Sum(c.Token)
+	if err := e.client.PExpire(ctx, key, time.Millisecond).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Readiness poll on Redis expiring the key; EXISTS, unlike Authenticate,
+	// does not slide its TTL.
+	deadline := time.Now().Add(5 * time.Second)
+	for e.client.Exists(ctx, key).Val() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("Redis did not expire the key")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := s.Authenticate(ctx, c.Token); !errors.Is(err, strategies.ErrInvalidCredential) {
+		t.Fatalf("idle-expired session: err = %v, want ErrInvalidCredential", err)
+	}
+	if _, err := s.Authenticate(ctx, other.Token); err != nil {
+		t.Fatalf("another session of the user expired with it: %v", err)
+	}
+}
+
+// TestAbsoluteLifetimeUnderContinuousUse: a session used every 5 minutes
+// (its idle TTL of 10 minutes never runs out) still ends at TTL, counted on
+// the injected clock, and its key is then deleted.
+func TestAbsoluteLifetimeUnderContinuousUse(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	clk := &clock{t: time.Now()}
+	s := newStrategy(t, Config{Client: e.client, FingerprintKey: testKey, TTL: time.Hour, IdleTTL: 10 * time.Minute, Now: clk.Now})
+	c := login(t, s, alice)
+	if want := clk.Now().Add(time.Hour); !c.ExpiresAt.Equal(want) {
+		t.Fatalf("ExpiresAt = %v, want %v (absolute, not idle)", c.ExpiresAt, want)
+	}
+	key := DefaultKeyPrefix + strategies.NewFingerprinter(testKey).Sum(c.Token)
+	for m := 5; m < 60; m += 5 {
+		clk.Advance(5 * time.Minute)
+		if _, err := s.Authenticate(ctx, c.Token); err != nil {
+			t.Fatalf("+%d min: %v", m, err)
+		}
+	}
+	clk.Advance(5 * time.Minute)
+	if _, err := s.Authenticate(ctx, c.Token); !errors.Is(err, strategies.ErrInvalidCredential) {
+		t.Fatalf("at the absolute end: err = %v, want ErrInvalidCredential", err)
+	}
+	if n := e.client.Exists(ctx, key).Val(); n != 0 {
+		t.Fatal("key past its absolute lifetime not deleted")
+	}
+}
+
+func TestSecureCookieName(t *testing.T) {
+	e := setup(t)
+	for _, tc := range []struct {
+		secure bool
+		want   string
+	}{{false, "sid"}, {true, "__Host-sid"}} {
+		s := newStrategy(t, Config{Client: e.client, CookieName: "sid", Secure: tc.secure})
+		if got := s.Capabilities().CookieName; got != tc.want {
+			t.Errorf("Secure=%v: CookieName = %q, want %q", tc.secure, got, tc.want)
+		}
+		c := login(t, s, alice) // the store still works under the prefixed name
+		if _, err := s.Authenticate(context.Background(), c.Token); err != nil {
+			t.Errorf("Secure=%v: %v", tc.secure, err)
+		}
+	}
+}
+
+func BenchmarkAuthenticateIdle(b *testing.B) {
+	e := setup(b)
+	s := newStrategy(b, Config{Client: e.client, FingerprintKey: testKey, IdleTTL: time.Hour})
+	c := login(b, s, alice)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Authenticate(ctx, c.Token); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 func newSession(p strategies.Principal) *sessions.Session {
 	s := sessions.NewSession(nil, "authlab_session")
 	sessionutil.SetPrincipal(s.Values, p)
+	s.Values[sessionutil.KeyExpires] = int64(1767225600000)
 	return s
 }
 
@@ -37,16 +38,21 @@ func TestJSONSerializerRoundTrip(t *testing.T) {
 		if err != nil || got.User != p.User || !slices.Equal(got.Roles, p.Roles) {
 			t.Fatalf("round trip %+v -> %s -> %+v, %v", p, b, got, err)
 		}
+		if x := out.Values[sessionutil.KeyExpires]; x != int64(1767225600000) {
+			t.Fatalf("round trip lost the absolute expiry: %v (%T)", x, x)
+		}
 	}
 }
 
 func TestJSONSerializerRejects(t *testing.T) {
 	tests := map[string]map[any]any{
-		"unknown key":  {sessionutil.KeyUser: "a", "extra": 1},
-		"non-str key":  {sessionutil.KeyUser: "a", 7: "x"},
-		"user type":    {sessionutil.KeyUser: 1},
-		"roles type":   {sessionutil.KeyUser: "a", sessionutil.KeyRoles: "admin"},
-		"missing user": {sessionutil.KeyRoles: []string{"admin"}},
+		"unknown key":  {sessionutil.KeyUser: "a", sessionutil.KeyExpires: int64(1), "extra": 1},
+		"non-str key":  {sessionutil.KeyUser: "a", sessionutil.KeyExpires: int64(1), 7: "x"},
+		"user type":    {sessionutil.KeyUser: 1, sessionutil.KeyExpires: int64(1)},
+		"roles type":   {sessionutil.KeyUser: "a", sessionutil.KeyRoles: "admin", sessionutil.KeyExpires: int64(1)},
+		"missing user": {sessionutil.KeyRoles: []string{"admin"}, sessionutil.KeyExpires: int64(1)},
+		"no expiry":    {sessionutil.KeyUser: "a"},
+		"expiry type":  {sessionutil.KeyUser: "a", sessionutil.KeyExpires: 1},
 	}
 	for name, v := range tests {
 		s := sessions.NewSession(nil, "x")
@@ -56,7 +62,8 @@ func TestJSONSerializerRejects(t *testing.T) {
 		}
 	}
 	for name, b := range map[string]string{
-		"empty": "", "garbage": "\x00\x01", "no user": `{"r":["x"]}`, "array": `[1]`, "user number": `{"u":1}`,
+		"empty": "", "garbage": "\x00\x01", "no user": `{"r":["x"],"x":1}`, "array": `[1]`, "user number": `{"u":1,"x":1}`,
+		"no expiry": `{"u":"a"}`, "zero expiry": `{"u":"a","x":0}`, "expiry string": `{"u":"a","x":"1"}`,
 	} {
 		if err := (JSONSerializer{}).Deserialize([]byte(b), sessions.NewSession(nil, "x")); !errors.Is(err, sessionutil.ErrCorruptSession) {
 			t.Errorf("%s: Deserialize err = %v, want ErrCorruptSession", name, err)

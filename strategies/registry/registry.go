@@ -50,8 +50,17 @@ type Options struct {
 	Redis redis.UniversalClient
 	// FingerprintKey keys the HMAC that turns tokens into store keys.
 	FingerprintKey []byte
-	// SessionTTL is the lifetime of sticky and redis-session sessions.
+	// SessionTTL is the absolute lifetime of sticky and redis-session
+	// sessions (0: each strategy's default, 12h).
 	SessionTTL time.Duration
+	// SessionIdleTTL, when positive, also ends a sticky or redis-session
+	// session unused for that long (sliding; at most SessionTTL, whole
+	// seconds for redis-session). 0: no idle timeout.
+	SessionIdleTTL time.Duration
+	// SecureCookies names the sticky and redis-session cookies with the
+	// __Host- prefix and marks them Secure (served over TLS). Pass the same
+	// value as the gateway's SecureCookies.
+	SecureCookies bool
 
 	Sticky       sticky.Config
 	RedisSession redissession.Config
@@ -70,6 +79,10 @@ func New(ctx context.Context, name string, o Options) (strategies.Strategy, erro
 		if o.SessionTTL > 0 {
 			c.TTL = o.SessionTTL
 		}
+		if o.SessionIdleTTL > 0 {
+			c.IdleTTL = o.SessionIdleTTL
+		}
+		c.Secure = c.Secure || o.SecureCookies
 		return sticky.New(c)
 	case RedisSession:
 		c := o.RedisSession
@@ -78,6 +91,10 @@ func New(ctx context.Context, name string, o Options) (strategies.Strategy, erro
 		if o.SessionTTL > 0 {
 			c.TTL = o.SessionTTL
 		}
+		if o.SessionIdleTTL > 0 {
+			c.IdleTTL = o.SessionIdleTTL
+		}
+		c.Secure = c.Secure || o.SecureCookies
 		return redissession.New(ctx, c)
 	case JWT:
 		c := o.JWT

@@ -5,11 +5,18 @@
 // (NeedsSticky); when that instance dies its users' sessions are lost.
 //
 // Session ids are 256-bit random values, unpadded base64url in the cookie;
-// the in-memory map is keyed by their HMAC fingerprint, never the raw id.
-// Sessions expire after an absolute TTL and, optionally, an idle TTL; a
-// background goroutine sweeps expired entries until Close. When MaxSessions
-// sessions exist, new logins are refused with ErrFull (503), never evicting
-// other users' sessions.
+// the in-memory store is keyed by their HMAC fingerprint, never the raw id.
+// Logins go through the gorilla/sessions Store interface (the Store is
+// exported for HTTP code that wants it); Authenticate and Logout call the
+// store directly: one fingerprint and one shard lookup.
+//
+// Sessions expire after an absolute TTL and, optionally, an idle TTL that
+// every successful Authenticate slides; a background goroutine sweeps
+// expired entries until Close, one shard at a time, through per-shard expiry
+// heaps (never a walk of the table). One user holds at most
+// MaxSessionsPerUser sessions: a login beyond it evicts that user's oldest.
+// When MaxSessions sessions exist, new logins are refused with ErrFull
+// (503), never evicting other users' sessions.
 package sticky
 
 import (
@@ -29,8 +36,9 @@ const Name = "sticky"
 
 // Defaults applied by New to zero Config fields.
 const (
-	DefaultTTL         = 12 * time.Hour
-	DefaultMaxSessions = 1 << 20
+	DefaultTTL                = 12 * time.Hour
+	DefaultMaxSessions        = 1 << 20
+	DefaultMaxSessionsPerUser = 16
 )
 
 // MinFingerprintKeyLen is the minimum length of a configured FingerprintKey.
@@ -49,6 +57,13 @@ type Config struct {
 	// MaxSessions bounds the sessions held (default 1<<20); logins beyond it
 	// fail with ErrFull until sessions expire or log out.
 	MaxSessions int
+	// MaxSessionsPerUser bounds one user's sessions (default 16), so that
+	// one account cannot fill MaxSessions: a login beyond it evicts that
+	// user's oldest session.
+	MaxSessionsPerUser int
+	// Secure marks the session cookie Secure (serve over TLS) and names it
+	// with the __Host- prefix (Path=/, no Domain).
+	Secure bool
 	// FingerprintKey keys the HMAC under which session ids are stored (at
 	// least 32 bytes). Empty: a random per-process key, which is all this
 	// strategy needs since its state never leaves the process.
@@ -79,6 +94,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sticky: IdleTTL %v exceeds TTL %v", c.IdleTTL, c.ttl())
 	case c.MaxSessions < 0:
 		return fmt.Errorf("sticky: MaxSessions %d is negative", c.MaxSessions)
+	case c.MaxSessionsPerUser < 0:
+		return fmt.Errorf("sticky: MaxSessionsPerUser %d is negative", c.MaxSessionsPerUser)
 	case len(c.FingerprintKey) > 0 && len(c.FingerprintKey) < MinFingerprintKeyLen:
 		return fmt.Errorf("sticky: FingerprintKey is %d bytes, need at least %d", len(c.FingerprintKey), MinFingerprintKeyLen)
 	case c.SweepInterval < 0:
@@ -101,6 +118,9 @@ func (c Config) withDefaults() Config {
 	c.TTL = c.ttl()
 	if c.MaxSessions == 0 {
 		c.MaxSessions = DefaultMaxSessions
+	}
+	if c.MaxSessionsPerUser == 0 {
+		c.MaxSessionsPerUser = DefaultMaxSessionsPerUser
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -143,7 +163,7 @@ func New(cfg Config) (*Strategy, error) {
 		}
 	}
 	s := &Strategy{
-		cookie: cfg.CookieName,
+		cookie: strategies.SessionCookieName(cfg.CookieName, cfg.Secure),
 		ttl:    cfg.TTL,
 		now:    cfg.Now,
 		store:  newStore(cfg, strategies.NewFingerprinter(key)),
@@ -221,40 +241,26 @@ func (s *Strategy) Login(ctx context.Context, p strategies.Principal) (strategie
 }
 
 // Authenticate implements strategies.Strategy. The cookie value's shape is
-// checked before any lookup.
-func (s *Strategy) Authenticate(ctx context.Context, raw string) (strategies.Principal, error) {
+// checked before any lookup; a hit slides the session's idle timeout.
+func (s *Strategy) Authenticate(_ context.Context, raw string) (strategies.Principal, error) {
 	if raw == "" {
 		return strategies.Principal{}, strategies.ErrNoCredential
 	}
 	if !sessionutil.ValidID(raw) {
 		return strategies.Principal{}, fmt.Errorf("sticky: malformed session id: %w", strategies.ErrInvalidCredential)
 	}
-	session, err := s.store.New(sessionutil.Request(ctx, s.cookie, raw), s.cookie)
-	if err != nil {
-		return strategies.Principal{}, err
-	}
-	if session.IsNew {
+	p, ok := s.store.lookup(raw)
+	if !ok {
 		return strategies.Principal{}, fmt.Errorf("sticky: unknown or expired session: %w", strategies.ErrInvalidCredential)
-	}
-	p, err := sessionutil.PrincipalFrom(session.Values)
-	if err != nil {
-		return strategies.Principal{}, fmt.Errorf("sticky: %w: %w", strategies.ErrInvalidCredential, err)
 	}
 	return p, nil
 }
 
 // Logout implements strategies.Strategy: the session is deleted at once.
 // Unknown or malformed values are not an error.
-func (s *Strategy) Logout(ctx context.Context, raw string) error {
-	if !sessionutil.ValidID(raw) {
-		return nil
+func (s *Strategy) Logout(_ context.Context, raw string) error {
+	if sessionutil.ValidID(raw) {
+		s.store.remove(raw)
 	}
-	r := sessionutil.Request(ctx, s.cookie, raw)
-	session, err := s.store.New(r, s.cookie)
-	if err != nil || session.IsNew {
-		return nil // unknown, expired or malformed: nothing to log out
-	}
-	session.Options.MaxAge = -1
-	var w sessionutil.ResponseWriter
-	return s.store.Save(r, &w, session)
+	return nil
 }

@@ -3,6 +3,7 @@ package sticky
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -246,17 +247,21 @@ func TestKeyedByFingerprint(t *testing.T) {
 	if !sessionutil.ValidID(c.Token) {
 		t.Fatalf("token %q is not a 256-bit base64url id", c.Token)
 	}
-	st := s.Store()
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	want := strategies.NewFingerprinter(testKey).Sum(c.Token)
-	for k := range st.m {
-		if k == c.Token {
-			t.Fatal("map keyed by the raw session id")
+	want, err := hex.DecodeString(strategies.NewFingerprinter(testKey).Sum(c.Token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys [][]byte
+	for i := range s.store.shards {
+		sh := &s.store.shards[i]
+		sh.mu.RLock()
+		for k := range sh.m {
+			keys = append(keys, bytes.Clone(k[:]))
 		}
-		if k != want {
-			t.Fatalf("map key %q, want fingerprint %q", k, want)
-		}
+		sh.mu.RUnlock()
+	}
+	if len(keys) != 1 || !bytes.Equal(keys[0], want) {
+		t.Fatalf("store keys %x, want [the fingerprint %x]", keys, want)
 	}
 }
 

@@ -13,6 +13,9 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
+
+	"github.com/gorilla/sessions"
 
 	"github.com/authlab/authlab/strategies"
 )
@@ -30,6 +33,10 @@ const IDLen = 43
 const (
 	KeyUser  = "user"
 	KeyRoles = "roles"
+	// KeyExpires holds a session's absolute expiry as int64 Unix
+	// milliseconds, where the store cannot keep it itself (redis-session,
+	// whose key TTL is the idle timeout).
+	KeyExpires = "expires"
 )
 
 // NewID returns a fresh 256-bit random session id, unpadded base64url.
@@ -78,12 +85,45 @@ func b64Value(c byte) byte {
 	}
 }
 
-// ValidateCookieName returns an error when name cannot be a cookie name.
+// ValidateCookieName returns an error when name cannot be a configured
+// session cookie name: not a cookie name at all, or carrying a __Host- or
+// __Secure- prefix (the strategies add __Host- themselves when Secure, and
+// a prefixed cookie without Secure is dropped by browsers).
 func ValidateCookieName(name string) error {
 	if err := (&http.Cookie{Name: name, Value: "x"}).Valid(); err != nil {
 		return fmt.Errorf("cookie name %q: %w", name, err)
 	}
+	for _, p := range []string{strategies.HostCookiePrefix, "__Secure-"} {
+		if len(name) >= len(p) && strings.EqualFold(name[:len(p)], p) {
+			return fmt.Errorf("cookie name %q: configure the bare name, the %s prefix is added when cookies are Secure", name, strategies.HostCookiePrefix)
+		}
+	}
 	return nil
+}
+
+// StoreOptions returns the gorilla/sessions options of a session store's
+// cookies: Path=/, no Domain, HttpOnly, SameSite=Lax, Secure when secure,
+// and maxAge.
+func StoreOptions(maxAge int, secure bool) sessions.Options {
+	return sessions.Options{
+		Path:     "/",
+		MaxAge:   maxAge,
+		HttpOnly: true,
+		Secure:   secure,
+		SameSite: http.SameSiteLaxMode,
+	}
+}
+
+// StoreCookie is the cookie a session store writes for session name: with
+// secure it is named with strategies.HostCookiePrefix and forced to Secure,
+// Path=/ and no Domain whatever opts say (a browser drops a __Host- cookie
+// otherwise).
+func StoreCookie(name, value string, opts *sessions.Options, secure bool) *http.Cookie {
+	c := sessions.NewCookie(strategies.SessionCookieName(name, secure), value, opts)
+	if secure {
+		c.Secure, c.Path, c.Domain = true, "/", ""
+	}
+	return c
 }
 
 // ErrCorruptSession is wrapped by errors about session values that do not

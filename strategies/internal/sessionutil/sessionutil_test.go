@@ -77,11 +77,37 @@ func TestValidateCookieName(t *testing.T) {
 		{"a b", true},
 		{"a;b", true},
 		{"a=b", true},
+		{"__Host-sid", true},
+		{"__host-sid", true},
+		{"__Secure-sid", true},
+		{"_Host-sid", false},
 	}
 	for _, tc := range tests {
 		if err := ValidateCookieName(tc.name); (err != nil) != tc.wantErr {
 			t.Errorf("ValidateCookieName(%q) = %v, wantErr %v", tc.name, err, tc.wantErr)
 		}
+	}
+}
+
+func TestStoreCookie(t *testing.T) {
+	opts := StoreOptions(60, false)
+	opts.Domain, opts.Path = "example.com", "/app" // what a caller might set
+	tests := []struct {
+		secure               bool
+		wantName, wantDomain string
+		wantPath             string
+	}{
+		{false, "sid", "example.com", "/app"},
+		{true, "__Host-sid", "", "/"},
+	}
+	for _, tc := range tests {
+		c := StoreCookie("sid", "v", &opts, tc.secure)
+		if c.Name != tc.wantName || c.Secure != tc.secure || c.Domain != tc.wantDomain || c.Path != tc.wantPath || c.MaxAge != 60 {
+			t.Errorf("secure=%v: cookie = %+v", tc.secure, c)
+		}
+	}
+	if o := StoreOptions(5, true); o.Path != "/" || o.Domain != "" || !o.Secure || !o.HttpOnly || o.SameSite != http.SameSiteLaxMode || o.MaxAge != 5 {
+		t.Errorf("StoreOptions = %+v", o)
 	}
 }
 
