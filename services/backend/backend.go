@@ -107,8 +107,10 @@ func (s *server) observe(next http.Handler) http.Handler {
 		w.Header().Set(requestid.Header, id)
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r.WithContext(ctx))
-		s.logger.LogAttrs(ctx, slog.LevelDebug, "request", slog.String("method", r.Method),
-			slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Duration("took", time.Since(start)))
+		if s.logger.Enabled(ctx, slog.LevelDebug) {
+			s.logger.LogAttrs(ctx, slog.LevelDebug, "request", slog.String("method", r.Method),
+				slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Duration("took", time.Since(start)))
+		}
 	})
 }
 

@@ -273,8 +273,10 @@ func (g *Gateway) observe(c *gin.Context) {
 	defer func() {
 		route, status, took := c.FullPath(), c.Writer.Status(), time.Since(start)
 		g.metrics.request(route, status, took)
-		g.log.LogAttrs(ctx, slog.LevelDebug, "request", slog.String("method", c.Request.Method),
-			slog.String("route", route), slog.Int("status", status), slog.Duration("took", took))
+		if g.log.Enabled(ctx, slog.LevelDebug) { // no per-request cost unless asked for
+			g.log.LogAttrs(ctx, slog.LevelDebug, "request", slog.String("method", c.Request.Method),
+				slog.String("route", route), slog.Int("status", status), slog.Duration("took", took))
+		}
 	}()
 	c.Next()
 }
