@@ -205,7 +205,14 @@ func New(cfg Config) (*Gateway, error) {
 		Transport:    rt,
 		BufferPool:   bufpool.New(),
 		ErrorHandler: g.proxyError,
-		ErrorLog:     slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		// The gateway already set these on the response; the backend's
+		// copies would be appended as second values.
+		ModifyResponse: func(res *http.Response) error {
+			res.Header.Del(requestid.Header)
+			res.Header.Del(InstanceHeader)
+			return nil
+		},
+		ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
 	}
 	g.engine = g.routes()
 	g.admin = g.adminRoutes()

@@ -176,7 +176,9 @@ func TestAuditAndRequestIDEndToEnd(t *testing.T) {
 				cred = c.http.Jar.Cookies(mustURL(t, s.gw.URL))[0].Value
 			}
 			c.extra = map[string]string{requestid.Header: "it-me-1"}
-			c.do("GET", "/api/me", "")
+			if me := c.do("GET", "/api/me", ""); len(me.header.Values(requestid.Header)) != 1 || me.header.Get(requestid.Header) != "it-me-1" {
+				t.Fatalf("/api/me X-Request-Id = %q, want it-me-1 once (the backend echoes it too)", me.header.Values(requestid.Header))
+			}
 			c.extra = map[string]string{requestid.Header: "it-logout-1"}
 			c.do("POST", "/auth/logout", "")
 
