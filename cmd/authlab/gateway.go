@@ -8,16 +8,22 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/authlab/authlab/internal/assertion"
 	"github.com/authlab/authlab/internal/httpserver"
+	"github.com/authlab/authlab/internal/loginlimit"
+	"github.com/authlab/authlab/internal/redismetrics"
 	"github.com/authlab/authlab/internal/redisx"
 	"github.com/authlab/authlab/internal/secret"
 	"github.com/authlab/authlab/services/auth"
@@ -27,7 +33,8 @@ import (
 )
 
 type gatewayFlags struct {
-	listen, instanceID, strategy         string
+	listen, adminListen                  string
+	instanceID, strategy                 string
 	authURL, backendURL, redisURL        string
 	adminToken, assertionKey, fpKey      string
 	jwtAlg, jwtSecret, jwtSeed, jwtKID   string
@@ -36,11 +43,16 @@ type gatewayFlags struct {
 	accessTTL, refreshTTL, sessionTTL    time.Duration
 	opaqueTTL, opaqueCacheTTL, opaqueNeg time.Duration
 	opaqueCacheSize, stickyMaxSessions   int
-	logLevel                             string
+	logLevel, auditLog                   string
+	allowedOrigins, trustedProxies       string
+	loginMaxFailures                     int
+	loginLockoutBase, loginLockoutMax    time.Duration
+	loginWindow                          time.Duration
 }
 
 func (f *gatewayFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address to listen on (loopback by default)")
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address of the data plane: /auth/*, /api/*, /healthz, /readyz (loopback by default)")
+	fs.StringVar(&f.adminListen, "admin-listen", "127.0.0.1:8081", "address of the admin plane: /_admin/*, /metrics, /healthz, /readyz (keep it on loopback; empty disables it)")
 	fs.StringVar(&f.instanceID, "instance-id", "", "instance id sent in X-Authlab-Instance (default gw-<pid>)")
 	fs.StringVar(&f.strategy, "strategy", "jwt", "authentication strategy: "+strings.Join(registry.Names(), "|"))
 	fs.StringVar(&f.authURL, "auth-url", "http://127.0.0.1:8091", "base URL of the auth service")
@@ -66,7 +78,14 @@ func (f *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.opaqueNeg, "opaque-negative-ttl", 0, "opaque: cache unknown tokens this long (0 = no negative caching)")
 	fs.BoolVar(&f.opaquePubSub, "opaque-pubsub", false, "opaque: invalidate caches over Redis pub/sub at logout")
 	fs.BoolVar(&f.secure, "secure-cookies", false, "set the Secure attribute on cookies (when served over TLS)")
-	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error (debug adds one line per request)")
+	fs.StringVar(&f.auditLog, "audit-log", "-", `where the audit log goes, one JSON line per login, logout, refresh, reuse and revocation: "-" for stderr, or a file path (appended to)`)
+	fs.StringVar(&f.allowedOrigins, "allowed-origins", "", "comma-separated origins (scheme://host[:port]) allowed on state-changing requests besides the service's own")
+	fs.StringVar(&f.trustedProxies, "trusted-proxies", "127.0.0.0/8,::1/128", "comma-separated IPs or CIDRs whose X-Forwarded-For/-Proto/-Host are believed (empty: trust no one)")
+	fs.IntVar(&f.loginMaxFailures, "login-max-failures", loginlimit.DefaultMaxFailures, "failed logins per account before it is throttled (0 disables throttling)")
+	fs.DurationVar(&f.loginLockoutBase, "login-lockout-base", loginlimit.DefaultBase, "first lockout of a throttled account; doubles with each further failure")
+	fs.DurationVar(&f.loginLockoutMax, "login-lockout-max", loginlimit.DefaultMax, "longest lockout")
+	fs.DurationVar(&f.loginWindow, "login-failure-window", loginlimit.DefaultWindow, "an account's failures are forgotten this long after its last attempt (at least --login-lockout-max)")
 }
 
 func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -107,11 +126,30 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 
-	opts, cleanup, err := f.strategyOptions(ctx, logger)
+	fpKey, _, err := secret.Resolve(logger, "fingerprint-key", f.fpKey, 32)
+	if err != nil {
+		return err
+	}
+	trusted, err := parsePrefixes(f.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	auditW, closeAudit, err := openAuditLog(f.auditLog, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeAudit()
+
+	reg := prometheus.NewRegistry()
+	opts, cleanup, err := f.strategyOptions(logger, []byte(fpKey), reg)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
+	limiter, err := f.loginLimiter(opts, []byte(fpKey))
+	if err != nil {
+		return err
+	}
 	strat, err := registry.New(ctx, f.strategy, opts)
 	if err != nil {
 		return fmt.Errorf("strategy %s: %w", f.strategy, err)
@@ -125,31 +163,116 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	gin.SetMode(gin.ReleaseMode)
 	gw, err := gateway.New(gateway.Config{
-		InstanceID:    f.instanceID,
-		Strategy:      strat,
-		Passwords:     auth.NewClient(f.authURL, nil),
-		Backend:       backend,
-		Assertions:    issuer,
-		AdminToken:    adminToken,
-		SecureCookies: f.secure,
-		Exit:          os.Exit,
-		Logger:        logger,
+		InstanceID:     f.instanceID,
+		Strategy:       strat,
+		Passwords:      auth.NewClient(f.authURL, nil),
+		Backend:        backend,
+		Assertions:     issuer,
+		AdminToken:     adminToken,
+		FingerprintKey: []byte(fpKey),
+		SecureCookies:  f.secure,
+		Exit:           os.Exit,
+		Logger:         logger,
+		Audit:          auditW,
+		LoginLimiter:   limiter,
+		TrustedProxies: trusted,
+		AllowedOrigins: splitList(f.allowedOrigins),
+		Registry:       reg,
 	})
 	if err != nil {
 		return err
 	}
-	return httpserver.Run(ctx, logger, f.listen, gw.Handler())
+	return serveBoth(ctx, logger, f.listen, gw.Handler(), f.adminListen, gw.AdminHandler())
+}
+
+// serveBoth runs the data plane and, unless adminAddr is empty, the admin
+// plane until ctx ends or either fails; then both stop.
+func serveBoth(ctx context.Context, logger *slog.Logger, dataAddr string, data http.Handler, adminAddr string, admin http.Handler) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return httpserver.Run(gctx, logger.With("plane", "data"), dataAddr, data) })
+	if adminAddr != "" {
+		g.Go(func() error {
+			if err := httpserver.Run(gctx, logger.With("plane", "admin"), adminAddr, admin); err != nil {
+				return fmt.Errorf("admin plane (--admin-listen): %w", err)
+			}
+			return nil
+		})
+	} else {
+		logger.Warn("admin plane disabled (--admin-listen is empty): no /metrics, no /_admin/*")
+	}
+	return g.Wait()
+}
+
+// loginLimiter builds the login throttle: shared through Redis when the
+// strategy has a Redis client, in memory (per instance) otherwise, so
+// sticky and none never depend on Redis.
+func (f *gatewayFlags) loginLimiter(opts registry.Options, fpKey []byte) (gateway.LoginLimiter, error) {
+	if f.loginMaxFailures == 0 {
+		return loginlimit.Disabled{}, nil
+	}
+	if f.loginMaxFailures < 0 {
+		return nil, fmt.Errorf("--login-max-failures %d: want 0 (off) or more", f.loginMaxFailures)
+	}
+	cfg := loginlimit.Config{MaxFailures: f.loginMaxFailures, Base: f.loginLockoutBase, Max: f.loginLockoutMax, Window: f.loginWindow}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("--login-*: %w", err)
+	}
+	if opts.Redis != nil {
+		return loginlimit.NewRedis(opts.Redis, fpKey, cfg)
+	}
+	return loginlimit.NewMemory(cfg)
+}
+
+// openAuditLog returns the audit log's writer: stderr for "-" (or ""), else
+// the file at path, created 0600 and appended to.
+func openAuditLog(path string, stderr io.Writer) (io.Writer, func(), error) {
+	if path == "" || path == "-" {
+		return stderr, func() {}, nil
+	}
+	fh, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--audit-log: %w", err)
+	}
+	return fh, func() { _ = fh.Close() }, nil
+}
+
+// parsePrefixes parses a comma-separated list of IPs and CIDRs.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range splitList(list) {
+		if strings.Contains(s, "/") {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 // strategyOptions turns flags into registry options, connecting to Redis
-// when the strategy needs it.
-func (f *gatewayFlags) strategyOptions(ctx context.Context, logger *slog.Logger) (registry.Options, func(), error) {
+// when the strategy needs it (with a hook counting its calls in reg).
+func (f *gatewayFlags) strategyOptions(logger *slog.Logger, fpKey []byte, reg prometheus.Registerer) (registry.Options, func(), error) {
 	noop := func() {}
-	fpKey, _, err := secret.Resolve(logger, "fingerprint-key", f.fpKey, 32)
-	if err != nil {
-		return registry.Options{}, noop, err
-	}
-	o := registry.Options{FingerprintKey: []byte(fpKey), SessionTTL: f.sessionTTL}
+	o := registry.Options{FingerprintKey: fpKey, SessionTTL: f.sessionTTL}
 	o.Sticky.MaxSessions = f.stickyMaxSessions
 	o.JWT.Alg = f.jwtAlg
 	o.JWT.KeyID = f.jwtKID
@@ -200,6 +323,12 @@ func (f *gatewayFlags) strategyOptions(ctx context.Context, logger *slog.Logger)
 	if err != nil {
 		return o, noop, err
 	}
+	hook, err := redismetrics.New(reg)
+	if err != nil {
+		_ = client.Close()
+		return o, noop, err
+	}
+	client.AddHook(hook)
 	o.Redis = client
 	return o, func() { _ = client.Close() }, nil
 }

@@ -17,6 +17,8 @@ import (
 
 	"github.com/authlab/authlab/internal/apierr"
 	"github.com/authlab/authlab/internal/assertion"
+	"github.com/authlab/authlab/internal/reqlog"
+	"github.com/authlab/authlab/internal/requestid"
 	"github.com/authlab/authlab/strategies"
 )
 
@@ -53,6 +55,10 @@ func (c Config) Validate() error {
 // Any /api/ request without a valid assertion gets 401, whatever its path;
 // an unknown /api/ path then gets 404. Errors are JSON (apierr). logger may
 // be nil.
+//
+// Every request keeps the X-Request-Id it came with (the gateway's), or
+// gets a new one; the id is echoed on the response and carried by every
+// log line about the request, including one debug-level line per request.
 func New(cfg Config, logger *slog.Logger) (http.Handler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("backend config: %w", err)
@@ -60,6 +66,7 @@ func New(cfg Config, logger *slog.Logger) (http.Handler, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	logger = reqlog.Logger(logger)
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
@@ -85,8 +92,49 @@ func New(cfg Config, logger *slog.Logger) (http.Handler, error) {
 	})
 	root.Handle("/api/", s.authenticate(api))
 	root.HandleFunc("/", notFound)
-	return root, nil
+	return s.observe(root), nil
 }
+
+// observe gives each request its id (a valid incoming X-Request-Id, else a
+// new one), echoes it, and logs one debug line per request (debug: at
+// benchmark rates an info line per request would cost more than the
+// request).
+func (s *server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := requestid.OrNew(r.Header.Get(requestid.Header))
+		ctx := requestid.With(r.Context(), id)
+		w.Header().Set(requestid.Header, id)
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r.WithContext(ctx))
+		if s.logger.Enabled(ctx, slog.LevelDebug) {
+			s.logger.LogAttrs(ctx, slog.LevelDebug, "request", slog.String("method", r.Method),
+				slog.String("path", r.URL.Path), slog.Int("status", sw.status), slog.Duration("took", time.Since(start)))
+		}
+	})
+}
+
+// statusWriter records the status code written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // tokenVerifier is what the backend needs from assertion.Verifier.
 type tokenVerifier interface {
@@ -121,7 +169,7 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 		p, err := s.verifier.Verify(r.Header.Get(assertion.Header))
 		if err != nil {
 			s.stats.unauthorized.Add(1)
-			s.logger.Debug("assertion rejected", "path", r.URL.Path, "err", err)
+			s.logger.DebugContext(r.Context(), "assertion rejected", "path", r.URL.Path, "err", err)
 			apierr.Write(w, http.StatusUnauthorized, apierr.CodeUnauthorized, "missing or invalid identity assertion")
 			return
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/authlab/authlab/internal/assertion"
+	"github.com/authlab/authlab/internal/loginlimit"
 	"github.com/authlab/authlab/strategies"
 )
 
@@ -56,9 +57,11 @@ func (*fakeStrategy) Authenticate(_ context.Context, raw string) (strategies.Pri
 }
 func (f *fakeStrategy) Logout(context.Context, string) error { f.loggedOut.Add(1); return nil }
 
-type fakePasswords struct{}
+// fakePasswords accepts "pw"; it counts the passwords it checked.
+type fakePasswords struct{ checked atomic.Int32 }
 
-func (fakePasswords) Verify(_ context.Context, u, p string) (strategies.Principal, error) {
+func (f *fakePasswords) Verify(_ context.Context, u, p string) (strategies.Principal, error) {
+	f.checked.Add(1)
 	switch {
 	case u == "authdown":
 		return strategies.Principal{}, errors.New("connection refused")
@@ -69,14 +72,20 @@ func (fakePasswords) Verify(_ context.Context, u, p string) (strategies.Principa
 }
 
 type fixture struct {
-	gw       *httptest.Server
-	seen     chan http.Header
-	exitCode atomic.Int32
+	gw, admin *httptest.Server
+	g         *Gateway
+	seen      chan http.Header
+	exitCode  atomic.Int32
+	audit     *syncBuffer
+	logs      *syncBuffer
+	clock     *fakeClock
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture starts a gateway (data and admin planes) in front of a
+// recording backend. tune may adjust the config.
+func newFixture(t *testing.T, tune ...func(*Config)) *fixture {
 	t.Helper()
-	f := &fixture{seen: make(chan http.Header, 16)}
+	f := &fixture{seen: make(chan http.Header, 64), audit: &syncBuffer{}, logs: &syncBuffer{}, clock: newFakeClock()}
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.seen <- r.Header.Clone()
 		w.Header().Set("Content-Type", "application/json")
@@ -89,24 +98,57 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f.exitCode.Store(-1)
-	g, err := New(Config{
-		InstanceID: "gw-test", Strategy: &fakeStrategy{}, Passwords: fakePasswords{},
-		Backend: u, Assertions: is, AdminToken: "admin-token-0123456789",
-		Exit:   func(code int) { f.exitCode.Store(int32(code)) },
-		Logger: quiet,
-	})
+	lim, err := loginlimit.NewMemory(loginlimit.Config{Now: f.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg := Config{
+		InstanceID: "gw-test", Strategy: &fakeStrategy{}, Passwords: &fakePasswords{},
+		Backend: u, Assertions: is, AdminToken: "admin-token-0123456789", FingerprintKey: testKey,
+		Exit:         func(code int) { f.exitCode.Store(int32(code)) },
+		Logger:       slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Audit:        f.audit,
+		LoginLimiter: lim,
+	}
+	for _, fn := range tune {
+		fn(&cfg)
+	}
+	g, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.g = g
 	f.gw = httptest.NewServer(g.Handler())
 	t.Cleanup(f.gw.Close)
+	f.admin = httptest.NewServer(g.AdminHandler())
+	t.Cleanup(f.admin.Close)
 	return f
 }
 
+// do sends a request to the data plane. POSTs get Content-Type
+// application/json unless hdr sets Content-Type ("" removes it).
 func (f *fixture) do(t *testing.T, method, path, body string, hdr map[string]string) (*http.Response, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest(method, f.gw.URL+path, strings.NewReader(body))
+	return doAt(t, f.gw.URL, method, path, body, hdr)
+}
+
+// doAdmin sends a request to the admin plane.
+func (f *fixture) doAdmin(t *testing.T, method, path, body string, hdr map[string]string) (*http.Response, map[string]any) {
+	t.Helper()
+	return doAt(t, f.admin.URL, method, path, body, hdr)
+}
+
+func doAt(t *testing.T, base, method, path, body string, hdr map[string]string) (*http.Response, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for k, v := range hdr {
+		if v == "" {
+			req.Header.Del(k)
+			continue
+		}
 		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
@@ -151,7 +193,11 @@ func TestErrorsAreJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			resp, m := f.do(t, tt.method, tt.path, tt.body, tt.hdr)
+			do := f.do
+			if strings.HasPrefix(tt.path, "/_admin/") {
+				do = f.doAdmin
+			}
+			resp, m := do(t, tt.method, tt.path, tt.body, tt.hdr)
 			if resp.StatusCode != tt.status {
 				t.Fatalf("status = %d, want %d (body %v)", resp.StatusCode, tt.status, m)
 			}
@@ -222,7 +268,7 @@ func TestBackendDownIs502(t *testing.T) {
 	dead := httptest.NewServer(http.NotFoundHandler())
 	u, _ := url.Parse(dead.URL)
 	dead.Close()
-	g, err := New(Config{InstanceID: "gw", Strategy: &fakeStrategy{}, Passwords: fakePasswords{}, Backend: u, Assertions: is, AdminToken: "admin-token-0123456789", Logger: quiet})
+	g, err := New(Config{InstanceID: "gw", Strategy: &fakeStrategy{}, Passwords: &fakePasswords{}, Backend: u, Assertions: is, AdminToken: "admin-token-0123456789", FingerprintKey: testKey, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,11 +285,14 @@ func TestBackendDownIs502(t *testing.T) {
 	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), `"bad_gateway"`) {
 		t.Fatalf("got %d %s", resp.StatusCode, body)
 	}
+	if strings.Contains(string(body), u.Host) || strings.Contains(string(body), "dial") {
+		t.Fatalf("502 body leaks the backend address or the raw error: %s", body)
+	}
 }
 
 func TestAdminExit(t *testing.T) {
 	f := newFixture(t)
-	resp, m := f.do(t, "POST", "/_admin/exit", "", map[string]string{"Authorization": "Bearer admin-token-0123456789"})
+	resp, m := f.doAdmin(t, "POST", "/_admin/exit", "", map[string]string{"Authorization": "Bearer admin-token-0123456789"})
 	if resp.StatusCode != http.StatusAccepted || m["instance"] != "gw-test" {
 		t.Fatalf("exit = %d %v", resp.StatusCode, m)
 	}
@@ -255,7 +304,8 @@ func TestAdminExit(t *testing.T) {
 func TestConfigValidate(t *testing.T) {
 	is, _ := assertion.NewIssuer(testKey, 0, nil)
 	u, _ := url.Parse("http://127.0.0.1:1")
-	good := Config{InstanceID: "gw", Strategy: &fakeStrategy{}, Passwords: fakePasswords{}, Backend: u, Assertions: is, AdminToken: "admin-token-0123456789"}
+	good := Config{InstanceID: "gw", Strategy: &fakeStrategy{}, Passwords: &fakePasswords{}, Backend: u, Assertions: is, AdminToken: "admin-token-0123456789", FingerprintKey: testKey,
+		AllowedOrigins: []string{"https://app.example.com", "http://127.0.0.1:3000"}}
 	if err := good.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -266,6 +316,10 @@ func TestConfigValidate(t *testing.T) {
 		"no backend":    func(c *Config) { c.Backend = nil },
 		"no assertions": func(c *Config) { c.Assertions = nil },
 		"short admin":   func(c *Config) { c.AdminToken = "x" },
+		"short fp key":  func(c *Config) { c.FingerprintKey = []byte("short") },
+		"origin path":   func(c *Config) { c.AllowedOrigins = []string{"https://app.example.com/login"} },
+		"origin scheme": func(c *Config) { c.AllowedOrigins = []string{"ftp://app.example.com"} },
+		"origin bare":   func(c *Config) { c.AllowedOrigins = []string{"app.example.com"} },
 	} {
 		c := good
 		mut(&c)
@@ -281,6 +335,9 @@ func TestStripIdentityHeaders(t *testing.T) {
 		h[http.CanonicalHeaderKey(k)] = []string{"v"}
 	}
 	h["x-authlab-raw"] = []string{"non-canonical"}
+	for _, k := range []string{"X_Authlab_User", "x-remote_user", "X-USER", "x_forwarded_user", "AUTHORIZATION", "cookie"} {
+		h[k] = []string{"raw name"}
+	}
 	StripIdentityHeaders(h)
 	if len(h) != 1 || h.Get("Accept") != "v" {
 		t.Fatalf("left %v", h)

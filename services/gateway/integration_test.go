@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,12 +12,16 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/authlab/authlab/internal/assertion"
+	"github.com/authlab/authlab/internal/loginlimit"
+	"github.com/authlab/authlab/internal/redismetrics"
 	"github.com/authlab/authlab/internal/redisx"
 	"github.com/authlab/authlab/internal/redisx/redistest"
 	"github.com/authlab/authlab/services/auth"
@@ -37,11 +42,52 @@ const (
 	adminPW = "admin-password"
 )
 
-// stack is auth + backend + one gateway on real loopback listeners.
+// stack is auth + backend + one gateway (data and admin planes) on real
+// loopback listeners.
 type stack struct {
-	gw    *httptest.Server
-	redis *redisx.Server
-	caps  strategies.Capabilities
+	gw, admin   *httptest.Server
+	redis       *redisx.Server
+	caps        strategies.Capabilities
+	strat       strategies.Strategy
+	audit, logs *lockedBuffer
+	backendLogs *lockedBuffer
+	authURL     string
+	backendURL  *url.URL
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// lines parses the buffer's JSON lines.
+func (l *lockedBuffer) lines(t *testing.T) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(l.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("not a JSON line: %q", line)
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 type variant struct {
@@ -71,14 +117,15 @@ func newStack(t *testing.T, v variant) *stack {
 	}
 	authSrv := httptest.NewServer(auth.NewHandler(dir, quietLog))
 	t.Cleanup(authSrv.Close)
-	be, err := backend.New(backend.Config{AssertionKey: assertionKey}, quietLog)
+	s := &stack{audit: &lockedBuffer{}, logs: &lockedBuffer{}, backendLogs: &lockedBuffer{}, authURL: authSrv.URL}
+	be, err := backend.New(backend.Config{AssertionKey: assertionKey},
+		slog.New(slog.NewJSONHandler(s.backendLogs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}
 	backendSrv := httptest.NewServer(be)
 	t.Cleanup(backendSrv.Close)
 
-	s := &stack{}
 	opts := registry.Options{FingerprintKey: fpKey, SessionTTL: time.Hour}
 	opts.JWT.Alg, opts.JWT.Secret, opts.JWT.KeyID = "HS256", []byte("jwt-secret-0123456789abcdef-0123456"), "k1"
 	opts.JWT.Issuer, opts.JWT.Audience = "authlab", "authlab-api"
@@ -86,9 +133,19 @@ func newStack(t *testing.T, v variant) *stack {
 	if v.tune != nil {
 		v.tune(&opts)
 	}
+	reg := prometheus.NewRegistry()
+	var limiter gateway.LoginLimiter
 	if registry.NeedsRedis(v.strategy) {
 		s.redis = redistest.Start(t)
 		opts.Redis = redistest.Client(t, s.redis)
+		hook, err := redismetrics.New(reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Redis.AddHook(hook)
+		if limiter, err = loginlimit.NewRedis(opts.Redis, fpKey, loginlimit.Config{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	strat, err := registry.New(context.Background(), v.strategy, opts)
 	if err != nil {
@@ -97,19 +154,33 @@ func newStack(t *testing.T, v variant) *stack {
 	if c, ok := strat.(strategies.Closer); ok {
 		t.Cleanup(func() { _ = c.Close() })
 	}
-	s.caps = strat.Capabilities()
+	s.caps, s.strat = strat.Capabilities(), strat
+	s.backendURL, _ = url.Parse(backendSrv.URL)
+	s.gw, s.admin = s.gateway(t, "gw-it", limiter, reg)
+	return s
+}
+
+// gateway starts one more gateway of the stack's strategy (data and admin
+// planes); a nil limiter means the in-memory default.
+func (s *stack) gateway(t *testing.T, id string, limiter gateway.LoginLimiter, reg *prometheus.Registry) (data, admin *httptest.Server) {
+	t.Helper()
 	is, _ := assertion.NewIssuer(assertionKey, 0, nil)
-	bu, _ := url.Parse(backendSrv.URL)
 	g, err := gateway.New(gateway.Config{
-		InstanceID: "gw-it", Strategy: strat, Passwords: auth.NewClient(authSrv.URL, nil),
-		Backend: bu, Assertions: is, AdminToken: "admin-token-0123456789", Logger: quietLog,
+		InstanceID: id, Strategy: s.strat, Passwords: auth.NewClient(s.authURL, nil),
+		Backend: s.backendURL, Assertions: is, AdminToken: "admin-token-0123456789", FingerprintKey: fpKey,
+		Logger:       slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Audit:        s.audit,
+		LoginLimiter: limiter,
+		Registry:     reg,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.gw = httptest.NewServer(g.Handler())
-	t.Cleanup(s.gw.Close)
-	return s
+	data = httptest.NewServer(g.Handler())
+	t.Cleanup(data.Close)
+	admin = httptest.NewServer(g.AdminHandler())
+	t.Cleanup(admin.Close)
+	return data, admin
 }
 
 // client is a user agent: a cookie jar and a bearer token.
@@ -126,6 +197,11 @@ func (s *stack) client(t *testing.T) *client {
 	return &client{t: t, base: s.gw.URL, http: &http.Client{Jar: jar, Timeout: 5 * time.Second}}
 }
 
+// adminClient talks to the admin plane.
+func (s *stack) adminClient(t *testing.T) *client {
+	return &client{t: t, base: s.admin.URL, http: &http.Client{Timeout: 5 * time.Second}}
+}
+
 type reply struct {
 	status int
 	body   map[string]any
@@ -136,7 +212,7 @@ type reply struct {
 func (c *client) do(method, path, body string) reply {
 	c.t.Helper()
 	req, _ := http.NewRequest(method, c.base+path, strings.NewReader(body))
-	if body != "" {
+	if method == http.MethodPost {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.bearer != "" {
@@ -154,7 +230,7 @@ func (c *client) do(method, path, body string) reply {
 	b, _ := io.ReadAll(resp.Body)
 	r := reply{status: resp.StatusCode, header: resp.Header, took: time.Since(start)}
 	_ = json.Unmarshal(b, &r.body)
-	if resp.Header.Get(gateway.InstanceHeader) != "gw-it" {
+	if resp.Header.Get(gateway.InstanceHeader) == "" {
 		c.t.Fatalf("%s %s: missing %s header", method, path, gateway.InstanceHeader)
 	}
 	if r.status >= 400 && (r.body["error"] == nil || r.body["message"] == nil) {
@@ -195,7 +271,7 @@ func TestLoginMeLogout(t *testing.T) {
 			if me.status != 200 || me.body["user"] != wantUser {
 				t.Fatalf("/api/me: %d %v, want %s", me.status, me.body, wantUser)
 			}
-			stats := s.client(t)
+			stats := s.adminClient(t)
 			stats.extra = map[string]string{"Authorization": "Bearer admin-token-0123456789"}
 			st := stats.do("GET", "/_admin/stats", "")
 			if st.status != 200 || st.body["strategy"] != v.strategy {

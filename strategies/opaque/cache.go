@@ -24,6 +24,8 @@ type cache struct {
 	ll    *list.List // front: most recently used
 	items map[string]*list.Element
 	gen   uint64
+	// evicted counts entries dropped to make room for a new one.
+	evicted uint64
 }
 
 type cacheEntry struct {
@@ -113,6 +115,7 @@ func (c *cache) evictLocked(now time.Time) {
 	}
 	c.ll.Remove(victim)
 	delete(c.items, victim.Value.(*cacheEntry).key)
+	c.evicted++
 }
 
 // remove drops key and bumps the generation. It reports whether key was
@@ -139,6 +142,14 @@ func (c *cache) purge() int {
 	c.ll.Init()
 	clear(c.items)
 	return n
+}
+
+// evictions returns how many entries were dropped to make room (the cache
+// was full), expired ones included; removals and purges are not counted.
+func (c *cache) evictions() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.evicted
 }
 
 // len returns the number of entries, expired ones included.

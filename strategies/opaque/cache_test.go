@@ -40,6 +40,9 @@ func TestCache(t *testing.T) {
 			if c.len() != 3 {
 				t.Fatalf("len %d, want 3", c.len())
 			}
+			if c.evictions() != 1 {
+				t.Fatalf("evictions %d, want 1", c.evictions())
+			}
 			if _, ok := c.get("1", t0); ok {
 				t.Fatal("LRU entry 1 survived")
 			}
@@ -84,6 +87,9 @@ func TestCache(t *testing.T) {
 			}
 			if n := c.purge(); n != 1 || c.len() != 0 {
 				t.Fatalf("purge dropped %d, len %d", n, c.len())
+			}
+			if c.evictions() != 0 {
+				t.Fatalf("evictions %d after remove and purge, want 0", c.evictions())
 			}
 		}},
 	}

@@ -166,6 +166,8 @@ type CacheStats struct {
 	Lookups uint64 `json:"lookups"`
 	// Entries is the current number of cached entries.
 	Entries int `json:"entries"`
+	// Evictions counts entries dropped because the cache was full.
+	Evictions uint64 `json:"evictions"`
 	// Invalidations counts cache entries dropped by Logout or by a pub/sub
 	// invalidation message.
 	Invalidations uint64 `json:"invalidations"`
@@ -325,6 +327,7 @@ func (s *Strategy) CacheStats() CacheStats {
 		Misses:        s.misses.Load(),
 		Lookups:       s.lookups.Load(),
 		Entries:       s.cache.len(),
+		Evictions:     s.cache.evictions(),
 		Invalidations: s.invalidations.Load(),
 		Resubscribes:  s.resubscribes.Load(),
 	}
@@ -333,6 +336,10 @@ func (s *Strategy) CacheStats() CacheStats {
 // HitsMisses returns the cache hit and miss counters (shown by the
 // gateway's /_admin/stats).
 func (s *Strategy) HitsMisses() (hits, misses uint64) { return s.hits.Load(), s.misses.Load() }
+
+// CacheEvictions returns how many cache entries were dropped because the
+// cache was full (the gateway's metrics read it).
+func (s *Strategy) CacheEvictions() uint64 { return s.cache.evictions() }
 
 func (s *Strategy) key(fp string) string { return s.cfg.KeyPrefix + "tok:" + fp }
 
