@@ -41,6 +41,9 @@ type gatewayFlags struct {
 	jwtIssuer, jwtAudience               string
 	jwtDenylist, opaquePubSub, secure    bool
 	accessTTL, refreshTTL, sessionTTL    time.Duration
+	sessionIdleTTL, refreshGrace         time.Duration
+	familyLifetime                       time.Duration
+	stickyMaxPerUser                     int
 	opaqueTTL, opaqueCacheTTL, opaqueNeg time.Duration
 	opaqueCacheSize, stickyMaxSessions   int
 	logLevel, auditLog                   string
@@ -71,7 +74,11 @@ func (f *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.accessTTL, "access-ttl", 5*time.Minute, "jwt: access token lifetime")
 	fs.DurationVar(&f.refreshTTL, "refresh-ttl", 24*time.Hour, "jwt: refresh token lifetime")
 	fs.DurationVar(&f.sessionTTL, "session-ttl", time.Hour, "sticky, redis-session: session lifetime")
-	fs.IntVar(&f.stickyMaxSessions, "sticky-max-sessions", 1_000_000, "sticky: most sessions kept in memory")
+	fs.DurationVar(&f.sessionIdleTTL, "session-idle-ttl", 30*time.Minute, "sticky, redis-session: a session unused this long expires (sliding; 0 = only --session-ttl)")
+	fs.IntVar(&f.stickyMaxSessions, "sticky-max-sessions", 1_000_000, "sticky: most sessions kept in memory (new logins beyond it get 503)")
+	fs.IntVar(&f.stickyMaxPerUser, "sticky-max-sessions-per-user", 16, "sticky: most sessions of one account; its oldest is dropped at the next login")
+	fs.DurationVar(&f.refreshGrace, "jwt-refresh-grace", 10*time.Second, "jwt: a refresh retried this soon gets the pair already issued instead of tripping reuse detection (negative = off)")
+	fs.DurationVar(&f.familyLifetime, "jwt-family-lifetime", 7*24*time.Hour, "jwt: absolute lifetime of a refresh-token family (the login it started from); at least --refresh-ttl")
 	fs.DurationVar(&f.opaqueTTL, "opaque-ttl", time.Hour, "opaque: token lifetime")
 	fs.DurationVar(&f.opaqueCacheTTL, "opaque-cache-ttl", 30*time.Second, "opaque: per-instance cache entry lifetime (bounds revocation lag without pub/sub)")
 	fs.IntVar(&f.opaqueCacheSize, "opaque-cache-size", 100_000, "opaque: per-instance cache entries")
@@ -272,8 +279,11 @@ func splitList(s string) []string {
 // when the strategy needs it (with a hook counting its calls in reg).
 func (f *gatewayFlags) strategyOptions(logger *slog.Logger, fpKey []byte, reg prometheus.Registerer) (registry.Options, func(), error) {
 	noop := func() {}
-	o := registry.Options{FingerprintKey: fpKey, SessionTTL: f.sessionTTL}
+	o := registry.Options{FingerprintKey: fpKey, SessionTTL: f.sessionTTL, SessionIdleTTL: f.sessionIdleTTL, SecureCookies: f.secure}
 	o.Sticky.MaxSessions = f.stickyMaxSessions
+	o.Sticky.MaxSessionsPerUser = f.stickyMaxPerUser
+	o.JWT.RefreshGrace = f.refreshGrace
+	o.JWT.FamilyLifetime = f.familyLifetime
 	o.JWT.Alg = f.jwtAlg
 	o.JWT.KeyID = f.jwtKID
 	o.JWT.Issuer = f.jwtIssuer
