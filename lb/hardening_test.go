@@ -465,8 +465,11 @@ func TestReviveMovesToFreshPortsWhenTaken(t *testing.T) {
 	if err := json.Unmarshal(h.mustAdmin("POST", "/_lb/instances/gw1/revive", 200), &info); err != nil {
 		t.Fatal(err)
 	}
-	if info.Address == old.Address || info.PID == 0 {
-		t.Fatalf("revived %+v, want a fresh address (old %s is taken)", info, old.Address)
+	if info.Address == old.Address || info.AdminAddress == old.AdminAddress || info.PID == 0 {
+		t.Fatalf("revived %+v, want fresh addresses (old %s is taken)", info, old.Address)
+	}
+	if rev, ok := findEvent(h.events(), EventRevive, "gw1", 0); !ok || !strings.Contains(rev.Reason, "fresh ports") {
+		t.Errorf("revive event %+v does not say it moved", rev)
 	}
 	h.waitState("gw1", StateUp)
 	seen := false

@@ -425,13 +425,18 @@ func (l *LB) Revive(ctx context.Context, id string) (InstanceInfo, error) {
 		l.events.add(Event{Type: EventRevive, Instance: id})
 		return in.info(), nil
 	}
+	before := in.endpoint()
 	np, err := l.respawn(ctx, in)
 	if err != nil {
 		return InstanceInfo{}, err
 	}
 	l.resetHealth(in)
 	l.setState(in, running)
-	l.events.add(Event{Type: EventRevive, Instance: id, PID: np.pid})
+	reason := ""
+	if in.endpoint() != before {
+		reason = "on fresh ports (its own were taken)"
+	}
+	l.events.add(Event{Type: EventRevive, Instance: id, PID: np.pid, Reason: reason})
 	return in.info(), nil
 }
 

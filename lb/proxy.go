@@ -97,8 +97,11 @@ func headerTooLarge(r *http.Request, limit int) bool {
 // without a healthy instance, 502/504 when the instance fails, 408/400 when
 // the client's body does not arrive. Every answer carries X-Request-Id.
 func (l *LB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := requestid.OrNew(r.Header.Get(requestid.Header))
-	r.Header.Set(requestid.Header, reqID)
+	reqID := r.Header.Get(requestid.Header)
+	if !requestid.Valid(reqID) || len(r.Header[requestid.Header]) != 1 {
+		reqID = requestid.OrNew(reqID) // and one value only is forwarded
+		r.Header.Set(requestid.Header, reqID)
+	}
 	w.Header().Set(requestid.Header, reqID)
 	if reservedPath(r.URL.Path) {
 		apierr.Write(w, http.StatusNotFound, apierr.CodeNotFound, "no such route on the data port")
