@@ -189,7 +189,7 @@ func demoOne(ctx context.Context, cfg DemoConfig, strategy string, n, total int)
 	fmt.Fprintf(w, "-> GET /api/me → %d from %s: %s\n", code, inst, text)
 	cfg.pause(ctx)
 
-	fmt.Fprintf(w, "-> killing %s: POST /_lb/instances/%s/kill?mode=sigkill (SIGKILL: no goodbye, memory gone)\n", inst, inst)
+	fmt.Fprintf(w, "-> killing %s: POST %s/_lb/instances/%s/kill?mode=sigkill on the lb's admin port (SIGKILL: no goodbye, memory gone)\n", inst, topo.LBAdminURL, inst)
 	if err := topo.Kill(ctx, inst); err != nil {
 		return o, err
 	}

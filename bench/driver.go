@@ -435,13 +435,15 @@ func (d *Driver) Credential(i int) http.Header {
 // carried (for polling), after which the user is considered logged out.
 func (d *Driver) Logout(ctx context.Context, i int) (http.Header, error) {
 	h := d.Credential(i)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.cfg.BaseURL+"/auth/logout", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.cfg.BaseURL+"/auth/logout", strings.NewReader("{}"))
 	if err != nil {
 		return nil, fmt.Errorf("logout: %w", err)
 	}
 	for k, v := range h {
 		req.Header[k] = v
 	}
+	// The gateway answers 415 to a state-changing POST that is not JSON.
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := d.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("logout %s: %w", UserName(i), err)

@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/json"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -91,6 +92,13 @@ func (c *fakeCluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.storeDown {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/auth/") {
+		// Like the gateway: state-changing auth endpoints take JSON only.
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+			w.WriteHeader(http.StatusUnsupportedMediaType)
+			return
+		}
 	}
 	switch r.URL.Path {
 	case "/auth/login":

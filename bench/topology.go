@@ -49,8 +49,11 @@ type TopologyConfig struct {
 	BcryptCost int
 	// RedisURL, when set, is an external Redis (not started, not stopped).
 	RedisURL string
-	// LBListen is the lb's address (default a free loopback port).
+	// LBListen is the lb's data address (default a free loopback port).
 	LBListen string
+	// LBAdminListen is the lb's admin address: /_lb/*, /metrics (default
+	// a free loopback port).
+	LBAdminListen string
 	// GatewayArgs are extra gateway flags (after the lb's --).
 	GatewayArgs []string
 	// LogLevel of every child (default warn: per-request logs cost CPU).
@@ -58,6 +61,10 @@ type TopologyConfig struct {
 	// Output receives the children's stdout and stderr (default discarded).
 	Output io.Writer
 	Logger *slog.Logger
+
+	// reserve returns a loopback address that was free a moment ago
+	// (default netutil.FreeLoopbackAddr); tests make it lose races.
+	reserve func() (string, error)
 }
 
 // Validate checks c and fills defaults.
@@ -92,15 +99,23 @@ func (c *TopologyConfig) Validate() error {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.reserve == nil {
+		c.reserve = netutil.FreeLoopbackAddr
+	}
 	return nil
 }
 
 // Topology is a running redis + auth + backend + lb (with its gateways).
 type Topology struct {
-	// LBURL is the lb's base URL, http://127.0.0.1:port.
+	// LBURL is the lb's data plane, http://127.0.0.1:port.
 	LBURL string
-	// AdminToken guards the lb admin API and the gateways' /_admin.
+	// LBAdminURL is the lb's admin plane (/_lb/*, /metrics).
+	LBAdminURL string
+	// AdminToken guards the lb's admin API.
 	AdminToken string
+	// InstanceAdminToken guards the gateways' /_admin/* (on each
+	// instance's AdminAddress). It differs from AdminToken.
+	InstanceAdminToken string
 	// Password of every seeded user; AdminPassword of user admin.
 	Password, AdminPassword string
 	// RedisURL is the Redis every gateway uses.
@@ -128,21 +143,29 @@ type child struct {
 	done chan struct{}
 }
 
+// startAttempts bounds how often the topology starts a child on fresh
+// ports.
+const startAttempts = 3
+
 // StartTopology starts everything on loopback and waits until it is ready:
 // Redis (cfg.RedisURL, else a redis-server from PATH, else the embedded
 // fallback), auth, backend, then the lb, which starts the gateways and
-// listens once they are all ready. On error everything started is torn
-// down.
+// listens once they are all ready. Secrets reach each process through its
+// environment only, and each gets only the ones it needs. A child that
+// exits before it is ready (typically: its reserved port was taken before
+// it could bind it) is started again on other ports. On error everything
+// started is torn down.
 func StartTopology(ctx context.Context, cfg TopologyConfig) (t *Topology, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	t = &Topology{
-		cfg:           cfg,
-		client:        &http.Client{Timeout: 5 * time.Second},
-		AdminToken:    secret.Random(),
-		Password:      secret.Random()[:16],
-		AdminPassword: secret.Random()[:16],
+		cfg:                cfg,
+		client:             &http.Client{Timeout: 5 * time.Second},
+		AdminToken:         secret.Random(),
+		InstanceAdminToken: secret.Random(),
+		Password:           secret.Random()[:16],
+		AdminPassword:      secret.Random()[:16],
 	}
 	defer func() {
 		if err != nil {
@@ -160,54 +183,54 @@ func StartTopology(ctx context.Context, cfg TopologyConfig) (t *Topology, err er
 		}
 		t.Redis, t.RedisURL, t.RedisKind, t.RedisVersion = srv, srv.URL(), srv.Kind, srv.Version
 	}
-	env := append(os.Environ(),
-		"AUTHLAB_LOG_LEVEL="+cfg.LogLevel,
+	base := append(os.Environ(), "AUTHLAB_LOG_LEVEL="+cfg.LogLevel)
+	with := func(vars ...string) []string { return append(slices.Clip(base), vars...) }
+	assertionKey := secret.Random()
+	authEnv := with("AUTHLAB_SEED_PASSWORD="+t.Password, "AUTHLAB_ADMIN_PASSWORD="+t.AdminPassword)
+	backendEnv := with("AUTHLAB_ASSERTION_KEY=" + assertionKey)
+	// The lb keeps its own token and cookie key, and hands the gateways the
+	// instance token (as their AUTHLAB_ADMIN_TOKEN) and the rest.
+	lbEnv := with(
 		"AUTHLAB_ADMIN_TOKEN="+t.AdminToken,
-		"AUTHLAB_ASSERTION_KEY="+secret.Random(),
+		"AUTHLAB_INSTANCE_ADMIN_TOKEN="+t.InstanceAdminToken,
+		"AUTHLAB_COOKIE_KEY="+secret.Random(),
+		"AUTHLAB_ASSERTION_KEY="+assertionKey,
 		"AUTHLAB_FINGERPRINT_KEY="+secret.Random(),
 		"AUTHLAB_JWT_SECRET="+secret.Random(),
 		"AUTHLAB_JWT_ED25519_SEED="+secret.Random(),
-		"AUTHLAB_COOKIE_KEY="+secret.Random(),
+		"AUTHLAB_REDIS_URL="+t.RedisURL, // may hold a password
 	)
-	authAddr, err := netutil.FreeLoopbackAddr()
+	addrs, err := t.startService(ctx, "auth", authEnv, []string{""}, func(a []string) []string {
+		return []string{"auth", "--listen", a[0], "--seed-users", strconv.Itoa(cfg.SeedUsers),
+			"--bcrypt-cost", strconv.Itoa(cfg.BcryptCost)}
+	}, 30*time.Second)
 	if err != nil {
 		return t, err
 	}
-	backendAddr, err := netutil.FreeLoopbackAddr()
+	t.AuthURL = "http://" + addrs[0]
+	addrs, err = t.startService(ctx, "backend", backendEnv, []string{""}, func(a []string) []string {
+		return []string{"backend", "--listen", a[0]}
+	}, 30*time.Second)
 	if err != nil {
 		return t, err
 	}
-	t.AuthURL, t.BackendURL = "http://"+authAddr, "http://"+backendAddr
-	if err := t.start("auth", env, "auth", "--listen", authAddr, "--seed-users", strconv.Itoa(cfg.SeedUsers),
-		"--seed-password", t.Password, "--admin-password", t.AdminPassword,
-		"--bcrypt-cost", strconv.Itoa(cfg.BcryptCost)); err != nil {
+	t.BackendURL = "http://" + addrs[0]
+	// The lb answers /healthz on its data port (through a gateway) once
+	// every gateway is ready.
+	addrs, err = t.startService(ctx, "lb", lbEnv, []string{cfg.LBListen, cfg.LBAdminListen}, func(a []string) []string {
+		args := []string{"lb", "--listen", a[0], "--admin-listen", a[1], "--instances", strconv.Itoa(cfg.Instances),
+			"--policy", cfg.Policy, "--",
+			"--strategy", cfg.Strategy, "--auth-url", t.AuthURL, "--backend-url", t.BackendURL}
+		return append(args, cfg.GatewayArgs...)
+	}, 60*time.Second)
+	if err != nil {
 		return t, err
 	}
-	if err := t.start("backend", env, "backend", "--listen", backendAddr); err != nil {
-		return t, err
-	}
-	for _, u := range []string{t.AuthURL, t.BackendURL} {
-		if err := t.waitReady(ctx, u+"/healthz", 30*time.Second); err != nil {
-			return t, err
-		}
-	}
-	lbAddr := cfg.LBListen
-	if lbAddr == "" {
-		if lbAddr, err = netutil.FreeLoopbackAddr(); err != nil {
-			return t, err
-		}
-	}
-	t.LBURL = "http://" + lbAddr
-	args := []string{"lb", "--listen", lbAddr, "--instances", strconv.Itoa(cfg.Instances),
-		"--policy", cfg.Policy, "--admin-token", t.AdminToken, "--",
-		"--strategy", cfg.Strategy, "--auth-url", t.AuthURL, "--backend-url", t.BackendURL,
-		"--redis-url", t.RedisURL}
-	args = append(args, cfg.GatewayArgs...)
-	if err := t.start("lb", env, args...); err != nil {
-		return t, err
-	}
-	if err := t.waitReady(ctx, t.LBURL+"/healthz", 60*time.Second); err != nil {
-		return t, err
+	t.LBURL, t.LBAdminURL = "http://"+addrs[0], "http://"+addrs[1]
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := netutil.WaitHTTP(wctx, t.LBAdminURL+"/healthz"); err != nil {
+		return t, fmt.Errorf("lb admin port: %w", err)
 	}
 	insts, err := t.Instances(ctx)
 	if err != nil {
@@ -219,25 +242,76 @@ func StartTopology(ctx context.Context, cfg TopologyConfig) (t *Topology, err er
 	return t, nil
 }
 
-func (t *Topology) start(name string, env []string, args ...string) error {
+// errExited: the child being waited for exited before it was ready.
+var errExited = errors.New("exited during start-up")
+
+// startService starts child name with args(addrs), where addrs[i] is
+// fixed[i] when set, else a freshly reserved loopback address, and waits
+// (at most limit) until http://addrs[0]/healthz answers 200. When the child
+// exits first — typically because one of its reserved ports was taken
+// before it could bind it — it is started again on fresh ports (fixed ones
+// stay: the user chose them).
+func (t *Topology) startService(ctx context.Context, name string, env, fixed []string, args func(addrs []string) []string, limit time.Duration) ([]string, error) {
+	canMove := slices.Contains(fixed, "")
+	var lastErr error
+	for attempt := 1; attempt <= startAttempts; attempt++ {
+		addrs := slices.Clone(fixed)
+		for i := range addrs {
+			if addrs[i] != "" {
+				continue
+			}
+			a, err := t.cfg.reserve()
+			if err != nil {
+				return nil, err
+			}
+			addrs[i] = a
+		}
+		c, err := t.start(name, env, args(addrs)...)
+		if err != nil {
+			return nil, err
+		}
+		lastErr = t.waitReady(ctx, "http://"+addrs[0]+"/healthz", limit, c)
+		if lastErr == nil {
+			return addrs, nil
+		}
+		if !errors.Is(lastErr, errExited) || !canMove {
+			return nil, lastErr
+		}
+		t.forget(c)
+		if attempt < startAttempts {
+			t.cfg.Logger.Warn("child exited before it was ready; starting it on other ports", "child", name, "attempt", attempt)
+		}
+	}
+	return nil, fmt.Errorf("%w (%d attempts on fresh ports)", lastErr, startAttempts)
+}
+
+func (t *Topology) start(name string, env []string, args ...string) (*child, error) {
 	cmd := exec.Command(t.cfg.Exe, args...)
 	cmd.Env = env
 	cmd.Stdout = prefixWriter(t.cfg.Output, name)
 	cmd.Stderr = cmd.Stdout
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", name, err)
+		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	c := &child{name: name, cmd: cmd, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(c.done) }()
 	t.mu.Lock()
 	t.children = append(t.children, c)
 	t.mu.Unlock()
-	return nil
+	return c, nil
 }
 
-// waitReady polls url until 200, failing early when a child has exited.
-func (t *Topology) waitReady(ctx context.Context, url string, limit time.Duration) error {
+// forget drops an exited child from the ones Close stops.
+func (t *Topology) forget(c *child) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.children = slices.DeleteFunc(t.children, func(x *child) bool { return x == c })
+}
+
+// waitReady polls url until 200. It fails early with errExited when c
+// exits, and with another error when any other child has.
+func (t *Topology) waitReady(ctx context.Context, url string, limit time.Duration, c *child) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	errc := make(chan error, 1)
@@ -248,11 +322,15 @@ func (t *Topology) waitReady(ctx context.Context, url string, limit time.Duratio
 		select {
 		case err := <-errc:
 			if err != nil {
-				return fmt.Errorf("not ready: %w", err)
+				return fmt.Errorf("%s not ready: %w", c.name, err)
 			}
 			return nil
+		case <-c.done:
+			cancel()
+			<-errc
+			return fmt.Errorf("%s %w (see its output)", c.name, errExited)
 		case <-tick.C:
-			if name := t.exited(); name != "" {
+			if name := t.exited(c); name != "" {
 				cancel()
 				<-errc
 				return fmt.Errorf("%s exited during start-up (see its output)", name)
@@ -261,10 +339,14 @@ func (t *Topology) waitReady(ctx context.Context, url string, limit time.Duratio
 	}
 }
 
-func (t *Topology) exited() string {
+// exited names a child other than except that has exited, or returns "".
+func (t *Topology) exited(except *child) string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, c := range t.children {
+		if c == except {
+			continue
+		}
 		select {
 		case <-c.done:
 			return c.name
@@ -283,7 +365,7 @@ func (t *Topology) Close() error {
 	t.children = nil
 	pids := t.lastPIDs
 	t.mu.Unlock()
-	if len(pids) == 0 && t.LBURL != "" && len(children) > 0 {
+	if len(pids) == 0 && t.LBAdminURL != "" && len(children) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		if insts, err := t.Instances(ctx); err == nil {
 			pids = pidsOf(insts)
@@ -322,12 +404,15 @@ func (t *Topology) Close() error {
 
 // Instance is one gateway as the lb reports it.
 type Instance struct {
-	ID       string `json:"id"`
-	Address  string `json:"address"`
-	PID      int    `json:"pid"`
-	State    string `json:"state"`
-	InFlight int64  `json:"in_flight"`
-	Served   int64  `json:"served"`
+	ID      string `json:"id"`
+	Address string `json:"address"`
+	// AdminAddress serves the gateway's /_admin/* (InstanceAdminToken),
+	// /metrics and /healthz.
+	AdminAddress string `json:"admin_address"`
+	PID          int    `json:"pid"`
+	State        string `json:"state"`
+	InFlight     int64  `json:"in_flight"`
+	Served       int64  `json:"served"`
 }
 
 func pidsOf(insts []Instance) []int {
@@ -376,7 +461,7 @@ func (t *Topology) Revive(ctx context.Context, id string) error {
 }
 
 func (t *Topology) admin(ctx context.Context, method, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, t.LBURL+path, nil)
+	req, err := http.NewRequestWithContext(ctx, method, t.LBAdminURL+path, nil)
 	if err != nil {
 		return fmt.Errorf("lb admin %s: %w", path, err)
 	}

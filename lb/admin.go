@@ -9,17 +9,73 @@ import (
 	"strings"
 
 	"github.com/authlab/authlab/internal/apierr"
+	"github.com/authlab/authlab/internal/requestid"
 )
 
-// adminHandler serves the admin API under /_lb/, guarded by the admin
-// token:
+// AdminHandler is the admin plane (served by ServeAdmin):
+//
+//	GET  /healthz                 200 while the process runs
+//	GET  /readyz                  200 once started with a routable instance, else 503
+//	GET  /metrics                 Prometheus metrics
+//	     /_lb/...                 the admin API (see apiHandler), bearer admin token
+//
+// Its answers carry X-Request-Id too. A request with a body is answered
+// and its connection closed: no admin endpoint reads a body.
+func (l *LB) AdminHandler() http.Handler { return l.admin }
+
+func (l *LB) adminHandler() http.Handler {
+	api := l.apiHandler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reqID := requestid.OrNew(r.Header.Get(requestid.Header))
+		w.Header().Set(requestid.Header, reqID)
+		r = r.WithContext(requestid.With(r.Context(), reqID))
+		if r.ContentLength != 0 {
+			// Not read: close rather than drain it without a deadline.
+			w.Header().Set("Connection", "close")
+		}
+		switch p := r.URL.Path; {
+		case p == "/_lb" || strings.HasPrefix(p, "/_lb/"):
+			api.ServeHTTP(w, r)
+		case p == "/metrics":
+			l.metrics.ServeHTTP(w, r)
+		case p == "/healthz":
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		case p == "/readyz":
+			l.readyz(w)
+		default:
+			apierr.Write(w, http.StatusNotFound, apierr.CodeNotFound, "no admin endpoint "+p)
+		}
+	})
+}
+
+// readyz answers 200 once the instances were started and one of them is
+// routable, else 503 saying which of the two is missing.
+func (l *LB) readyz(w http.ResponseWriter) {
+	if !l.ready() {
+		apierr.Write(w, http.StatusServiceUnavailable, apierr.CodeUnavailable, "load balancer starting")
+		return
+	}
+	n := 0
+	for _, in := range l.insts {
+		if in.routable() {
+			n++
+		}
+	}
+	if n == 0 {
+		apierr.Write(w, http.StatusServiceUnavailable, apierr.CodeUnavailable, "no healthy instance")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "routable": n, "instances": len(l.insts)})
+}
+
+// apiHandler serves the admin API under /_lb/, guarded by the admin token:
 //
 //	GET  /_lb/instances
 //	GET  /_lb/instances/{id}
 //	POST /_lb/instances/{id}/kill?mode=sigkill|drain|freeze
 //	POST /_lb/instances/{id}/revive
 //	GET  /_lb/events[?since=SEQ]
-func (l *LB) adminHandler() http.Handler {
+func (l *LB) apiHandler() http.Handler {
 	want := []byte("Bearer " + l.cfg.AdminToken)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := []byte(r.Header.Get("Authorization"))
@@ -58,7 +114,7 @@ func (l *LB) adminHandler() http.Handler {
 				return
 			}
 			info, err := l.Instance(parts[1])
-			l.reply(w, http.StatusOK, info, err)
+			l.reply(w, r, http.StatusOK, info, err)
 		case len(parts) == 3 && parts[0] == "instances" && parts[2] == "kill":
 			if !method(w, r, http.MethodPost) {
 				return
@@ -72,35 +128,39 @@ func (l *LB) adminHandler() http.Handler {
 			if mode == ModeDrain {
 				status = http.StatusAccepted
 			}
-			l.reply(w, status, info, err)
+			l.reply(w, r, status, info, err)
 		case len(parts) == 3 && parts[0] == "instances" && parts[2] == "revive":
 			if !method(w, r, http.MethodPost) {
 				return
 			}
 			info, err := l.Revive(r.Context(), parts[1])
-			l.reply(w, http.StatusOK, info, err)
+			l.reply(w, r, http.StatusOK, info, err)
 		default:
 			apierr.Write(w, http.StatusNotFound, apierr.CodeNotFound, "no admin endpoint "+r.URL.Path)
 		}
 	})
 }
 
-// reply writes v with status, or err mapped to a 4xx/5xx JSON error.
-func (l *LB) reply(w http.ResponseWriter, status int, v any, err error) {
+// reply writes v with status, or err mapped to a 4xx/5xx JSON error. A
+// failure of the lb's own (5xx) is logged with its details and answered
+// without them.
+func (l *LB) reply(w http.ResponseWriter, r *http.Request, status int, v any, err error) {
 	switch {
 	case err == nil:
 		writeJSON(w, status, v)
 	case errors.Is(err, ErrNotFound):
 		apierr.Write(w, http.StatusNotFound, apierr.CodeNotFound, err.Error())
-	case errors.Is(err, ErrBadMode):
+	case errors.Is(err, ErrBadMode), errors.Is(err, ErrNoAdmin):
 		apierr.Write(w, http.StatusBadRequest, apierr.CodeBadRequest, err.Error())
 	case errors.Is(err, ErrStopping):
 		apierr.Write(w, http.StatusServiceUnavailable, apierr.CodeUnavailable, err.Error())
 	case errors.Is(err, ErrConflict):
 		apierr.Write(w, http.StatusConflict, apierr.CodeConflict, err.Error())
 	default:
-		l.log.Error("admin operation failed", "err", err)
-		apierr.Write(w, http.StatusInternalServerError, apierr.CodeInternal, err.Error())
+		id := requestid.From(r.Context())
+		l.log.Error("admin operation failed", "request_id", id, "path", r.URL.Path, "err", err)
+		apierr.Write(w, http.StatusInternalServerError, apierr.CodeInternal,
+			"operation failed; the lb's log has the details (request id "+id+")")
 	}
 }
 

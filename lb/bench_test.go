@@ -16,7 +16,7 @@ import (
 func BenchmarkProxy(b *testing.B) {
 	for _, policy := range []Policy{RoundRobin, LeastConn, Sticky} {
 		b.Run(string(policy), func(b *testing.B) {
-			backends := make([]string, 3)
+			backends := make([]External, 3)
 			for i := range backends {
 				id := string(rune('a' + i))
 				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -25,7 +25,7 @@ func BenchmarkProxy(b *testing.B) {
 					_, _ = io.WriteString(w, `{"status":"ok","instance":"`+id+`"}`)
 				}))
 				b.Cleanup(srv.Close)
-				backends[i] = strings.TrimPrefix(srv.URL, "http://")
+				backends[i] = External{Addr: strings.TrimPrefix(srv.URL, "http://")}
 			}
 			cfg := Config{External: backends, Policy: policy, AdminToken: testAdminToken,
 				CookieKey: []byte("bench-cookie-key-0123456789"),

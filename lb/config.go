@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os/exec"
+	"strings"
 	"time"
 )
 
@@ -33,21 +34,73 @@ const CookieName = "authlab_lb"
 // sets it and the load balancer passes it through.
 const InstanceHeader = "X-Authlab-Instance"
 
-// CommandFunc builds (but does not start) the command that runs child
-// instance id listening on addr. The load balancer sets the process group,
-// the parent-death signal and, when unset, stdout/stderr.
-type CommandFunc func(addr, id string) *exec.Cmd
+// Child is one run of a child instance: what its command must listen on.
+type Child struct {
+	// ID is the instance id (gw1, gw2, …).
+	ID string
+	// Addr is the data address (host:port) the child must serve on.
+	Addr string
+	// AdminAddr is the admin address (host:port) the child must serve its
+	// /_admin/*, /healthz and /metrics on.
+	AdminAddr string
+}
+
+// CommandFunc builds (but does not start) the command that runs child c.
+// The load balancer sets the process group, the parent-death signal and,
+// when unset, stdout/stderr. Secrets go in the command's environment (or a
+// file), never in its arguments: every local user can read those.
+type CommandFunc func(c Child) *exec.Cmd
+
+// External is an instance the load balancer did not start.
+type External struct {
+	// Addr is its data address (host:port).
+	Addr string
+	// AdminAddr is its admin address (host:port), serving
+	// POST /_admin/exit; empty when unknown, and then the instance cannot
+	// be killed through the lb.
+	AdminAddr string
+}
+
+// ParseExternal parses "DATA[@ADMIN]", two host:port addresses.
+func ParseExternal(s string) (External, error) {
+	data, admin, _ := strings.Cut(strings.TrimSpace(s), "@")
+	e := External{Addr: data, AdminAddr: admin}
+	if err := e.validate(); err != nil {
+		return External{}, err
+	}
+	return e, nil
+}
+
+// String is the "DATA[@ADMIN]" form ParseExternal reads.
+func (e External) String() string {
+	if e.AdminAddr == "" {
+		return e.Addr
+	}
+	return e.Addr + "@" + e.AdminAddr
+}
+
+func (e External) validate() error {
+	if _, _, err := net.SplitHostPort(e.Addr); err != nil {
+		return fmt.Errorf("external instance %q: data address: %w", e.String(), err)
+	}
+	if e.AdminAddr != "" {
+		if _, _, err := net.SplitHostPort(e.AdminAddr); err != nil {
+			return fmt.Errorf("external instance %q: admin address: %w", e.String(), err)
+		}
+	}
+	return nil
+}
 
 // Config configures a load balancer. Durations and counts left zero take
 // the defaults documented on each field.
 type Config struct {
 	// Instances is the number of child instances to start (ids gw1..gwN).
 	Instances int
-	// External lists addresses (host:port) of instances the load balancer
-	// did not start. Their id is the "instance" field of their /healthz
-	// answer (ext1.. when missing or duplicate). Kill goes through their
-	// POST /_admin/exit.
-	External []string
+	// External lists instances the load balancer did not start. Their id
+	// is the "instance" field of their /healthz answer (ext1.. when missing
+	// or duplicate). Kill goes through POST /_admin/exit on their admin
+	// address, and fails with ErrNoAdmin when they have none.
+	External []External
 	// Policy selects instances; default RoundRobin.
 	Policy Policy
 	// CookieKey is the HMAC key of the sticky cookie (at least 16 bytes;
@@ -72,7 +125,10 @@ type Config struct {
 	// AdminToken guards the admin API (/_lb/*). Required.
 	AdminToken string
 	// InstanceAdminToken is sent to an external instance's
-	// POST /_admin/exit; default AdminToken.
+	// POST /_admin/exit. Required when an external instance has an admin
+	// address; it must differ from AdminToken (whoever holds an instance's
+	// token must not thereby command the lb). The lb hands nothing to its
+	// children itself: the CommandFunc gives them their token.
 	InstanceAdminToken string
 	// UpstreamTimeout bounds the wait for an instance's response headers;
 	// default 30s.
@@ -87,6 +143,27 @@ type Config struct {
 	StopTimeout time.Duration
 	// MaxIdleConnsPerHost sizes the keep-alive pool per instance; default 1024.
 	MaxIdleConnsPerHost int
+	// ReadHeaderTimeout bounds reading a request's headers (a client
+	// trickling them is cut off); default 5s.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a request's body, from when its headers
+	// are in; default 30s. The handler sets it per request through
+	// http.ResponseController and lifts it once the body is read, so a
+	// response may take longer than ReadTimeout (http.Server.ReadTimeout
+	// would cancel the request at that point).
+	ReadTimeout time.Duration
+	// IdleTimeout bounds the wait for the next request on a keep-alive
+	// connection; default 120s.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's line and headers: larger ones get
+	// 431 with a JSON body; ones beyond twice the bound are refused by
+	// net/http itself (431, plain text). Default 32 KiB.
+	MaxHeaderBytes int
+	// MaxRetryBody is the largest request body buffered so that the request
+	// can be retried (only with Retry, and only for a body whose length is
+	// declared); larger or chunked bodies are streamed and not retried.
+	// Default 64 KiB.
+	MaxRetryBody int64
 	// Command builds child commands. Required when Instances > 0.
 	Command CommandFunc
 	// ChildOutput receives the children's stdout and stderr when their
@@ -108,6 +185,8 @@ var (
 	// ErrConflict: the operation does not fit the instance's state
 	// (killing a killed instance, reviving a live one).
 	ErrConflict = errors.New("operation conflicts with instance state")
+	// ErrNoAdmin: killing an external instance needs its admin address.
+	ErrNoAdmin = errors.New("external instance has no admin address")
 )
 
 func (c *Config) setDefaults() {
@@ -137,8 +216,14 @@ func (c *Config) setDefaults() {
 	if c.MaxIdleConnsPerHost == 0 {
 		c.MaxIdleConnsPerHost = 1024
 	}
-	if c.InstanceAdminToken == "" {
-		c.InstanceAdminToken = c.AdminToken
+	def(&c.ReadHeaderTimeout, 5*time.Second)
+	def(&c.ReadTimeout, 30*time.Second)
+	def(&c.IdleTimeout, 120*time.Second)
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = 32 << 10
+	}
+	if c.MaxRetryBody == 0 {
+		c.MaxRetryBody = 64 << 10
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -161,10 +246,12 @@ func (c Config) Validate() error {
 	if c.Instances > 0 && c.Command == nil {
 		errs = append(errs, errors.New("child instances need a Command"))
 	}
-	for _, a := range c.External {
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			errs = append(errs, fmt.Errorf("external instance %q: %w", a, err))
+	needInstanceToken := false
+	for _, e := range c.External {
+		if err := e.validate(); err != nil {
+			errs = append(errs, err)
 		}
+		needInstanceToken = needInstanceToken || e.AdminAddr != ""
 	}
 	switch c.Policy {
 	case "", RoundRobin, LeastConn:
@@ -178,10 +265,18 @@ func (c Config) Validate() error {
 	if c.AdminToken == "" {
 		errs = append(errs, errors.New("admin token is required"))
 	}
+	if needInstanceToken && c.InstanceAdminToken == "" {
+		errs = append(errs, errors.New("an external instance with an admin address needs the instance admin token"))
+	}
+	if c.InstanceAdminToken != "" && c.InstanceAdminToken == c.AdminToken {
+		errs = append(errs, errors.New("the instance admin token must differ from the lb's admin token"))
+	}
 	for name, d := range map[string]time.Duration{
 		"health interval": c.HealthInterval, "health timeout": c.HealthTimeout,
 		"upstream timeout": c.UpstreamTimeout, "drain timeout": c.DrainTimeout,
 		"startup timeout": c.StartupTimeout, "stop timeout": c.StopTimeout,
+		"read header timeout": c.ReadHeaderTimeout, "read timeout": c.ReadTimeout,
+		"idle timeout": c.IdleTimeout,
 	} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("%s %v < 0", name, d))
@@ -192,6 +287,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxIdleConnsPerHost < 0 {
 		errs = append(errs, fmt.Errorf("max idle conns per host %d < 0", c.MaxIdleConnsPerHost))
+	}
+	if c.MaxHeaderBytes < 0 || c.MaxHeaderBytes > 1<<30 {
+		errs = append(errs, fmt.Errorf("max header bytes %d out of range 1..2^30", c.MaxHeaderBytes))
+	}
+	if c.MaxRetryBody < 0 {
+		errs = append(errs, fmt.Errorf("max retry body %d < 0", c.MaxRetryBody))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("lb config: %w", err)

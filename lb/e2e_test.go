@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -94,17 +95,20 @@ func TestEndToEndRealGateways(t *testing.T) {
 		}
 		return a
 	}
-	authAddr, backendAddr, lbAddr := addr(), addr(), addr()
+	authAddr, backendAddr, lbAddr, lbAdminAddr := addr(), addr(), addr(), addr()
 	const (
 		assertionKey = "e2e-assertion-key-0123456789abcdefghij"
 		password     = "e2e-password"
 	)
+	// Secrets by environment only: none in any process's arguments.
 	env := []string{"AUTHLAB_ASSERTION_KEY=" + assertionKey, "AUTHLAB_LOG_LEVEL=warn"}
-	startProc(t, "auth", bin, env, "auth", "--listen", authAddr, "--seed-users", "5",
-		"--seed-password", password, "--admin-password", password+"-admin", "--bcrypt-cost", "4")
+	startProc(t, "auth", bin, append(env, "AUTHLAB_SEED_PASSWORD="+password, "AUTHLAB_ADMIN_PASSWORD="+password+"-admin"),
+		"auth", "--listen", authAddr, "--seed-users", "5", "--bcrypt-cost", "4")
 	startProc(t, "backend", bin, env, "backend", "--listen", backendAddr)
-	lbCmd, lbDone, lbOut := startProc(t, "lb", bin, env, "lb", "--listen", lbAddr, "--instances", "2",
-		"--admin-token", testAdminToken, "--retry", "--health-interval", "100ms", "--health-rise", "2",
+	lbCmd, lbDone, lbOut := startProc(t, "lb", bin,
+		append(env, "AUTHLAB_ADMIN_TOKEN="+testAdminToken, "AUTHLAB_INSTANCE_ADMIN_TOKEN="+testInstanceToken),
+		"lb", "--listen", lbAddr, "--admin-listen", lbAdminAddr, "--instances", "2",
+		"--retry", "--health-interval", "100ms", "--health-rise", "2",
 		"--", "--strategy", "none", "--auth-url", "http://"+authAddr, "--backend-url", "http://"+backendAddr)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -114,10 +118,46 @@ func TestEndToEndRealGateways(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := netutil.WaitHTTP(ctx, "http://"+lbAddr+"/healthz"); err != nil {
+	wctx, wcancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-lbDone: // exited: stop waiting for it
+		case <-wctx.Done():
+		}
+		wcancel()
+	}()
+	err := netutil.WaitHTTP(wctx, "http://"+lbAddr+"/healthz")
+	wcancel()
+	if err != nil {
 		t.Fatalf("lb: %v\n%s", err, lbOut.String())
 	}
-	h := &harness{t: t, base: "http://" + lbAddr}
+	h := &harness{t: t, base: "http://" + lbAddr, adminBase: "http://" + lbAdminAddr}
+
+	// The admin planes: the lb's on its own port, each gateway's on the
+	// admin address the lb lists, guarded by the instances' token (not the
+	// lb's); none of it through the data port.
+	for _, in := range h.instances() {
+		if in.AdminAddress == "" || in.AdminAddress == in.Address {
+			t.Fatalf("%s listed without an admin address of its own: %+v", in.ID, in)
+		}
+		for token, want := range map[string]int{testInstanceToken: 200, testAdminToken: 401} {
+			req, _ := http.NewRequest("GET", "http://"+in.AdminAddress+"/_admin/stats", nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("%s admin address: %v", in.ID, err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("%s /_admin/stats with the %s token: %d, want %d", in.ID, map[bool]string{true: "instance", false: "lb"}[token == testInstanceToken], resp.StatusCode, want)
+			}
+		}
+	}
+	for _, p := range []string{"/_lb/instances", "/_admin/stats", "/metrics"} {
+		if resp, _, err := h.get(p); err != nil || resp.StatusCode != 404 {
+			t.Errorf("GET %s on the data port: %v %v, want 404", p, err, resp)
+		}
+	}
 
 	login := func(user, pass string) (*http.Response, []byte) {
 		body, _ := json.Marshal(map[string]string{"username": user, "password": pass})
@@ -143,6 +183,8 @@ func TestEndToEndRealGateways(t *testing.T) {
 	}
 	if resp, body := login("user0001", password); resp.StatusCode != 200 {
 		t.Fatalf("login: %d %s", resp.StatusCode, body)
+	} else if id := resp.Header.Get("X-Request-Id"); id == "" {
+		t.Errorf("login answer without X-Request-Id")
 	}
 	resp, body, err := h.get("/api/me")
 	if err != nil || resp.StatusCode != 200 {
@@ -175,6 +217,17 @@ func TestEndToEndRealGateways(t *testing.T) {
 	for _, in := range h.instances() {
 		pids = append(pids, in.PID)
 	}
+	for _, pid := range append([]int{lbCmd.Process.Pid}, pids...) {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range []string{testAdminToken, testInstanceToken, assertionKey, password} {
+			if strings.Contains(string(cmdline), s) {
+				t.Errorf("a secret is in the arguments of pid %d: %q", pid, cmdline)
+			}
+		}
+	}
 	if err := lbCmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -193,5 +246,10 @@ func TestEndToEndRealGateways(t *testing.T) {
 	}
 	if !strings.Contains(lbOut.String(), "lb listening") {
 		t.Errorf("lb output lacks its listening line:\n%s", lbOut.String())
+	}
+	for _, s := range []string{testAdminToken, testInstanceToken, assertionKey, password} {
+		if strings.Contains(lbOut.String(), s) {
+			t.Errorf("a secret appears in the lb's output:\n%s", lbOut.String())
+		}
 	}
 }

@@ -6,7 +6,6 @@ import "time"
 // draining instances are not checked; frozen ones are (that is how a freeze
 // is detected: by timeout).
 func (l *LB) healthLoop(in *instance) {
-	u := in.url.String() + l.cfg.HealthPath
 	t := time.NewTicker(l.cfg.HealthInterval)
 	defer t.Stop()
 	for {
@@ -22,7 +21,8 @@ func (l *LB) healthLoop(in *instance) {
 		in.mu.Lock()
 		gen := in.gen
 		in.mu.Unlock()
-		err := l.check(l.ctx, u)
+		// Read the endpoint each time: a revive may have moved the child.
+		err := l.check(l.ctx, in.endpoint().health, in.childID())
 		if l.ctx.Err() != nil {
 			return
 		}
@@ -61,8 +61,9 @@ func (l *LB) observe(in *instance, gen uint64, ok bool, why string) {
 	}
 }
 
-// markDown takes in out of rotation at once.
-func (l *LB) markDown(in *instance, reason string) {
+// markDown takes in out of rotation at once; attrs go to its log line
+// (the request id of a passive detection).
+func (l *LB) markDown(in *instance, reason string, attrs ...any) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.oks = 0
@@ -71,6 +72,6 @@ func (l *LB) markDown(in *instance, reason string) {
 	}
 	if in.healthy.CompareAndSwap(true, false) {
 		l.events.add(Event{Type: EventDown, Instance: in.id, Reason: reason})
-		l.log.Warn("instance down", "instance", in.id, "reason", reason)
+		l.log.Warn("instance down", append([]any{"instance", in.id, "reason", reason}, attrs...)...)
 	}
 }

@@ -34,16 +34,35 @@ func allStates() [5]string {
 // maxStatus bounds the per-status counters; anything above lands in 0.
 const maxStatus = 600
 
+// endpoint is where an instance listens. A child revived on fresh ports
+// gets a new endpoint, swapped in atomically: requests in flight keep the
+// one they read.
+type endpoint struct {
+	addr      string   // data address, host:port
+	adminAddr string   // admin address, host:port; "" when unknown
+	url       *url.URL // http://addr
+	health    string   // http://addr + HealthPath
+}
+
+func newEndpoint(addr, adminAddr, healthPath string) *endpoint {
+	return &endpoint{
+		addr:      addr,
+		adminAddr: adminAddr,
+		url:       &url.URL{Scheme: "http", Host: addr},
+		health:    "http://" + addr + healthPath,
+	}
+}
+
 // instance is one gateway behind the load balancer. Its identity is fixed at
 // construction; its live state is in atomics (read on every request) and,
 // for transitions, under mu.
 type instance struct {
 	id        string
-	addr      string
-	url       *url.URL
 	external  bool
 	cookie    string // sticky cookie value (HMAC of id)
 	setCookie string // full Set-Cookie header value
+
+	ep atomic.Pointer[endpoint]
 
 	admin    atomic.Int32 // procState
 	healthy  atomic.Bool
@@ -81,6 +100,18 @@ func (p *process) exited() bool {
 
 func (in *instance) state() procState { return procState(in.admin.Load()) }
 
+// childID is the id a child must report on its health path ("" for an
+// external instance, whose id comes from that answer).
+func (in *instance) childID() string {
+	if in.external {
+		return ""
+	}
+	return in.id
+}
+
+// endpoint returns where the instance listens now.
+func (in *instance) endpoint() *endpoint { return in.ep.Load() }
+
 // routable reports whether new requests may go to the instance. A frozen
 // instance stays routable until its health checks time out: that delay is
 // what a freeze measures.
@@ -116,26 +147,34 @@ func (in *instance) pid() int {
 
 // InstanceInfo is one instance as the admin API lists it.
 type InstanceInfo struct {
-	ID       string `json:"id"`
-	Address  string `json:"address"`
-	PID      int    `json:"pid"`
-	State    string `json:"state"`
-	Healthy  bool   `json:"healthy"`
-	External bool   `json:"external"`
-	InFlight int64  `json:"in_flight"`
-	Served   uint64 `json:"served"`
+	ID      string `json:"id"`
+	Address string `json:"address"`
+	// AdminAddress serves the instance's /_admin/*, /healthz and /metrics;
+	// "" for an external instance given without one.
+	AdminAddress string `json:"admin_address"`
+	PID          int    `json:"pid"`
+	State        string `json:"state"`
+	Healthy      bool   `json:"healthy"`
+	External     bool   `json:"external"`
+	InFlight     int64  `json:"in_flight"`
+	Served       uint64 `json:"served"`
 }
 
 func (in *instance) info() InstanceInfo {
+	var addr, admin string
+	if ep := in.endpoint(); ep != nil {
+		addr, admin = ep.addr, ep.adminAddr
+	}
 	return InstanceInfo{
-		ID:       in.id,
-		Address:  in.addr,
-		PID:      in.pid(),
-		State:    in.stateName(),
-		Healthy:  in.healthy.Load(),
-		External: in.external,
-		InFlight: in.inFlight.Load(),
-		Served:   in.served.Load(),
+		ID:           in.id,
+		Address:      addr,
+		AdminAddress: admin,
+		PID:          in.pid(),
+		State:        in.stateName(),
+		Healthy:      in.healthy.Load(),
+		External:     in.external,
+		InFlight:     in.inFlight.Load(),
+		Served:       in.served.Load(),
 	}
 }
 

@@ -11,6 +11,12 @@
 // admin API under /_lb/ lists, kills (sigkill, drain, freeze) and revives
 // instances and returns an event log stamped on a monotonic clock, and
 // /metrics serves Prometheus metrics.
+//
+// The data plane (Serve, ServeHTTP) and the admin plane (ServeAdmin,
+// AdminHandler) listen apart: the data port answers 404 itself for /_lb/*,
+// /_admin/* and /metrics and never proxies them. Every request carries an
+// X-Request-Id (made when the client sent none or an unusable one),
+// forwarded to the instance and echoed on the response.
 package lb
 
 import (
@@ -26,7 +32,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -106,8 +111,10 @@ func New(cfg Config) (*LB, error) {
 	for i := 1; i <= cfg.Instances; i++ {
 		l.insts = append(l.insts, &instance{id: fmt.Sprintf("gw%d", i)})
 	}
-	for _, a := range cfg.External {
-		l.insts = append(l.insts, &instance{addr: a, external: true})
+	for _, e := range cfg.External {
+		in := &instance{external: true}
+		in.ep.Store(newEndpoint(e.Addr, e.AdminAddr, cfg.HealthPath))
+		l.insts = append(l.insts, in)
 	}
 	l.transport = &http.Transport{
 		Proxy: nil,
@@ -181,7 +188,7 @@ func (l *LB) start(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			if in.external {
-				errs[i] = l.waitHealthy(sctx, in.addr, nil)
+				errs[i] = l.waitExternal(sctx, in.endpoint())
 				return
 			}
 			errs[i] = l.startChild(sctx, in)
@@ -197,7 +204,6 @@ func (l *LB) start(ctx context.Context) error {
 		return err
 	}
 	for _, in := range l.insts {
-		in.url = &url.URL{Scheme: "http", Host: in.addr}
 		in.cookie = cookieValue(l.cfg.CookieKey, in.id)
 		in.setCookie = (&http.Cookie{
 			Name: CookieName, Value: in.cookie, Path: "/",
@@ -233,7 +239,7 @@ func (l *LB) nameExternals(ctx context.Context) error {
 			continue
 		}
 		n++
-		id := l.reportedID(ctx, in.addr)
+		id := l.reportedID(ctx, in.endpoint().health)
 		if id == "" || seen[id] || strings.ContainsAny(id, "/?#% ") {
 			id = fmt.Sprintf("ext%d", n)
 		}
@@ -246,8 +252,8 @@ func (l *LB) nameExternals(ctx context.Context) error {
 	return nil
 }
 
-func (l *LB) reportedID(ctx context.Context, addr string) string {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+l.cfg.HealthPath, nil)
+func (l *LB) reportedID(ctx context.Context, healthURL string) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, healthURL, nil)
 	if err != nil {
 		return ""
 	}
@@ -279,15 +285,31 @@ func (l *LB) Close() {
 	})
 }
 
-// Serve serves the load balancer on ln until ctx ends, then shuts the
-// server down gracefully (bounded by StopTimeout). It does not stop the
-// children: call Close (or end Start's ctx) for that.
+// Serve serves the data plane (the proxy; see ServeHTTP) on ln until ctx
+// ends, then shuts the server down gracefully (bounded by StopTimeout). It
+// may be called before Start: requests are answered 503 until the
+// instances are ready. It does not stop the children: call Close (or end
+// Start's ctx) for that.
 func (l *LB) Serve(ctx context.Context, ln net.Listener) error {
+	return l.serve(ctx, ln, l)
+}
+
+// ServeAdmin serves the admin plane (see AdminHandler) on ln, like Serve.
+// Give it a loopback listener: the admin API is token-guarded, the metrics
+// and health endpoints are not.
+func (l *LB) ServeAdmin(ctx context.Context, ln net.Listener) error {
+	return l.serve(ctx, ln, l.admin)
+}
+
+func (l *LB) serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{
-		Handler:           l,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(l.log.Handler(), slog.LevelDebug),
+		Handler:           h,
+		ReadHeaderTimeout: l.cfg.ReadHeaderTimeout,
+		IdleTimeout:       l.cfg.IdleTimeout,
+		// The handlers answer 431 with a JSON body above MaxHeaderBytes;
+		// net/http refuses (plain text) what is far beyond.
+		MaxHeaderBytes: 2 * l.cfg.MaxHeaderBytes,
+		ErrorLog:       slog.NewLogLogger(l.log.Handler(), slog.LevelDebug),
 	}
 	done := make(chan struct{})
 	go func() {

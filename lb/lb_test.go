@@ -20,12 +20,14 @@ import (
 	"github.com/authlab/authlab/internal/netutil"
 )
 
-// harness is one running lb with its base URL.
+// harness is one running lb with the base URLs of its data and admin
+// planes.
 type harness struct {
-	t    *testing.T
-	lb   *LB
-	base string
-	stop func() // cancel ctx, close, wait for Serve
+	t         *testing.T
+	lb        *LB
+	base      string
+	adminBase string
+	stop      func() // cancel ctx, close, wait for Serve
 }
 
 // baseConfig is a fast-checking config over n fake child gateways.
@@ -64,22 +66,29 @@ func startLB(t *testing.T, cfg Config) *harness {
 		cancel()
 		t.Fatalf("Start: %v", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		l.Close()
-		t.Fatal(err)
+	var lns [2]net.Listener
+	for i := range lns {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			cancel()
+			l.Close()
+			t.Fatal(err)
+		}
+		lns[i] = ln
 	}
-	served := make(chan error, 1)
-	go func() { served <- l.Serve(ctx, ln) }()
-	h := &harness{t: t, lb: l, base: "http://" + ln.Addr().String()}
+	served := make(chan error, 2)
+	go func() { served <- l.Serve(ctx, lns[0]) }()
+	go func() { served <- l.ServeAdmin(ctx, lns[1]) }()
+	h := &harness{t: t, lb: l, base: "http://" + lns[0].Addr().String(), adminBase: "http://" + lns[1].Addr().String()}
 	var once sync.Once
 	h.stop = func() {
 		once.Do(func() {
 			cancel()
 			l.Close()
-			if err := <-served; err != nil {
-				t.Errorf("Serve: %v", err)
+			for range lns {
+				if err := <-served; err != nil {
+					t.Errorf("Serve: %v", err)
+				}
 			}
 		})
 	}
@@ -110,10 +119,11 @@ func (h *harness) get(path string, cookies ...*http.Cookie) (*http.Response, []b
 	return resp, body, err
 }
 
-// admin calls the admin API with the given token ("" = none).
+// admin calls the admin API (on the admin plane) with the given token
+// ("" = none).
 func (h *harness) adminToken(method, path, token string) (int, []byte) {
 	h.t.Helper()
-	req, err := http.NewRequest(method, h.base+path, nil)
+	req, err := http.NewRequest(method, h.adminBase+path, nil)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -210,8 +220,19 @@ func TestConfigValidate(t *testing.T) {
 		{"valid", func(*Config) {}, ""},
 		{"no instances", func(c *Config) { c.Instances = 0 }, "no instance"},
 		{"negative instances", func(c *Config) { c.Instances = -1 }, "< 0"},
-		{"external only", func(c *Config) { c.Instances = 0; c.External = []string{"127.0.0.1:1"} }, ""},
-		{"bad external", func(c *Config) { c.External = []string{"nope"} }, "external instance"},
+		{"external only", func(c *Config) { c.Instances = 0; c.External = []External{{Addr: "127.0.0.1:1"}} }, ""},
+		{"bad external", func(c *Config) { c.External = []External{{Addr: "nope"}} }, "external instance"},
+		{"bad external admin", func(c *Config) {
+			c.External = []External{{Addr: "127.0.0.1:1", AdminAddr: "nope"}}
+			c.InstanceAdminToken = testInstanceToken
+		}, "admin address"},
+		{"external admin without instance token", func(c *Config) {
+			c.External = []External{{Addr: "127.0.0.1:1", AdminAddr: "127.0.0.1:2"}}
+		}, "instance admin token"},
+		{"instance token is the admin token", func(c *Config) { c.InstanceAdminToken = c.AdminToken }, "must differ"},
+		{"negative read header timeout", func(c *Config) { c.ReadHeaderTimeout = -time.Second }, "read header timeout"},
+		{"negative max header bytes", func(c *Config) { c.MaxHeaderBytes = -1 }, "max header bytes"},
+		{"negative max retry body", func(c *Config) { c.MaxRetryBody = -1 }, "max retry body"},
 		{"no command", func(c *Config) { c.Command = nil }, "Command"},
 		{"bad policy", func(c *Config) { c.Policy = "random" }, "unknown policy"},
 		{"sticky short key", func(c *Config) { c.Policy = Sticky; c.CookieKey = []byte("short") }, "cookie key"},
@@ -238,6 +259,30 @@ func TestConfigValidate(t *testing.T) {
 	}
 	if _, err := New(Config{}); err == nil {
 		t.Fatal("New(Config{}) succeeded")
+	}
+}
+
+func TestParseExternal(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    External
+		wantErr bool
+	}{
+		{"127.0.0.1:8080", External{Addr: "127.0.0.1:8080"}, false},
+		{"127.0.0.1:8080@127.0.0.1:8081", External{Addr: "127.0.0.1:8080", AdminAddr: "127.0.0.1:8081"}, false},
+		{" gw.internal:80@gw.internal:81 ", External{Addr: "gw.internal:80", AdminAddr: "gw.internal:81"}, false},
+		{"nope", External{}, true},
+		{"127.0.0.1:8080@nope", External{}, true},
+		{"@127.0.0.1:8081", External{}, true},
+	}
+	for _, tt := range tests {
+		got, err := ParseExternal(tt.in)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("ParseExternal(%q) = %+v, %v; want %+v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+		if err == nil && got.String() != strings.TrimSpace(tt.in) {
+			t.Errorf("String() = %q, want %q", got.String(), strings.TrimSpace(tt.in))
+		}
 	}
 }
 
@@ -708,21 +753,34 @@ func TestAdminAPIErrors(t *testing.T) {
 	}
 }
 
-func TestExternalInstancePassiveDetectionAndRetry(t *testing.T) {
-	addrs := make([]string, 2)
-	var procs [2]<-chan struct{}
-	for i := range addrs {
-		a, err := netutil.FreeLoopbackAddr()
-		if err != nil {
-			t.Fatal(err)
+// startExternals starts n fake gateways ext-a, ext-b, … the lb does not
+// own, each with an admin address when withAdmin, and returns them and
+// channels closed when each has exited.
+func startExternals(t *testing.T, n int, withAdmin bool) ([]External, []<-chan struct{}) {
+	t.Helper()
+	exts := make([]External, n)
+	procs := make([]<-chan struct{}, n)
+	for i := range exts {
+		for _, a := range []*string{&exts[i].Addr, &exts[i].AdminAddr} {
+			if a == &exts[i].AdminAddr && !withAdmin {
+				continue
+			}
+			v, err := netutil.FreeLoopbackAddr()
+			if err != nil {
+				t.Fatal(err)
+			}
+			*a = v
 		}
-		addrs[i] = a
-		cmd, done := startFakeExternal(t, a, fmt.Sprintf("ext-%c", 'a'+i))
-		_ = cmd
-		procs[i] = done
+		_, procs[i] = startFakeExternal(t, exts[i].Addr, exts[i].AdminAddr, fmt.Sprintf("ext-%c", 'a'+i))
 	}
+	return exts, procs
+}
+
+func TestExternalInstancePassiveDetectionAndRetry(t *testing.T) {
+	exts, procs := startExternals(t, 2, true)
 	cfg := baseConfig(0)
-	cfg.External = addrs
+	cfg.External = exts
+	cfg.InstanceAdminToken = testInstanceToken
 	cfg.Retry = true
 	cfg.HealthInterval = time.Hour // only passive detection can notice
 	h := startLB(t, cfg)
@@ -730,9 +788,12 @@ func TestExternalInstancePassiveDetectionAndRetry(t *testing.T) {
 	if _, ok := insts["ext-a"]; !ok {
 		t.Fatalf("external ids not taken from /healthz: %+v", insts)
 	}
+	if got := insts["ext-a"]; got.Address != exts[0].Addr || got.AdminAddress != exts[0].AdminAddr {
+		t.Fatalf("ext-a listed as %+v, want address %s and admin address %s", got, exts[0].Addr, exts[0].AdminAddr)
+	}
 	// Kill ext-a behind the lb's back, through its own admin endpoint.
-	req, _ := http.NewRequest("POST", "http://"+addrs[0]+"/_admin/exit", nil)
-	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	req, _ := http.NewRequest("POST", "http://"+exts[0].AdminAddr+"/_admin/exit", nil)
+	req.Header.Set("Authorization", "Bearer "+testInstanceToken)
 	if resp, err := client.Do(req); err == nil {
 		resp.Body.Close()
 	}
@@ -757,12 +818,17 @@ func TestExternalInstancePassiveDetectionAndRetry(t *testing.T) {
 	if !ok || !strings.HasPrefix(down.Reason, "passive") {
 		t.Fatalf("down event %+v, want a passive one", down)
 	}
-	// Freeze needs a child; kill goes through /_admin/exit.
+	// Freeze needs a child; kill goes through /_admin/exit on the admin
+	// address, with the instance token (the fake refuses any other).
 	if code, _ := h.admin("POST", "/_lb/instances/ext-b/kill?mode=freeze"); code != 400 {
 		t.Errorf("freeze external: %d, want 400", code)
 	}
 	h.mustAdmin("POST", "/_lb/instances/ext-b/kill?mode=sigkill", 200)
-	<-procs[1]
+	select {
+	case <-procs[1]:
+	case <-time.After(20 * time.Second):
+		t.Fatal("ext-b still runs after kill: POST /_admin/exit did not reach its admin address")
+	}
 }
 
 func TestMetrics(t *testing.T) {
@@ -773,10 +839,7 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	h.mustAdmin("POST", "/_lb/instances/gw2/kill?mode=sigkill", 200)
-	_, body, err := h.get("/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, body := h.adminToken("GET", "/metrics", "")
 	for _, want := range []string{
 		`authlab_lb_requests_total{code="200",instance="gw1"} 2`,
 		`authlab_lb_instance_state{instance="gw2",state="killed"} 1`,

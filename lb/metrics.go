@@ -10,7 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// MetricsHandler returns the Prometheus handler (also served on /metrics).
+// MetricsHandler returns the Prometheus handler (served on the admin
+// plane's /metrics).
 func (l *LB) MetricsHandler() http.Handler { return l.metrics }
 
 // collector exposes the lb's atomics at scrape time, so the request path

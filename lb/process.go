@@ -2,6 +2,7 @@ package lb
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,39 +14,57 @@ import (
 	"github.com/authlab/authlab/internal/netutil"
 )
 
-// startAttempts bounds how often a child is started on a fresh port when
-// it exits before answering (typically: it lost the port to a race).
+// startAttempts bounds how often a child is started on fresh ports when it
+// exits before answering (typically: a port was taken between its
+// reservation and the child's bind).
 const startAttempts = 3
 
-// startChild picks a free loopback port, starts the child and waits for
-// its health check.
+// reviveSameAddr is how often a revive tries the instance's current ports
+// before moving it to fresh ones.
+const reviveSameAddr = 3
+
+// freshEndpoint reserves a data and an admin port on loopback.
+func (l *LB) freshEndpoint() (*endpoint, error) {
+	addr, err := netutil.FreeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
+	admin, err := netutil.FreeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
+	return newEndpoint(addr, admin, l.cfg.HealthPath), nil
+}
+
+// startChild starts the child on fresh loopback ports and waits for its
+// health check, moving it to other ports when it exits first.
 func (l *LB) startChild(ctx context.Context, in *instance) error {
 	var lastErr error
 	for range startAttempts {
-		addr, err := netutil.FreeLoopbackAddr()
+		ep, err := l.freshEndpoint()
 		if err != nil {
 			return err
 		}
-		in.addr = addr
-		p, err := l.spawn(in)
+		p, err := l.spawn(in, ep)
 		if err != nil {
 			return err
 		}
-		if lastErr = l.waitHealthy(ctx, addr, p); lastErr == nil {
+		if lastErr = l.waitHealthy(ctx, ep.health, p, in.id); lastErr == nil {
 			return nil
 		}
 		l.killProcess(p)
 		if ctx.Err() != nil {
 			break
 		}
+		l.log.Warn("child not ready; starting it on other ports", "instance", in.id, "err", lastErr)
 	}
 	return fmt.Errorf("instance %s: %w", in.id, lastErr)
 }
 
-// spawn starts one process of child instance in on in.addr and makes it
-// the instance's current process.
-func (l *LB) spawn(in *instance) (*process, error) {
-	cmd := l.cfg.Command(in.addr, in.id)
+// spawn starts one process of child instance in on ep and makes both the
+// instance's current process and endpoint.
+func (l *LB) spawn(in *instance, ep *endpoint) (*process, error) {
+	cmd := l.cfg.Command(Child{ID: in.id, Addr: ep.addr, AdminAddr: ep.adminAddr})
 	if cmd == nil {
 		return nil, fmt.Errorf("instance %s: Command returned nil", in.id)
 	}
@@ -78,7 +97,8 @@ func (l *LB) spawn(in *instance) (*process, error) {
 	in.mu.Lock()
 	in.proc = p
 	in.mu.Unlock()
-	l.log.Info("child started", "instance", in.id, "addr", in.addr, "pid", p.pid)
+	in.ep.Store(ep)
+	l.log.Info("child started", "instance", in.id, "addr", ep.addr, "admin_addr", ep.adminAddr, "pid", p.pid)
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()
@@ -109,13 +129,13 @@ func (l *LB) onExit(in *instance, p *process) {
 	l.markDown(in, "exit")
 }
 
-// waitHealthy polls addr's health path until it answers 200, ctx ends or
-// process p (when non-nil) exits.
-func (l *LB) waitHealthy(ctx context.Context, addr string, p *process) error {
-	u := "http://" + addr + l.cfg.HealthPath
+// waitHealthy polls health URL u until it answers 200, ctx ends or process
+// p (when non-nil) exits. With wantID, an answer naming another instance
+// does not count: something else took the port.
+func (l *LB) waitHealthy(ctx context.Context, u string, p *process, wantID string) error {
 	var lastErr error
 	for {
-		if err := l.check(ctx, u); err == nil {
+		if err := l.check(ctx, u, wantID); err == nil {
 			return nil
 		} else {
 			lastErr = err
@@ -134,8 +154,24 @@ func (l *LB) waitHealthy(ctx context.Context, addr string, p *process) error {
 	}
 }
 
-// check does one health check of URL u.
-func (l *LB) check(ctx context.Context, u string) error {
+// waitExternal waits until an external instance answers its health check
+// and, when it has an admin address, the admin plane's /healthz.
+func (l *LB) waitExternal(ctx context.Context, ep *endpoint) error {
+	if err := l.waitHealthy(ctx, ep.health, nil, ""); err != nil {
+		return err
+	}
+	if ep.adminAddr == "" {
+		return nil
+	}
+	if err := l.waitHealthy(ctx, "http://"+ep.adminAddr+"/healthz", nil, ""); err != nil {
+		return fmt.Errorf("admin address: %w", err)
+	}
+	return nil
+}
+
+// check does one health check of URL u. With wantID, a JSON answer whose
+// "instance" field names another instance fails.
+func (l *LB) check(ctx context.Context, u, wantID string) error {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.HealthTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -146,10 +182,21 @@ func (l *LB) check(ctx context.Context, u string) error {
 	if err != nil {
 		return err
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return err
+	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	if wantID != "" {
+		var b struct {
+			Instance string `json:"instance"`
+		}
+		if json.Unmarshal(body, &b) == nil && b.Instance != "" && b.Instance != wantID {
+			return fmt.Errorf("answered as instance %q, not %q", b.Instance, wantID)
+		}
 	}
 	return nil
 }
@@ -231,6 +278,9 @@ func (l *LB) Kill(ctx context.Context, id, mode string) (InstanceInfo, error) {
 	}
 	if mode == ModeFreeze && in.external {
 		return InstanceInfo{}, fmt.Errorf("%w: freeze needs a child process; %s is external", ErrBadMode, id)
+	}
+	if in.external && in.endpoint().adminAddr == "" {
+		return InstanceInfo{}, fmt.Errorf("%w: %s was given without one, so it cannot be stopped (give it as --instance-addr DATA@ADMIN)", ErrNoAdmin, id)
 	}
 	in.op.Lock()
 	defer in.op.Unlock()
@@ -316,7 +366,11 @@ wait:
 func (l *LB) exitExternal(ctx context.Context, in *instance) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+in.addr+"/_admin/exit", nil)
+	admin := in.endpoint().adminAddr
+	if admin == "" {
+		return fmt.Errorf("instance %s: %w", in.id, ErrNoAdmin)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+admin+"/_admin/exit", nil)
 	if err != nil {
 		return err
 	}
@@ -334,7 +388,8 @@ func (l *LB) exitExternal(ctx context.Context, in *instance) error {
 }
 
 // Revive brings a killed instance back: a fresh process on the same
-// address for a child (waiting until it answers its health check), SIGCONT
+// addresses for a child (on fresh ones when those stay taken; waiting until
+// it answers its health check), SIGCONT
 // for a frozen one. Either way the instance re-enters rotation only after
 // HealthRise successful checks (a frozen one that was never marked down
 // simply stays in). An external instance is only taken back into health
@@ -370,40 +425,60 @@ func (l *LB) Revive(ctx context.Context, id string) (InstanceInfo, error) {
 		l.events.add(Event{Type: EventRevive, Instance: id})
 		return in.info(), nil
 	}
+	before := in.endpoint()
 	np, err := l.respawn(ctx, in)
 	if err != nil {
 		return InstanceInfo{}, err
 	}
 	l.resetHealth(in)
 	l.setState(in, running)
-	l.events.add(Event{Type: EventRevive, Instance: id, PID: np.pid})
+	reason := ""
+	if in.endpoint() != before {
+		reason = "on fresh ports (its own were taken)"
+	}
+	l.events.add(Event{Type: EventRevive, Instance: id, PID: np.pid, Reason: reason})
 	return in.info(), nil
 }
 
-// respawn starts a fresh process on the instance's address, retrying
-// briefly while the address is still taken.
+// respawn starts a fresh process on the instance's addresses, retrying
+// briefly while they are taken, then on fresh ones (another process may
+// have bound a port the child released).
 func (l *LB) respawn(ctx context.Context, in *instance) (*process, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.StartupTimeout)
 	defer cancel()
+	ep := in.endpoint()
 	var lastErr error
-	for attempt := 0; ; attempt++ {
-		p, err := l.spawn(in)
+	for attempt := range reviveSameAddr + startAttempts {
+		if attempt == reviveSameAddr {
+			l.log.Warn("revive: ports still taken; moving the instance to fresh ones", "instance", in.id, "err", lastErr)
+		}
+		if attempt >= reviveSameAddr {
+			fresh, err := l.freshEndpoint()
+			if err != nil {
+				return nil, err
+			}
+			ep = fresh
+		}
+		p, err := l.spawn(in, ep)
 		if err != nil {
 			return nil, err
 		}
-		lastErr = l.waitHealthy(ctx, in.addr, p)
+		lastErr = l.waitHealthy(ctx, ep.health, p, in.id)
 		if lastErr == nil {
 			return p, nil
 		}
 		l.killProcess(p)
-		if ctx.Err() != nil || attempt >= 20 {
-			return nil, fmt.Errorf("revive %s on %s: %w", in.id, in.addr, lastErr)
+		if ctx.Err() != nil {
+			break
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(100 * time.Millisecond):
+		if attempt < reviveSameAddr-1 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
 	}
+	return nil, fmt.Errorf("revive %s: %w", in.id, lastErr)
 }
 
 func (l *LB) setState(in *instance, s procState) {

@@ -169,55 +169,55 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	procs := &procSet{log: log}
 	defer procs.stopAll()
-	adminToken := secret.Random()
-	env := append(os.Environ(),
-		"AUTHLAB_ASSERTION_KEY="+secret.Random(),
-		"AUTHLAB_FINGERPRINT_KEY="+secret.Random(),
-		"AUTHLAB_ADMIN_TOKEN="+adminToken,
-		"AUTHLAB_LOG_LEVEL=warn",
-	)
-	addr := func() (string, error) { return netutil.FreeLoopbackAddr() }
-	authAddr, err := addr()
+	// Secrets by environment only, each process the ones it needs; the
+	// lb's admin token is not the gateways'.
+	base := append(os.Environ(), "AUTHLAB_LOG_LEVEL=warn")
+	with := func(vars ...string) []string { return append(slices.Clip(base), vars...) }
+	assertionKey, instanceToken := secret.Random(), secret.Random()
+	authEnv := with("AUTHLAB_SEED_PASSWORD="+secret.Random(), "AUTHLAB_ADMIN_PASSWORD="+secret.Random())
+	backendEnv := with("AUTHLAB_ASSERTION_KEY=" + assertionKey)
+	gwEnv := with("AUTHLAB_ASSERTION_KEY="+assertionKey, "AUTHLAB_FINGERPRINT_KEY="+secret.Random(),
+		"AUTHLAB_ADMIN_TOKEN="+instanceToken)
+	lbEnv := with("AUTHLAB_ADMIN_TOKEN="+secret.Random(), "AUTHLAB_INSTANCE_ADMIN_TOKEN="+instanceToken,
+		"AUTHLAB_COOKIE_KEY="+secret.Random())
+	healthz := func(a []string) string { return "http://" + a[0] + "/healthz" }
+	_, a, err := procs.startOnFreePorts(ctx, "auth", cfg.Executable, authEnv, 1, healthz, func(a []string) []string {
+		return []string{"auth", "--listen", a[0], "--seed-users", "10", "--bcrypt-cost", "4"}
+	})
 	if err != nil {
 		return nil, err
 	}
-	backendAddr, err := addr()
+	authAddr := a[0]
+	_, a, err = procs.startOnFreePorts(ctx, "backend", cfg.Executable, backendEnv, 1, healthz, func(a []string) []string {
+		return []string{"backend", "--listen", a[0]}
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := procs.start(ctx, "auth", cfg.Executable, env, "http://"+authAddr+"/healthz",
-		"auth", "--listen", authAddr, "--seed-users", "10", "--seed-password", secret.Random(),
-		"--admin-password", secret.Random(), "--bcrypt-cost", "4"); err != nil {
-		return nil, err
-	}
-	if err := procs.start(ctx, "backend", cfg.Executable, env, "http://"+backendAddr+"/healthz",
-		"backend", "--listen", backendAddr); err != nil {
-		return nil, err
-	}
+	backendAddr := a[0]
 	gws := make([]string, cfg.Instances)
+	externals := make([]string, cfg.Instances) // DATA@ADMIN for the Go lb
 	for i := range gws {
-		if gws[i], err = addr(); err != nil {
-			return nil, err
-		}
 		id := fmt.Sprintf("gw%d", i+1)
-		if err := procs.start(ctx, id, cfg.Executable, env, "http://"+gws[i]+"/healthz",
-			"gateway", "--listen", gws[i], "--instance-id", id, "--strategy", "none",
-			"--auth-url", "http://"+authAddr, "--backend-url", "http://"+backendAddr); err != nil {
+		_, a, err := procs.startOnFreePorts(ctx, id, cfg.Executable, gwEnv, 2, healthz, func(a []string) []string {
+			return []string{"gateway", "--listen", a[0], "--admin-listen", a[1], "--instance-id", id, "--strategy", "none",
+				"--auth-url", "http://" + authAddr, "--backend-url", "http://" + backendAddr}
+		})
+		if err != nil {
 			return nil, err
 		}
+		gws[i], externals[i] = a[0], a[0]+"@"+a[1]
 	}
 
-	goAddr, err := addr()
+	goProc, a, err := procs.startOnFreePorts(ctx, GoLB, cfg.Executable, lbEnv, 2, healthz, func(a []string) []string {
+		return append([]string{"lb", "--listen", a[0], "--admin-listen", a[1], "--instances", "0",
+			"--instance-addr", strings.Join(externals, ","), "--policy", "sticky", "--health-interval", "1s"}, cfg.LBArgs...)
+	})
 	if err != nil {
 		return nil, err
 	}
-	lbArgs := append([]string{"lb", "--listen", goAddr, "--instances", "0", "--instance-addr", strings.Join(gws, ","),
-		"--policy", "sticky", "--cookie-key", secret.Random(), "--health-interval", "1s"}, cfg.LBArgs...)
-	goProc, err := procs.startProc(ctx, GoLB, cfg.Executable, env, "http://"+goAddr+"/healthz", lbArgs...)
-	if err != nil {
-		return nil, err
-	}
-	haAddr, err := addr()
+	goAddr := a[0]
+	haAddr, err := netutil.FreeLoopbackAddr()
 	if err != nil {
 		return nil, err
 	}
@@ -577,9 +577,39 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func (s *procSet) start(ctx context.Context, name, bin string, env []string, ready string, args ...string) error {
-	_, err := s.startProc(ctx, name, bin, env, ready, args...)
-	return err
+// errExited: a process exited before it was ready.
+var errExited = errors.New("exited before it was ready")
+
+// startAttempts bounds how often a process is started on fresh ports.
+const startAttempts = 3
+
+// startOnFreePorts starts a process with args(addrs) on nPorts freshly
+// reserved loopback addresses and waits for ready(addrs); when it exits
+// first (typically: a port was taken between reservation and bind) it is
+// started again on other ports.
+func (s *procSet) startOnFreePorts(ctx context.Context, name, bin string, env []string, nPorts int,
+	ready func([]string) string, args func([]string) []string) (*proc, []string, error) {
+	var lastErr error
+	for attempt := 1; attempt <= startAttempts; attempt++ {
+		addrs := make([]string, nPorts)
+		for i := range addrs {
+			a, err := netutil.FreeLoopbackAddr()
+			if err != nil {
+				return nil, nil, err
+			}
+			addrs[i] = a
+		}
+		p, err := s.startProc(ctx, name, bin, env, ready(addrs), args(addrs)...)
+		if err == nil {
+			return p, addrs, nil
+		}
+		if !errors.Is(err, errExited) {
+			return nil, nil, err
+		}
+		lastErr = err
+		s.log.Warn("process exited before it was ready; starting it on other ports", "name", name, "attempt", attempt)
+	}
+	return nil, nil, lastErr
 }
 
 // startProc starts bin in its own process group (killed with the bench
@@ -610,10 +640,18 @@ func (s *procSet) startProc(ctx context.Context, name, bin string, env []string,
 	case <-p.done:
 		cancel()
 		<-werr
-		return nil, fmt.Errorf("%s exited before it was ready:\n%s", name, tail([]byte(out.String())))
+		s.forget(p)
+		return nil, fmt.Errorf("%s %w:\n%s", name, errExited, tail([]byte(out.String())))
 	}
 	s.log.Debug("started", "name", name, "pid", cmd.Process.Pid)
 	return p, nil
+}
+
+// forget drops an exited process from the ones stopAll stops.
+func (s *procSet) forget(p *proc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.procs = slices.DeleteFunc(s.procs, func(x *proc) bool { return x == p })
 }
 
 // stopAll stops every process (SIGTERM, SIGKILL after 5 s) and waits.

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/authlab/authlab/bench"
+	"github.com/authlab/authlab/internal/secret"
 )
 
 // runUp is `authlab up`: the benchmark topology for hands-on use, until
@@ -20,12 +21,14 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	strategy := fs.String("strategy", "jwt", "strategy: "+strings.Join(bench.Strategies, "|"))
 	instances := fs.Int("instances", 3, "gateway instances behind the lb")
 	policy := fs.String("policy", "", "lb policy: round-robin|least-conn|sticky (default: sticky for the sticky strategy, round-robin otherwise)")
-	listen := fs.String("listen", "127.0.0.1:8000", "the lb's address")
+	listen := fs.String("listen", "127.0.0.1:8000", "the lb's data address")
+	adminListen := fs.String("admin-listen", "127.0.0.1:8001", "the lb's admin address (/_lb/*, /metrics)")
 	users := fs.Int("users", 1000, "seeded users user0001…")
 	redisURL := fs.String("redis-url", os.Getenv("REDIS_URL"), "external Redis (default $REDIS_URL); empty: start one")
 	gatewayArgs := fs.String("gateway-args", "", "extra flags for every gateway, space-separated")
 	logLevel := fs.String("log-level", "info", "log level of every process: debug, info, warn, error")
 	quiet := fs.Bool("quiet", false, "do not show the processes' logs")
+	secretsDir := secretsDirFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -40,7 +43,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "starting redis, auth, backend and the lb with %d %s gateways…\n", *instances, *strategy)
 	topo, err := bench.StartTopology(ctx, bench.TopologyConfig{
 		Exe: exe, Strategy: *strategy, Instances: *instances, Policy: *policy, SeedUsers: *users,
-		RedisURL: *redisURL, LBListen: *listen, GatewayArgs: strings.Fields(*gatewayArgs),
+		RedisURL: *redisURL, LBListen: *listen, LBAdminListen: *adminListen, GatewayArgs: strings.Fields(*gatewayArgs),
 		LogLevel: *logLevel, Output: output,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
@@ -52,33 +55,55 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	printUp(stdout, topo, *strategy, insts)
+	envPath, err := secret.WriteEnvFile(*secretsDir, "authlab-up-*.env", upSecrets(topo))
+	if err != nil {
+		return err
+	}
+	defer os.Remove(envPath)
+	printUp(stdout, topo, *strategy, insts, envPath)
 	<-ctx.Done()
 	fmt.Fprintln(stderr, "\nstopping everything…")
 	return nil
 }
 
-func printUp(w io.Writer, t *bench.Topology, strategy string, insts []bench.Instance) {
-	lb := t.LBURL
+// upSecrets are the variables of up's env file, named apart from every
+// AUTHLAB_<FLAG> so that sourcing it configures no later authlab command.
+func upSecrets(t *bench.Topology) []secret.EnvVar {
+	return []secret.EnvVar{
+		{Name: "AUTHLAB_UP_LB_TOKEN", Value: t.AdminToken, Comment: "bearer token of the lb's admin API " + t.LBAdminURL + "/_lb/*"},
+		{Name: "AUTHLAB_UP_GW_TOKEN", Value: t.InstanceAdminToken, Comment: "bearer token of each gateway's /_admin/* (on its admin_address)"},
+		{Name: "AUTHLAB_UP_PASSWORD", Value: t.Password, Comment: "password of user0001…"},
+		{Name: "AUTHLAB_UP_ADMIN_PASSWORD", Value: t.AdminPassword, Comment: "password of user admin"},
+	}
+}
+
+// printUp tells the user what runs and gives curl lines to try. Secrets
+// are not printed: the lines read them from the env file at envPath.
+func printUp(w io.Writer, t *bench.Topology, strategy string, insts []bench.Instance, envPath string) {
+	lb, admin := t.LBURL, t.LBAdminURL
 	var ids []string
 	for _, in := range insts {
-		ids = append(ids, fmt.Sprintf("%s (%s, pid %d)", in.ID, in.Address, in.PID))
+		ids = append(ids, fmt.Sprintf("%s (%s, admin %s, pid %d)", in.ID, in.Address, in.AdminAddress, in.PID))
 	}
 	victim := "gw1"
+	gwAdmin := ""
 	if len(insts) > 0 {
 		victim = insts[len(insts)/2].ID
+		gwAdmin = insts[0].AdminAddress
 	}
-	login := fmt.Sprintf(`curl -si -X POST %s/auth/login -H 'Content-Type: application/json' -d '{"username":"user0001","password":"%s"}'`, lb, t.Password)
+	login := fmt.Sprintf(`curl -si -X POST %s/auth/login -H 'Content-Type: application/json' -d '{"username":"user0001","password":"'"$AUTHLAB_UP_PASSWORD"'"}'`, lb)
 	fmt.Fprintf(w, `
 authlab is up — strategy %s
-  lb:           %s
+  lb:           %s   (admin API and metrics: %s)
   gateways:     %s
-  admin token:  %s
-  users:        user0001… with password %s (and admin / %s)
+  users:        user0001… and admin
   redis:        %s (%s %s)
+  secrets:      %s (mode 0600, removed when up stops): the lb's and the
+                gateways' admin tokens, the users' passwords
 
-Try:
-`, strategy, lb, strings.Join(ids, ", "), t.AdminToken, t.Password, t.AdminPassword, t.RedisURL, t.RedisKind, t.RedisVersion)
+Try, in a shell that has loaded the secrets:
+  . %s
+`, strategy, lb, admin, strings.Join(ids, ", "), t.RedisURL, t.RedisKind, t.RedisVersion, envPath, envPath)
 	switch strategy {
 	case "sticky", "redis-session":
 		fmt.Fprintf(w, "  %s -c /tmp/authlab.jar\n", login)
@@ -89,8 +114,12 @@ Try:
 		fmt.Fprintf(w, "  TOKEN=$(%s | sed -n 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/p')\n", strings.Replace(login, "curl -si", "curl -s", 1))
 		fmt.Fprintf(w, "  curl -si -H \"Authorization: Bearer $TOKEN\" %s/api/me     # see X-Authlab-Instance\n", lb)
 	}
-	fmt.Fprintf(w, "  curl -s -H 'Authorization: Bearer %s' %s/_lb/instances\n", t.AdminToken, lb)
-	fmt.Fprintf(w, "  curl -s -X POST -H 'Authorization: Bearer %s' '%s/_lb/instances/%s/kill?mode=sigkill'\n", t.AdminToken, lb, victim)
-	fmt.Fprintf(w, "  curl -s -X POST -H 'Authorization: Bearer %s' %s/_lb/instances/%s/revive\n", t.AdminToken, lb, victim)
+	fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $AUTHLAB_UP_LB_TOKEN\" %s/_lb/instances\n", admin)
+	fmt.Fprintf(w, "  curl -s -X POST -H \"Authorization: Bearer $AUTHLAB_UP_LB_TOKEN\" '%s/_lb/instances/%s/kill?mode=sigkill'\n", admin, victim)
+	fmt.Fprintf(w, "  curl -s -X POST -H \"Authorization: Bearer $AUTHLAB_UP_LB_TOKEN\" %s/_lb/instances/%s/revive\n", admin, victim)
+	fmt.Fprintf(w, "  curl -s %s/metrics | grep '^authlab_lb_'\n", admin)
+	if gwAdmin != "" {
+		fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $AUTHLAB_UP_GW_TOKEN\" http://%s/_admin/stats     # one gateway, on its admin address\n", gwAdmin)
+	}
 	fmt.Fprintf(w, "\nCtrl-C stops everything.\n")
 }
