@@ -117,7 +117,10 @@ type Strategy interface {
 
 // Refresher is implemented by strategies that exchange a refresh token for
 // a new credential (jwt). A refresh token is single-use: presenting one that
-// was already exchanged fails with ErrInvalidCredential.
+// was already exchanged fails with an error wrapping ErrReused (and so
+// ErrInvalidCredential), except that a strategy may answer a retry that
+// comes within a short grace window, while the pair it issued is still
+// unused, with that same pair (a client whose first answer was lost).
 type Refresher interface {
 	Refresh(ctx context.Context, refreshToken string) (Credential, Principal, error)
 }

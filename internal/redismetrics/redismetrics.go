@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/authlab/authlab/internal/redisx"
 )
 
 // Hook is a redis.Hook counting commands (pipelined ones one by one),
@@ -91,7 +93,7 @@ func (h *Hook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Process
 
 func (h *Hook) observe(cmd redis.Cmder, err error) {
 	name := cmd.Name()
-	if handshake(name) {
+	if redisx.Handshake(name) {
 		return
 	}
 	h.commands.WithLabelValues(name).Inc()
@@ -100,9 +102,3 @@ func (h *Hook) observe(cmd redis.Cmder, err error) {
 		h.errs.WithLabelValues(name).Inc()
 	}
 }
-
-// handshake reports the commands go-redis sends on each new connection
-// (HELLO, CLIENT SETINFO, CLIENT MAINT_NOTIFICATIONS): connection
-// management, not the application's calls, and some of them fail
-// harmlessly on older servers. authlab itself never sends CLIENT.
-func handshake(name string) bool { return name == "hello" || name == "client" }

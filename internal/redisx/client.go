@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Timeouts and retry settings used for every client, single node, Cluster
@@ -110,9 +111,10 @@ func Options(rawURL string) (*redis.UniversalOptions, string, error) {
 	opts.MaxRetries = MaxRetries
 	opts.DialerRetries = DialerRetries
 	opts.DialerRetryTimeout = DialerRetryTimeout
-	// No CLIENT SETINFO on connect: one round trip less per connection, and
-	// Redis 7.0 answers it with an error anyway.
+	// No CLIENT SETINFO and no CLIENT MAINT_NOTIFICATIONS on connect: a
+	// round trip less each per new connection, and Redis 7.0 rejects both.
 	opts.DisableIdentity = true
+	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	return opts, kind, nil
 }
 
@@ -133,6 +135,7 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 		o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = opts.DialTimeout, opts.ReadTimeout, opts.WriteTimeout, opts.PoolTimeout
 		o.MaxRetries, o.DialerRetries, o.DialerRetryTimeout = opts.MaxRetries, opts.DialerRetries, opts.DialerRetryTimeout
 		o.DisableIdentity = opts.DisableIdentity
+		o.MaintNotificationsConfig = opts.MaintNotificationsConfig
 		return redis.NewClient(o), nil
 	}
 	return redis.NewUniversalClient(opts), nil
@@ -159,4 +162,16 @@ func redactURL(raw string) string {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
 	}
 	return u.String()
+}
+
+// Handshake reports whether a command (by its lower-case name) is one
+// go-redis sends on each new connection (HELLO, AUTH, SELECT, CLIENT …,
+// READONLY): connection management, not an application's call. Command
+// counters skip them so "Redis commands per request" counts requests.
+func Handshake(name string) bool {
+	switch name {
+	case "hello", "auth", "select", "client", "readonly":
+		return true
+	}
+	return false
 }

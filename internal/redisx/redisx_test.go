@@ -9,6 +9,7 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 func TestNewClientURLs(t *testing.T) {
@@ -97,7 +98,8 @@ func TestOptionsSameTimeoutsEverywhere(t *testing.T) {
 			}
 			if o.DialTimeout != DialTimeout || o.ReadTimeout != ReadTimeout || o.WriteTimeout != WriteTimeout ||
 				o.PoolTimeout != PoolTimeout || o.MaxRetries != MaxRetries ||
-				o.DialerRetries != DialerRetries || o.DialerRetryTimeout != DialerRetryTimeout || !o.DisableIdentity {
+				o.DialerRetries != DialerRetries || o.DialerRetryTimeout != DialerRetryTimeout || !o.DisableIdentity ||
+				o.MaintNotificationsConfig == nil || o.MaintNotificationsConfig.Mode != maintnotifications.ModeDisabled {
 				t.Fatalf("timeouts/retries not applied: %+v", o)
 			}
 			tt.check(t, o)
@@ -222,5 +224,18 @@ func TestServerStopRestart(t *testing.T) {
 	}
 	if n, _ := c.Exists(ctx, "k").Result(); n != 0 {
 		t.Fatal("data survived a restart of a non-persistent server")
+	}
+}
+
+func TestHandshake(t *testing.T) {
+	for _, name := range []string{"hello", "auth", "select", "client", "readonly"} {
+		if !Handshake(name) {
+			t.Errorf("Handshake(%q) = false", name)
+		}
+	}
+	for _, name := range []string{"get", "getex", "set", "evalsha", "mget", "publish"} {
+		if Handshake(name) {
+			t.Errorf("Handshake(%q) = true: an application command would go uncounted", name)
+		}
 	}
 }

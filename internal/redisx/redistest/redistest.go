@@ -52,8 +52,8 @@ func Client(t testing.TB, s *redisx.Server) redis.UniversalClient {
 }
 
 // CommandCounter is a go-redis hook counting the commands a client sends
-// (pipelined commands one by one): add it with client.AddHook to assert
-// how many round trips a code path costs.
+// (pipelined commands one by one, connection handshakes not at all): add it
+// with client.AddHook to assert how many commands a code path costs.
 type CommandCounter struct{ n atomic.Int64 }
 
 // Count returns the commands sent so far.
@@ -65,7 +65,9 @@ func (c *CommandCounter) DialHook(next redis.DialHook) redis.DialHook { return n
 // ProcessHook implements redis.Hook.
 func (c *CommandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.n.Add(1)
+		if !redisx.Handshake(cmd.Name()) {
+			c.n.Add(1)
+		}
 		return next(ctx, cmd)
 	}
 }
@@ -73,7 +75,11 @@ func (c *CommandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 // ProcessPipelineHook implements redis.Hook.
 func (c *CommandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		c.n.Add(int64(len(cmds)))
+		for _, cmd := range cmds {
+			if !redisx.Handshake(cmd.Name()) {
+				c.n.Add(1)
+			}
+		}
 		return next(ctx, cmds)
 	}
 }
