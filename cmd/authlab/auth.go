@@ -29,6 +29,9 @@ func runAuth(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := prepareSecretsDir(*secretsDir); err != nil {
+		return err
+	}
 	logger, err := httpserver.NewLogger(stderr, *logLevel)
 	if err != nil {
 		return err

@@ -97,6 +97,9 @@ func runLB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := cliflag.Parse(fs, args, os.LookupEnv); err != nil {
 		return err
 	}
+	if err := prepareSecretsDir(*secretsDir); err != nil {
+		return err
+	}
 	gwArgs := fs.Args()
 	for _, a := range gwArgs {
 		name := strings.TrimLeft(strings.SplitN(a, "=", 2)[0], "-")

@@ -17,6 +17,18 @@ func secretsDirFlag(fs *flag.FlagSet) *string {
 		"directory of the 0600 env file holding generated secrets (default $XDG_RUNTIME_DIR, else the system temporary directory)")
 }
 
+// prepareSecretsDir makes sure dir (when set) exists, creating it with mode
+// 0700, so that a bad --secrets-dir fails before anything is started.
+func prepareSecretsDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("--secrets-dir: %w", err)
+	}
+	return nil
+}
+
 // writeSecrets writes generated secrets to a 0600 env file in dir and tells
 // w where it is and which variables it holds — never their values. The
 // returned function removes the file (the secrets die with the process).

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -58,5 +60,23 @@ func TestPrintUpKeepsSecretsInTheEnvFile(t *testing.T) {
 				t.Errorf("sourcing %s in sh gives %q, %v", path, got, err)
 			}
 		}
+	}
+}
+
+func TestPrepareSecretsDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a", "b")
+	if err := prepareSecretsDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(dir)
+	if err != nil || !st.IsDir() || st.Mode().Perm() != 0o700 {
+		t.Fatalf("secrets dir %s: %v %v", dir, st.Mode(), err)
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := prepareSecretsDir(filepath.Join(file, "sub")); err == nil {
+		t.Fatal("a secrets dir under a regular file was accepted")
 	}
 }
