@@ -28,7 +28,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	instances := fs.Int("instances", 3, "gateway instances behind the lb")
 	policy := fs.String("policy", "", "lb policy: round-robin|least-conn|sticky (default: sticky for the sticky strategy, round-robin otherwise)")
 	out := fs.String("out", "results", "results directory; the run goes to <out>/<strategy>/<run-id>/")
-	redisURL := fs.String("redis-url", os.Getenv("REDIS_URL"), "external Redis (default $REDIS_URL); empty: the harness starts its own")
+	redisURL := fs.String("redis-url", "", "external Redis (default $REDIS_URL); empty: the harness starts its own")
 	bcryptCost := fs.Int("bcrypt-cost", 4, "bcrypt cost of the seeded users (low so logins do not dominate; recorded)")
 	path := fs.String("path", "/api/me", "request every user repeats")
 	gatewayArgs := fs.String("gateway-args", "", "extra flags for every gateway, space-separated (e.g. \"--jwt-denylist\")")
@@ -58,7 +58,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cfg := bench.RunConfig{
 		Strategy: *strategy, Scenarios: scen, Rate: *rate, Duration: *duration, Users: *users,
-		Instances: *instances, Policy: *policy, OutDir: *out, Exe: exe, RedisURL: *redisURL,
+		Instances: *instances, Policy: *policy, OutDir: *out, Exe: exe, RedisURL: redisURLOrEnv(*redisURL),
 		BcryptCost: *bcryptCost, Path: *path, GatewayArgs: strings.Fields(*gatewayArgs),
 		RevocationSample: *revSample, RevocationTimeout: *revTimeout,
 		CapacityP99: *capP99, CapacityStep: *capStep, CapacityBudget: *capBudget,

@@ -20,7 +20,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.SetOutput(stderr)
 	strategies := fs.String("strategies", "sticky,redis-session,jwt", "strategies to walk through, in order")
 	pace := fs.Duration("pace", 3*time.Second, "pause between steps")
-	redisURL := fs.String("redis-url", os.Getenv("REDIS_URL"), "external Redis (default $REDIS_URL); empty: start one")
+	redisURL := fs.String("redis-url", "", "external Redis (default $REDIS_URL); empty: start one")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -29,7 +29,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("find own executable: %w", err)
 	}
 	_, err = bench.RunDemo(ctx, bench.DemoConfig{
-		Exe: exe, Out: stdout, Pace: *pace, Strategies: strings.Split(*strategies, ","), RedisURL: *redisURL,
+		Exe: exe, Out: stdout, Pace: *pace, Strategies: strings.Split(*strategies, ","), RedisURL: redisURLOrEnv(*redisURL),
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	return err

@@ -322,10 +322,7 @@ func (f *gatewayFlags) strategyOptions(logger *slog.Logger, fpKey []byte, reg pr
 	if !registry.NeedsRedis(f.strategy) {
 		return o, noop, nil
 	}
-	rurl := f.redisURL
-	if rurl == "" {
-		rurl = os.Getenv("REDIS_URL")
-	}
+	rurl := redisURLOrEnv(f.redisURL)
 	if rurl == "" {
 		return o, noop, fmt.Errorf("strategy %s needs Redis: set --redis-url or REDIS_URL", f.strategy)
 	}

@@ -88,6 +88,17 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// redisURLOrEnv is the one place that reads REDIS_URL: the Redis of every
+// command whose --redis-url (or AUTHLAB_REDIS_URL) was not given. It is not
+// the flag's default, so that -h never prints a URL that may hold a
+// password.
+func redisURLOrEnv(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	return os.Getenv("REDIS_URL")
+}
+
 // redisLogger adapts slog to go-redis's logging interface, at debug level.
 type redisLogger struct{ l *slog.Logger }
 

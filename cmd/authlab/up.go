@@ -24,7 +24,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:8000", "the lb's data address")
 	adminListen := fs.String("admin-listen", "127.0.0.1:8001", "the lb's admin address (/_lb/*, /metrics)")
 	users := fs.Int("users", 1000, "seeded users user0001…")
-	redisURL := fs.String("redis-url", os.Getenv("REDIS_URL"), "external Redis (default $REDIS_URL); empty: start one")
+	redisURL := fs.String("redis-url", "", "external Redis (default $REDIS_URL); empty: start one")
 	gatewayArgs := fs.String("gateway-args", "", "extra flags for every gateway, space-separated")
 	logLevel := fs.String("log-level", "info", "log level of every process: debug, info, warn, error")
 	quiet := fs.Bool("quiet", false, "do not show the processes' logs")
@@ -46,7 +46,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "starting redis, auth, backend and the lb with %d %s gateways…\n", *instances, *strategy)
 	topo, err := bench.StartTopology(ctx, bench.TopologyConfig{
 		Exe: exe, Strategy: *strategy, Instances: *instances, Policy: *policy, SeedUsers: *users,
-		RedisURL: *redisURL, LBListen: *listen, LBAdminListen: *adminListen, GatewayArgs: strings.Fields(*gatewayArgs),
+		RedisURL: redisURLOrEnv(*redisURL), LBListen: *listen, LBAdminListen: *adminListen, GatewayArgs: strings.Fields(*gatewayArgs),
 		LogLevel: *logLevel, Output: output,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
