@@ -12,8 +12,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
+
+	"github.com/authlab/authlab/internal/identity"
 )
 
 // Sentinel errors returned (possibly wrapped with %w) by strategies.
@@ -36,15 +37,6 @@ var (
 	// writes an audit line, since reuse usually means a stolen token.
 	ErrReused = fmt.Errorf("single-use credential reused: %w", ErrInvalidCredential)
 )
-
-// Principal is an authenticated identity.
-type Principal struct {
-	User  string   `json:"user"`
-	Roles []string `json:"roles"`
-}
-
-// HasRole reports whether p holds role.
-func (p Principal) HasRole(role string) bool { return slices.Contains(p.Roles, role) }
 
 // Credential is what a successful login hands to the client.
 type Credential struct {
@@ -104,12 +96,12 @@ type Strategy interface {
 	Capabilities() Capabilities
 	// Login issues a new credential for p. It never reuses a credential the
 	// client may already hold (no session fixation).
-	Login(ctx context.Context, p Principal) (Credential, error)
+	Login(ctx context.Context, p identity.Principal) (Credential, error)
 	// Authenticate turns a raw credential into its principal. It returns
 	// ErrNoCredential for an empty raw value, ErrInvalidCredential for any
 	// credential it does not accept, and ErrUnavailable when its store
 	// cannot be reached.
-	Authenticate(ctx context.Context, raw string) (Principal, error)
+	Authenticate(ctx context.Context, raw string) (identity.Principal, error)
 	// Logout invalidates raw according to the strategy's semantics. Logging
 	// out an unknown or already invalid credential is not an error.
 	Logout(ctx context.Context, raw string) error
@@ -122,7 +114,7 @@ type Strategy interface {
 // comes within a short grace window, while the pair it issued is still
 // unused, with that same pair (a client whose first answer was lost).
 type Refresher interface {
-	Refresh(ctx context.Context, refreshToken string) (Credential, Principal, error)
+	Refresh(ctx context.Context, refreshToken string) (Credential, identity.Principal, error)
 }
 
 // Checker is implemented by strategies with an external store; the gateway's

@@ -18,7 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/authlab/authlab/strategies"
+	"github.com/authlab/authlab/internal/identity"
 )
 
 // Header carries the assertion from gateway to services.
@@ -32,6 +32,10 @@ const (
 	// maxCached bounds the issuer's cache; beyond it the cache is reset.
 	maxCached = 100_000
 )
+
+// MaxLen bounds an assertion accepted by Verify; longer values are rejected
+// before any parsing. An assertion is a few hundred bytes.
+const MaxLen = 4096
 
 // ErrInvalid is returned for a missing, malformed, forged or expired assertion.
 var ErrInvalid = errors.New("invalid identity assertion")
@@ -73,7 +77,7 @@ func NewIssuer(key []byte, ttl time.Duration, now func() time.Time) (*Issuer, er
 
 // Issue returns a valid assertion for p, reusing a cached one until the
 // last quarter of its lifetime.
-func (i *Issuer) Issue(p strategies.Principal) (string, error) {
+func (i *Issuer) Issue(p identity.Principal) (string, error) {
 	ck := p.User + "\x00" + strings.Join(p.Roles, ",")
 	now := i.now()
 	i.mu.Lock()
@@ -134,19 +138,19 @@ func NewVerifier(key []byte, now func() time.Time) (*Verifier, error) {
 
 // Verify returns the principal of a valid assertion, or an error wrapping
 // ErrInvalid.
-func (v *Verifier) Verify(tok string) (strategies.Principal, error) {
+func (v *Verifier) Verify(tok string) (identity.Principal, error) {
 	if tok == "" {
-		return strategies.Principal{}, fmt.Errorf("%w: missing", ErrInvalid)
+		return identity.Principal{}, fmt.Errorf("%w: missing", ErrInvalid)
 	}
-	if len(tok) > strategies.MaxCredentialLen {
-		return strategies.Principal{}, fmt.Errorf("%w: too long", ErrInvalid)
+	if len(tok) > MaxLen {
+		return identity.Principal{}, fmt.Errorf("%w: too long", ErrInvalid)
 	}
 	var c claims
 	if _, err := v.parser.ParseWithClaims(tok, &c, func(*jwt.Token) (any, error) { return v.key, nil }); err != nil {
-		return strategies.Principal{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return identity.Principal{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if c.Subject == "" {
-		return strategies.Principal{}, fmt.Errorf("%w: no subject", ErrInvalid)
+		return identity.Principal{}, fmt.Errorf("%w: no subject", ErrInvalid)
 	}
-	return strategies.Principal{User: c.Subject, Roles: c.Roles}, nil
+	return identity.Principal{User: c.Subject, Roles: c.Roles}, nil
 }

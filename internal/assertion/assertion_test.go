@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authlab/authlab/strategies"
+	"github.com/authlab/authlab/internal/identity"
 )
 
 var key = []byte("0123456789abcdef0123456789abcdef")
@@ -18,7 +18,7 @@ func TestIssueVerifyRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, _ := NewVerifier(key, nil)
-	p := strategies.Principal{User: "user0001", Roles: []string{"user"}}
+	p := identity.Principal{User: "user0001", Roles: []string{"user"}}
 	tok, err := is.Issue(p)
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +36,7 @@ func TestIssuerReusesUntilNearExpiry(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	clock := func() time.Time { return now }
 	is, _ := NewIssuer(key, 40*time.Second, clock)
-	p := strategies.Principal{User: "u", Roles: []string{"user"}}
+	p := identity.Principal{User: "u", Roles: []string{"user"}}
 	a, _ := is.Issue(p)
 	now = now.Add(20 * time.Second)
 	b, _ := is.Issue(p)
@@ -48,7 +48,7 @@ func TestIssuerReusesUntilNearExpiry(t *testing.T) {
 	if c == a {
 		t.Fatal("assertion reused too close to expiry")
 	}
-	other, _ := is.Issue(strategies.Principal{User: "u", Roles: []string{"admin"}})
+	other, _ := is.Issue(identity.Principal{User: "u", Roles: []string{"admin"}})
 	if other == c {
 		t.Fatal("different roles share an assertion")
 	}
@@ -57,9 +57,9 @@ func TestIssuerReusesUntilNearExpiry(t *testing.T) {
 func TestVerifyRejects(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	is, _ := NewIssuer(key, 30*time.Second, func() time.Time { return now })
-	good, _ := is.Issue(strategies.Principal{User: "u", Roles: []string{"user"}})
+	good, _ := is.Issue(identity.Principal{User: "u", Roles: []string{"user"}})
 	otherKey, _ := NewIssuer([]byte(strings.Repeat("x", 32)), 30*time.Second, func() time.Time { return now })
-	forged, _ := otherKey.Issue(strategies.Principal{User: "u", Roles: []string{"admin"}})
+	forged, _ := otherKey.Issue(identity.Principal{User: "u", Roles: []string{"admin"}})
 	parts := strings.Split(good, ".")
 	noneAlg := "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." + parts[1] + "."
 
@@ -97,7 +97,7 @@ func TestShortKeyRejected(t *testing.T) {
 
 func FuzzVerify(f *testing.F) {
 	is, _ := NewIssuer(key, 0, nil)
-	good, _ := is.Issue(strategies.Principal{User: "u", Roles: []string{"user"}})
+	good, _ := is.Issue(identity.Principal{User: "u", Roles: []string{"user"}})
 	f.Add(good)
 	f.Add("")
 	f.Add("a.b.c")
@@ -112,7 +112,7 @@ func FuzzVerify(f *testing.F) {
 
 func BenchmarkIssueCached(b *testing.B) {
 	is, _ := NewIssuer(key, 0, nil)
-	p := strategies.Principal{User: "user0001", Roles: []string{"user"}}
+	p := identity.Principal{User: "user0001", Roles: []string{"user"}}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := is.Issue(p); err != nil {
@@ -123,7 +123,7 @@ func BenchmarkIssueCached(b *testing.B) {
 
 func BenchmarkVerify(b *testing.B) {
 	is, _ := NewIssuer(key, 0, nil)
-	tok, _ := is.Issue(strategies.Principal{User: "user0001", Roles: []string{"user"}})
+	tok, _ := is.Issue(identity.Principal{User: "user0001", Roles: []string{"user"}})
 	v, _ := NewVerifier(key, nil)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -12,13 +12,13 @@ import (
 	"time"
 
 	"github.com/authlab/authlab/internal/apierr"
-	"github.com/authlab/authlab/strategies"
+	"github.com/authlab/authlab/internal/identity"
 )
 
 // ErrUnavailable is returned (wrapped) by Client.Verify when the auth service
-// cannot be reached or answers 5xx. It wraps strategies.ErrUnavailable, so
-// errors.Is(err, strategies.ErrUnavailable) holds as well.
-var ErrUnavailable = fmt.Errorf("auth service: %w", strategies.ErrUnavailable)
+// cannot be reached or answers 5xx: the login could not be checked, which is
+// not the same as a wrong password (ErrInvalidLogin).
+var ErrUnavailable = errors.New("auth service unavailable")
 
 // DefaultClientTimeout is the timeout of the http.Client NewClient builds
 // when given none. It leaves room for a bcrypt comparison on a busy service.
@@ -44,23 +44,23 @@ func NewClient(baseURL string, httpClient *http.Client) *Client {
 }
 
 // Verify asks the auth service whether password is username's. It returns
-// the principal on success, ErrBadCredentials on 401, an error wrapping
+// the principal on success, ErrInvalidLogin on 401, an error wrapping
 // ErrUnavailable when the service cannot be reached (or ctx ends first) or
 // answers 5xx, and another error for any other answer.
-func (c *Client) Verify(ctx context.Context, username, password string) (strategies.Principal, error) {
+func (c *Client) Verify(ctx context.Context, username, password string) (identity.Principal, error) {
 	body, err := json.Marshal(VerifyRequest{Username: username, Password: password})
 	if err != nil {
-		return strategies.Principal{}, fmt.Errorf("encode verify request: %w", err)
+		return identity.Principal{}, fmt.Errorf("encode verify request: %w", err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
-		return strategies.Principal{}, fmt.Errorf("build verify request: %w", err)
+		return identity.Principal{}, fmt.Errorf("build verify request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return strategies.Principal{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		return identity.Principal{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	defer func() {
 		// Drain a little so the connection can be reused.
@@ -69,24 +69,24 @@ func (c *Client) Verify(ctx context.Context, username, password string) (strateg
 	}()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return strategies.Principal{}, fmt.Errorf("%w: read response: %w", ErrUnavailable, err)
+		return identity.Principal{}, fmt.Errorf("%w: read response: %w", ErrUnavailable, err)
 	}
 	switch {
 	case resp.StatusCode == http.StatusOK:
-		var p strategies.Principal
+		var p identity.Principal
 		if err := json.Unmarshal(data, &p); err != nil {
-			return strategies.Principal{}, fmt.Errorf("decode verify response: %w", err)
+			return identity.Principal{}, fmt.Errorf("decode verify response: %w", err)
 		}
 		if p.User == "" {
-			return strategies.Principal{}, errors.New("decode verify response: no user")
+			return identity.Principal{}, errors.New("decode verify response: no user")
 		}
 		return p, nil
 	case resp.StatusCode == http.StatusUnauthorized:
-		return strategies.Principal{}, ErrBadCredentials
+		return identity.Principal{}, ErrInvalidLogin
 	case resp.StatusCode >= 500:
-		return strategies.Principal{}, fmt.Errorf("%w: status %d%s", ErrUnavailable, resp.StatusCode, errorMessage(data))
+		return identity.Principal{}, fmt.Errorf("%w: status %d%s", ErrUnavailable, resp.StatusCode, errorMessage(data))
 	default:
-		return strategies.Principal{}, fmt.Errorf("auth service answered status %d%s", resp.StatusCode, errorMessage(data))
+		return identity.Principal{}, fmt.Errorf("auth service answered status %d%s", resp.StatusCode, errorMessage(data))
 	}
 }
 

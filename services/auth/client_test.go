@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/authlab/authlab/internal/apierr"
-	"github.com/authlab/authlab/strategies"
 )
 
 func TestClientAgainstService(t *testing.T) {
@@ -24,8 +23,8 @@ func TestClientAgainstService(t *testing.T) {
 	}{
 		{"ok", "user0003", testSeedPassword, []string{"user"}, nil},
 		{"admin", "admin", testAdminPassword, []string{"admin", "user"}, nil},
-		{"wrong password", "user0003", "nope", nil, ErrBadCredentials},
-		{"unknown user", "ghost", testSeedPassword, nil, ErrBadCredentials},
+		{"wrong password", "user0003", "nope", nil, ErrInvalidLogin},
+		{"unknown user", "ghost", testSeedPassword, nil, ErrInvalidLogin},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,10 +57,10 @@ func TestClientErrorMapping(t *testing.T) {
 		}
 	}
 	tests := []struct {
-		name            string
-		handler         http.HandlerFunc
-		wantBadCreds    bool
-		wantUnavailable bool
+		name             string
+		handler          http.HandlerFunc
+		wantInvalidLogin bool
+		wantUnavailable  bool
 	}{
 		{"401", status(401, ""), true, false},
 		{"500", status(500, ""), false, true},
@@ -80,14 +79,11 @@ func TestClientErrorMapping(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if got := errors.Is(err, ErrBadCredentials); got != tt.wantBadCreds {
-				t.Errorf("errors.Is(%v, ErrBadCredentials) = %v", err, got)
+			if got := errors.Is(err, ErrInvalidLogin); got != tt.wantInvalidLogin {
+				t.Errorf("errors.Is(%v, ErrInvalidLogin) = %v", err, got)
 			}
 			if got := errors.Is(err, ErrUnavailable); got != tt.wantUnavailable {
 				t.Errorf("errors.Is(%v, ErrUnavailable) = %v", err, got)
-			}
-			if got := errors.Is(err, strategies.ErrUnavailable); got != tt.wantUnavailable {
-				t.Errorf("errors.Is(%v, strategies.ErrUnavailable) = %v", err, got)
 			}
 		})
 	}
@@ -101,7 +97,7 @@ func TestClientServerClosed(t *testing.T) {
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
 	}
-	if errors.Is(err, ErrBadCredentials) {
+	if errors.Is(err, ErrInvalidLogin) {
 		t.Fatal("unreachable service reported as bad credentials")
 	}
 }

@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/internal/secret"
-	"github.com/authlab/authlab/strategies"
 )
 
 // Limits and defaults of the directory.
@@ -27,14 +27,13 @@ const (
 	MaxPasswordLen = 72
 	// AdminUser is the name of the seeded administrator.
 	AdminUser = "admin"
-	// RoleUser and RoleAdmin are the roles the directory hands out.
-	RoleUser  = "user"
-	RoleAdmin = "admin"
 )
 
-// ErrBadCredentials is returned for an unknown user or a wrong password; the
-// two cases are deliberately not told apart.
-var ErrBadCredentials = fmt.Errorf("bad credentials: %w", strategies.ErrInvalidCredential)
+// ErrInvalidLogin is returned by Directory.Verify and Client.Verify for an
+// unknown user or a wrong password; the two cases are deliberately not told
+// apart. It is the auth service's own: how credentials then travel is the
+// gateway's and the strategies' business, not this package's.
+var ErrInvalidLogin = errors.New("invalid username or password")
 
 // Config configures a Directory.
 type Config struct {
@@ -130,7 +129,7 @@ func newDirectory(cfg Config, hash hashFunc) (*Directory, error) {
 		if err != nil {
 			return nil, fmt.Errorf("hash seed password: %w", err)
 		}
-		userRoles := []string{RoleUser}
+		userRoles := []string{identity.RoleUser}
 		for i := 1; i <= cfg.SeedUsers; i++ {
 			d.users[SeedUsername(i)] = entry{hash: shared, roles: userRoles}
 		}
@@ -139,7 +138,7 @@ func newDirectory(cfg Config, hash hashFunc) (*Directory, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hash admin password: %w", err)
 	}
-	d.users[AdminUser] = entry{hash: adminHash, roles: []string{RoleAdmin, RoleUser}}
+	d.users[AdminUser] = entry{hash: adminHash, roles: []string{identity.RoleAdmin, identity.RoleUser}}
 	return d, nil
 }
 
@@ -147,12 +146,12 @@ func newDirectory(cfg Config, hash hashFunc) (*Directory, error) {
 func (d *Directory) Len() int { return len(d.users) }
 
 // Verify returns the principal of username when password is right, and
-// ErrBadCredentials otherwise (unknown user, wrong, empty or over-long
+// ErrInvalidLogin otherwise (unknown user, wrong, empty or over-long
 // password). Unknown users are compared against a dummy hash so they take
 // as long as known ones. It returns ctx's error if ctx is already done.
-func (d *Directory) Verify(ctx context.Context, username, password string) (strategies.Principal, error) {
+func (d *Directory) Verify(ctx context.Context, username, password string) (identity.Principal, error) {
 	if err := ctx.Err(); err != nil {
-		return strategies.Principal{}, fmt.Errorf("verify: %w", err)
+		return identity.Principal{}, fmt.Errorf("verify: %w", err)
 	}
 	e, known := d.users[username]
 	hash := e.hash
@@ -169,7 +168,7 @@ func (d *Directory) Verify(ctx context.Context, username, password string) (stra
 	}
 	err := bcrypt.CompareHashAndPassword(hash, pw)
 	if err != nil || !known || password == "" {
-		return strategies.Principal{}, ErrBadCredentials
+		return identity.Principal{}, ErrInvalidLogin
 	}
-	return strategies.Principal{User: username, Roles: slices.Clone(e.roles)}, nil
+	return identity.Principal{User: username, Roles: slices.Clone(e.roles)}, nil
 }

@@ -127,7 +127,7 @@ func TestSeedingHashesSharedPasswordOnce(t *testing.T) {
 				t.Errorf("n=%d: seeded %s does not verify: %v", n, u, err)
 			}
 		}
-		if _, err := d.Verify(context.Background(), SeedUsername(n+1), testSeedPassword); !errors.Is(err, ErrBadCredentials) {
+		if _, err := d.Verify(context.Background(), SeedUsername(n+1), testSeedPassword); !errors.Is(err, ErrInvalidLogin) {
 			t.Errorf("n=%d: user beyond the seed verifies: %v", n, err)
 		}
 	}
@@ -158,7 +158,7 @@ func TestDirectoryVerify(t *testing.T) {
 	tests := []struct {
 		name      string
 		user, pw  string
-		wantRoles []string // nil: expect ErrBadCredentials
+		wantRoles []string // nil: expect ErrInvalidLogin
 	}{
 		{"seeded user", "user0001", testSeedPassword, []string{"user"}},
 		{"last seeded user", "user0020", testSeedPassword, []string{"user"}},
@@ -176,8 +176,8 @@ func TestDirectoryVerify(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := d.Verify(context.Background(), tt.user, tt.pw)
 			if tt.wantRoles == nil {
-				if !errors.Is(err, ErrBadCredentials) {
-					t.Fatalf("Verify = %+v, %v; want ErrBadCredentials", p, err)
+				if !errors.Is(err, ErrInvalidLogin) {
+					t.Fatalf("Verify = %+v, %v; want ErrInvalidLogin", p, err)
 				}
 				return
 			}
@@ -223,7 +223,7 @@ func TestVerifyRefusesPasswordsBeyondBcryptLimit(t *testing.T) {
 		t.Fatalf("72-byte password: %v", err)
 	}
 	// bcrypt alone would accept this: it only looks at the first 72 bytes.
-	if _, err := d.Verify(context.Background(), AdminUser, pw72+"b"); !errors.Is(err, ErrBadCredentials) {
-		t.Fatalf("73-byte password sharing the prefix: err = %v, want ErrBadCredentials", err)
+	if _, err := d.Verify(context.Background(), AdminUser, pw72+"b"); !errors.Is(err, ErrInvalidLogin) {
+		t.Fatalf("73-byte password sharing the prefix: err = %v, want ErrInvalidLogin", err)
 	}
 }

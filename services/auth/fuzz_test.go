@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/authlab/authlab/internal/apierr"
-	"github.com/authlab/authlab/strategies"
+	"github.com/authlab/authlab/internal/identity"
 )
 
 // FuzzVerifyBody feeds arbitrary bodies to POST /v1/verify: the handler must
@@ -44,7 +44,7 @@ func FuzzVerifyBody(f *testing.F) {
 			if !ok {
 				t.Fatalf("200 for %q", body)
 			}
-			var p strategies.Principal
+			var p identity.Principal
 			if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || p.User != req.Username {
 				t.Fatalf("200 body %q does not name %q: %v", rec.Body, req.Username, err)
 			}

@@ -11,7 +11,7 @@ import (
 	"net/http"
 
 	"github.com/authlab/authlab/internal/apierr"
-	"github.com/authlab/authlab/strategies"
+	"github.com/authlab/authlab/internal/identity"
 )
 
 // MaxBodyBytes bounds the body of POST /v1/verify.
@@ -28,7 +28,7 @@ type VerifyRequest struct {
 
 // verifier is what the handler needs from a Directory.
 type verifier interface {
-	Verify(ctx context.Context, username, password string) (strategies.Principal, error)
+	Verify(ctx context.Context, username, password string) (identity.Principal, error)
 }
 
 // NewHandler returns the auth service's HTTP API:
@@ -82,7 +82,7 @@ func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := h.dir.Verify(r.Context(), req.Username, req.Password)
 	switch {
-	case errors.Is(err, ErrBadCredentials):
+	case errors.Is(err, ErrInvalidLogin):
 		h.logger.Debug("verify rejected", "user", req.Username)
 		apierr.Write(w, http.StatusUnauthorized, apierr.CodeUnauthorized, "invalid username or password")
 		return

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/authlab/authlab/internal/apierr"
-	"github.com/authlab/authlab/strategies"
+	"github.com/authlab/authlab/internal/identity"
 )
 
 func TestVerifyEndpoint(t *testing.T) {
@@ -56,7 +56,7 @@ func TestVerifyEndpoint(t *testing.T) {
 				t.Fatalf("Content-Type = %q, want JSON", ct)
 			}
 			if tt.wantStatus == http.StatusOK {
-				var p strategies.Principal
+				var p identity.Principal
 				if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
 					t.Fatalf("decode 200 body %q: %v", rec.Body, err)
 				}
@@ -130,8 +130,8 @@ func TestRoutes(t *testing.T) {
 
 type failingVerifier struct{ err error }
 
-func (f failingVerifier) Verify(context.Context, string, string) (strategies.Principal, error) {
-	return strategies.Principal{}, f.err
+func (f failingVerifier) Verify(context.Context, string, string) (identity.Principal, error) {
+	return identity.Principal{}, f.err
 }
 
 func TestVerifyInternalErrorIs503(t *testing.T) {

@@ -17,15 +17,9 @@ import (
 
 	"github.com/authlab/authlab/internal/apierr"
 	"github.com/authlab/authlab/internal/assertion"
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/internal/reqlog"
 	"github.com/authlab/authlab/internal/requestid"
-	"github.com/authlab/authlab/strategies"
-)
-
-// Roles checked by the API.
-const (
-	RoleUser  = "user"
-	RoleAdmin = "admin"
 )
 
 // Config configures the backend.
@@ -79,8 +73,8 @@ func New(cfg Config, logger *slog.Logger) (http.Handler, error) {
 
 	api := http.NewServeMux()
 	api.HandleFunc("GET /api/me", s.count(&s.stats.me, s.me))
-	api.HandleFunc("GET /api/orders", s.count(&s.stats.orders, s.requireRole(RoleUser, s.orders)))
-	api.HandleFunc("GET /api/admin/stats", s.count(&s.stats.adminStats, s.requireRole(RoleAdmin, s.adminStats)))
+	api.HandleFunc("GET /api/orders", s.count(&s.stats.orders, s.requireRole(identity.RoleUser, s.orders)))
+	api.HandleFunc("GET /api/admin/stats", s.count(&s.stats.adminStats, s.requireRole(identity.RoleAdmin, s.adminStats)))
 	for _, p := range []string{"/api/me", "/api/orders", "/api/admin/stats"} {
 		api.HandleFunc(p, methodNotAllowed)
 	}
@@ -138,7 +132,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // tokenVerifier is what the backend needs from assertion.Verifier.
 type tokenVerifier interface {
-	Verify(tok string) (strategies.Principal, error)
+	Verify(tok string) (identity.Principal, error)
 }
 
 type server struct {
@@ -156,8 +150,8 @@ type counters struct {
 
 type principalKey struct{}
 
-func principalFrom(ctx context.Context) strategies.Principal {
-	p, _ := ctx.Value(principalKey{}).(strategies.Principal)
+func principalFrom(ctx context.Context) identity.Principal {
+	p, _ := ctx.Value(principalKey{}).(identity.Principal)
 	return p
 }
 

@@ -12,14 +12,14 @@ import (
 
 	"github.com/authlab/authlab/internal/apierr"
 	"github.com/authlab/authlab/internal/assertion"
-	"github.com/authlab/authlab/strategies"
+	"github.com/authlab/authlab/internal/identity"
 )
 
 var (
 	testKey  = []byte("0123456789abcdef0123456789abcdef")
 	otherKey = []byte("fedcba9876543210fedcba9876543210")
-	userP    = strategies.Principal{User: "user0001", Roles: []string{"user"}}
-	adminP   = strategies.Principal{User: "admin", Roles: []string{"admin", "user"}}
+	userP    = identity.Principal{User: "user0001", Roles: []string{"user"}}
+	adminP   = identity.Principal{User: "admin", Roles: []string{"admin", "user"}}
 )
 
 // fixture is a backend with a settable clock and an issuer sharing its key.
@@ -39,7 +39,7 @@ func newFixture(t testing.TB) *fixture {
 	return f
 }
 
-func (f *fixture) issue(t testing.TB, key []byte, p strategies.Principal) string {
+func (f *fixture) issue(t testing.TB, key []byte, p identity.Principal) string {
 	t.Helper()
 	is, err := assertion.NewIssuer(key, assertion.DefaultTTL, func() time.Time { return f.now })
 	if err != nil {
@@ -99,7 +99,7 @@ func TestAccess(t *testing.T) {
 	userTok := f.issue(t, testKey, userP)
 	adminTok := f.issue(t, testKey, adminP)
 	forged := f.issue(t, otherKey, adminP)
-	noRoles := f.issue(t, testKey, strategies.Principal{User: "guest"})
+	noRoles := f.issue(t, testKey, identity.Principal{User: "guest"})
 	// alg "none" with admin claims and an empty signature.
 	algNone := "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." +
 		"eyJyb2xlcyI6WyJhZG1pbiJdLCJpc3MiOiJhdXRobGFiLWdhdGV3YXkiLCJzdWIiOiJhZG1pbiIsImF1ZCI6WyJhdXRobGFiLXNlcnZpY2VzIl0sImV4cCI6OTk5OTk5OTk5OX0."
@@ -131,7 +131,7 @@ func TestAccess(t *testing.T) {
 		{"forged assertion", "GET", "/api/admin/stats", a(forged), 401, apierr.CodeUnauthorized},
 		{"alg none", "GET", "/api/admin/stats", a(algNone), 401, apierr.CodeUnauthorized},
 		{"signature stripped", "GET", "/api/me", a(stripped), 401, apierr.CodeUnauthorized},
-		{"oversize assertion", "GET", "/api/me", a(strings.Repeat("a", strategies.MaxCredentialLen+1)), 401, apierr.CodeUnauthorized},
+		{"oversize assertion", "GET", "/api/me", a(strings.Repeat("a", assertion.MaxLen+1)), 401, apierr.CodeUnauthorized},
 		{"bearer instead of assertion", "GET", "/api/me", map[string]string{"Authorization": "Bearer " + userTok}, 401, apierr.CodeUnauthorized},
 		{"user me", "GET", "/api/me", a(userTok), 200, ""},
 		{"user orders", "GET", "/api/orders", a(userTok), 200, ""},
@@ -178,12 +178,12 @@ func TestExpiredAssertion(t *testing.T) {
 
 func TestMeReturnsAssertionIdentity(t *testing.T) {
 	f := newFixture(t)
-	for _, p := range []strategies.Principal{userP, adminP, {User: "someone-else", Roles: []string{"user", "auditor"}}} {
+	for _, p := range []identity.Principal{userP, adminP, {User: "someone-else", Roles: []string{"user", "auditor"}}} {
 		rec := f.do("GET", "/api/me", map[string]string{
 			assertion.Header: f.issue(t, testKey, p),
 			"X-Authlab-User": "admin", // ignored
 		})
-		var got strategies.Principal
+		var got identity.Principal
 		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
 			t.Fatal(err)
 		}
@@ -192,7 +192,7 @@ func TestMeReturnsAssertionIdentity(t *testing.T) {
 		}
 	}
 	// No roles in the assertion: an empty list, not null.
-	rec := f.do("GET", "/api/me", map[string]string{assertion.Header: f.issue(t, testKey, strategies.Principal{User: "guest"})})
+	rec := f.do("GET", "/api/me", map[string]string{assertion.Header: f.issue(t, testKey, identity.Principal{User: "guest"})})
 	if !strings.Contains(rec.Body.String(), `"roles":[]`) {
 		t.Fatalf("/api/me without roles = %s, want \"roles\":[]", rec.Body)
 	}
@@ -200,7 +200,7 @@ func TestMeReturnsAssertionIdentity(t *testing.T) {
 
 func TestOrders(t *testing.T) {
 	f := newFixture(t)
-	get := func(p strategies.Principal) OrdersResponse {
+	get := func(p identity.Principal) OrdersResponse {
 		rec := f.do("GET", "/api/orders", map[string]string{assertion.Header: f.issue(t, testKey, p)})
 		var r OrdersResponse
 		if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil {
@@ -223,7 +223,7 @@ func TestOrders(t *testing.T) {
 	// Different users do not all get the same list.
 	distinct := map[string]bool{}
 	for i := range 20 {
-		p := strategies.Principal{User: "user" + string(rune('a'+i)), Roles: []string{"user"}}
+		p := identity.Principal{User: "user" + string(rune('a'+i)), Roles: []string{"user"}}
 		b, _ := json.Marshal(get(p).Orders)
 		distinct[string(b)] = true
 	}

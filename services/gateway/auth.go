@@ -10,7 +10,9 @@ import (
 
 	"github.com/authlab/authlab/internal/apierr"
 	"github.com/authlab/authlab/internal/audit"
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/internal/requestid"
+	"github.com/authlab/authlab/services/auth"
 	"github.com/authlab/authlab/strategies"
 )
 
@@ -108,7 +110,7 @@ func (g *Gateway) login(c *gin.Context) {
 
 	p, err := g.cfg.Passwords.Verify(ctx, req.Username, req.Password)
 	if err != nil {
-		if errors.Is(err, strategies.ErrInvalidCredential) {
+		if errors.Is(err, auth.ErrInvalidLogin) {
 			done(audit.OutcomeFailure, "wrong username or password")
 			g.unauthorized(c, "wrong username or password")
 			return
@@ -141,7 +143,7 @@ func retryAfterSeconds(d time.Duration) int64 {
 	return max(1, int64((d+time.Second-1)/time.Second))
 }
 
-func (g *Gateway) loginBody(p strategies.Principal, cred strategies.Credential) loginResponse {
+func (g *Gateway) loginBody(p identity.Principal, cred strategies.Credential) loginResponse {
 	resp := loginResponse{User: p.User, Roles: p.Roles}
 	if g.caps.Transport == strategies.TransportBearer {
 		resp.AccessToken = cred.Token

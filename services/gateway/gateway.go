@@ -31,6 +31,7 @@ import (
 	"github.com/authlab/authlab/internal/assertion"
 	"github.com/authlab/authlab/internal/audit"
 	"github.com/authlab/authlab/internal/bufpool"
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/internal/loginlimit"
 	"github.com/authlab/authlab/internal/reqlog"
 	"github.com/authlab/authlab/internal/requestid"
@@ -47,11 +48,11 @@ const maxBodyBytes = 8 << 10
 const MinFingerprintKeyLen = 32
 
 // PasswordVerifier checks a username and password (the auth service's
-// client implements it). It returns an error wrapping
-// strategies.ErrInvalidCredential for a wrong user or password and any
-// other error when it cannot answer.
+// client, auth.Client, implements it). It returns an error wrapping
+// auth.ErrInvalidLogin for a wrong user or password (the gateway answers
+// 401) and any other error when it cannot answer (503).
 type PasswordVerifier interface {
-	Verify(ctx context.Context, username, password string) (strategies.Principal, error)
+	Verify(ctx context.Context, username, password string) (identity.Principal, error)
 }
 
 // LoginLimiter throttles password guessing per account (internal/loginlimit

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,7 +18,9 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/authlab/authlab/internal/assertion"
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/internal/loginlimit"
+	"github.com/authlab/authlab/services/auth"
 	"github.com/authlab/authlab/strategies"
 )
 
@@ -38,37 +41,37 @@ func (*fakeStrategy) Name() string { return "fake" }
 func (*fakeStrategy) Capabilities() strategies.Capabilities {
 	return strategies.Capabilities{Transport: strategies.TransportBearer, Authenticates: true, SharedState: true}
 }
-func (*fakeStrategy) Login(_ context.Context, p strategies.Principal) (strategies.Credential, error) {
+func (*fakeStrategy) Login(_ context.Context, p identity.Principal) (strategies.Credential, error) {
 	if p.User == "storedown" {
 		return strategies.Credential{}, strategies.ErrUnavailable
 	}
 	return strategies.Credential{Token: "good"}, nil
 }
-func (*fakeStrategy) Authenticate(_ context.Context, raw string) (strategies.Principal, error) {
+func (*fakeStrategy) Authenticate(_ context.Context, raw string) (identity.Principal, error) {
 	switch raw {
 	case "":
-		return strategies.Principal{}, strategies.ErrNoCredential
+		return identity.Principal{}, strategies.ErrNoCredential
 	case "good":
-		return strategies.Principal{User: "alice", Roles: []string{"user"}}, nil
+		return identity.Principal{User: "alice", Roles: []string{"user"}}, nil
 	case "down":
-		return strategies.Principal{}, errors.Join(strategies.ErrUnavailable, errors.New("dial tcp: refused"))
+		return identity.Principal{}, errors.Join(strategies.ErrUnavailable, errors.New("dial tcp: refused"))
 	}
-	return strategies.Principal{}, strategies.ErrInvalidCredential
+	return identity.Principal{}, strategies.ErrInvalidCredential
 }
 func (f *fakeStrategy) Logout(context.Context, string) error { f.loggedOut.Add(1); return nil }
 
 // fakePasswords accepts "pw"; it counts the passwords it checked.
 type fakePasswords struct{ checked atomic.Int32 }
 
-func (f *fakePasswords) Verify(_ context.Context, u, p string) (strategies.Principal, error) {
+func (f *fakePasswords) Verify(_ context.Context, u, p string) (identity.Principal, error) {
 	f.checked.Add(1)
 	switch {
 	case u == "authdown":
-		return strategies.Principal{}, errors.New("connection refused")
+		return identity.Principal{}, errors.New("connection refused")
 	case p != "pw":
-		return strategies.Principal{}, strategies.ErrInvalidCredential
+		return identity.Principal{}, fmt.Errorf("verify: %w", auth.ErrInvalidLogin)
 	}
-	return strategies.Principal{User: u, Roles: []string{"user"}}, nil
+	return identity.Principal{User: u, Roles: []string{"user"}}, nil
 }
 
 type fixture struct {
@@ -219,7 +222,7 @@ func TestForwardStripsClientIdentity(t *testing.T) {
 	v, _ := assertion.NewVerifier(testKey, nil)
 	forged, _ := func() (string, error) {
 		is, _ := assertion.NewIssuer([]byte(strings.Repeat("k", 32)), 0, nil)
-		return is.Issue(strategies.Principal{User: "mallory", Roles: []string{"admin"}})
+		return is.Issue(identity.Principal{User: "mallory", Roles: []string{"admin"}})
 	}()
 	resp, _ := f.do(t, "GET", "/api/admin/stats", "", map[string]string{
 		"Authorization":    "Bearer good",

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/strategies"
 )
 
@@ -86,16 +87,16 @@ func (*refreshingStrategy) Capabilities() strategies.Capabilities {
 	return strategies.Capabilities{Transport: strategies.TransportBearer, Authenticates: true, SharedState: true, Refreshable: true}
 }
 
-func (*refreshingStrategy) Refresh(_ context.Context, tok string) (strategies.Credential, strategies.Principal, error) {
+func (*refreshingStrategy) Refresh(_ context.Context, tok string) (strategies.Credential, identity.Principal, error) {
 	switch tok {
 	case "fresh":
-		return strategies.Credential{Token: "good", RefreshToken: "fresh2"}, strategies.Principal{User: "alice", Roles: []string{"user"}}, nil
+		return strategies.Credential{Token: "good", RefreshToken: "fresh2"}, identity.Principal{User: "alice", Roles: []string{"user"}}, nil
 	case "spent":
-		return strategies.Credential{}, strategies.Principal{}, strategies.ErrReused
+		return strategies.Credential{}, identity.Principal{}, strategies.ErrReused
 	case "down":
-		return strategies.Credential{}, strategies.Principal{}, strategies.ErrUnavailable
+		return strategies.Credential{}, identity.Principal{}, strategies.ErrUnavailable
 	}
-	return strategies.Credential{}, strategies.Principal{}, strategies.ErrInvalidCredential
+	return strategies.Credential{}, identity.Principal{}, strategies.ErrInvalidCredential
 }
 
 // scrape returns the admin plane's /metrics page.

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/authlab/authlab/internal/assertion"
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/internal/loginlimit"
 	"github.com/authlab/authlab/internal/redismetrics"
 	"github.com/authlab/authlab/internal/redisx"
@@ -369,7 +370,7 @@ func TestRoles(t *testing.T) {
 
 func TestClientIdentityHeadersIgnored(t *testing.T) {
 	forger, _ := assertion.NewIssuer([]byte("attacker-key-0123456789abcdef-0123"), 0, nil)
-	forged, _ := forger.Issue(strategies.Principal{User: "admin", Roles: []string{"admin", "user"}})
+	forged, _ := forger.Issue(identity.Principal{User: "admin", Roles: []string{"admin", "user"}})
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			s := newStack(t, v)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/strategies"
 	"github.com/authlab/authlab/strategies/strategytest"
 )
@@ -23,7 +24,7 @@ func FuzzAuthenticate(f *testing.F) {
 	for _, alg := range []string{AlgHS256, AlgEdDSA} {
 		s := mustNew(f, baseConfig(alg, clk.Now))
 		ss = append(ss, s)
-		for _, p := range []strategies.Principal{alice, {User: "root", Roles: []string{"admin", "user"}}} {
+		for _, p := range []identity.Principal{alice, {User: "root", Roles: []string{"admin", "user"}}} {
 			tok := mustLogin(f, s, p).Token
 			f.Add(tok)
 			for _, h := range strategytest.Hostile(tok) {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/strategies"
 )
 
@@ -16,7 +17,7 @@ var (
 	testSecret   = bytes.Repeat([]byte("s"), 32)
 	testSeed     = bytes.Repeat([]byte{7}, 32)
 	testFPKey    = bytes.Repeat([]byte("f"), 32)
-	alice        = strategies.Principal{User: "alice", Roles: []string{"user"}}
+	alice        = identity.Principal{User: "alice", Roles: []string{"user"}}
 	testEpoch    = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 	testIssuer   = "authlab-test"
 	testAudience = "authlab-api"
@@ -68,7 +69,7 @@ func mustNew(t testing.TB, cfg Config) *Strategy {
 	return s
 }
 
-func mustLogin(t testing.TB, s *Strategy, p strategies.Principal) strategies.Credential {
+func mustLogin(t testing.TB, s *Strategy, p identity.Principal) strategies.Credential {
 	t.Helper()
 	c, err := s.Login(context.Background(), p)
 	if err != nil {

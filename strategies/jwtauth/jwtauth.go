@@ -43,6 +43,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/strategies"
 )
 
@@ -216,17 +217,17 @@ type stateless struct{ s *Strategy }
 func (v stateless) Name() string                                 { return v.s.Name() }
 func (v stateless) Capabilities() strategies.Capabilities        { return v.s.Capabilities() }
 func (v stateless) Logout(ctx context.Context, raw string) error { return v.s.Logout(ctx, raw) }
-func (v stateless) Login(ctx context.Context, p strategies.Principal) (strategies.Credential, error) {
+func (v stateless) Login(ctx context.Context, p identity.Principal) (strategies.Credential, error) {
 	return v.s.Login(ctx, p)
 }
-func (v stateless) Authenticate(ctx context.Context, raw string) (strategies.Principal, error) {
+func (v stateless) Authenticate(ctx context.Context, raw string) (identity.Principal, error) {
 	return v.s.Authenticate(ctx, raw)
 }
 
 // Login implements strategies.Strategy: a new access token in a new session
 // family and, with a Redis client, a refresh token of that family. With
 // Redis down it fails with ErrUnavailable.
-func (s *Strategy) Login(ctx context.Context, p strategies.Principal) (strategies.Credential, error) {
+func (s *Strategy) Login(ctx context.Context, p identity.Principal) (strategies.Credential, error) {
 	if p.User == "" {
 		return strategies.Credential{}, errors.New("jwt: login: empty user name")
 	}
@@ -261,21 +262,21 @@ func (s *Strategy) sign(c *Claims, kid string) (string, error) {
 }
 
 // Authenticate implements strategies.Strategy.
-func (s *Strategy) Authenticate(ctx context.Context, raw string) (strategies.Principal, error) {
+func (s *Strategy) Authenticate(ctx context.Context, raw string) (identity.Principal, error) {
 	c, err := s.verify(raw)
 	if err != nil {
-		return strategies.Principal{}, err
+		return identity.Principal{}, err
 	}
 	if s.cfg.Denylist {
 		n, err := s.cfg.Client.Exists(ctx, denyKey(c.SessionID, c.ID), revokedKey(c.SessionID)).Result()
 		if err != nil {
-			return strategies.Principal{}, fmt.Errorf("jwt: denylist lookup: %w: %w", strategies.ErrUnavailable, err)
+			return identity.Principal{}, fmt.Errorf("jwt: denylist lookup: %w: %w", strategies.ErrUnavailable, err)
 		}
 		if n > 0 {
-			return strategies.Principal{}, fmt.Errorf("jwt: %w: token revoked", strategies.ErrInvalidCredential)
+			return identity.Principal{}, fmt.Errorf("jwt: %w: token revoked", strategies.ErrInvalidCredential)
 		}
 	}
-	return strategies.Principal{User: c.Subject, Roles: c.Roles}, nil
+	return identity.Principal{User: c.Subject, Roles: c.Roles}, nil
 }
 
 // verify checks raw's shape, signature and claims.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/internal/redisx/redistest"
 	"github.com/authlab/authlab/strategies"
 	"github.com/authlab/authlab/strategies/strategytest"
@@ -166,10 +167,10 @@ func TestDefaults(t *testing.T) {
 	if s.cfg.RefreshGrace != DefaultRefreshGrace || s.cfg.FamilyLifetime != DefaultFamilyLifetime {
 		t.Fatalf("RefreshGrace %v, FamilyLifetime %v; want the defaults", s.cfg.RefreshGrace, s.cfg.FamilyLifetime)
 	}
-	if _, err := s.Login(context.Background(), strategies.Principal{}); err == nil {
+	if _, err := s.Login(context.Background(), identity.Principal{}); err == nil {
 		t.Fatal("Login with an empty user succeeded")
 	}
-	many := strategies.Principal{User: "bob", Roles: make([]string, 400)}
+	many := identity.Principal{User: "bob", Roles: make([]string, 400)}
 	for i := range many.Roles {
 		many.Roles[i] = "role-with-a-long-name"
 	}

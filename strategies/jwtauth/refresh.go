@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/strategies"
 )
 
@@ -71,8 +72,8 @@ type refreshRecord struct {
 	Next string `json:"n,omitempty"`
 }
 
-func (r refreshRecord) principal() strategies.Principal {
-	return strategies.Principal{User: r.User, Roles: r.Roles}
+func (r refreshRecord) principal() identity.Principal {
+	return identity.Principal{User: r.User, Roles: r.Roles}
 }
 
 // familyEnd is when no token of r's family is accepted any more.
@@ -116,7 +117,7 @@ type minted struct {
 // mint signs an access token for p in family (whose login was at start)
 // and, with a Redis client, creates a refresh token; it stores nothing. No
 // token outlives the family.
-func (s *Strategy) mint(p strategies.Principal, family string, start, now time.Time) (minted, error) {
+func (s *Strategy) mint(p identity.Principal, family string, start, now time.Time) (minted, error) {
 	end := start.Add(s.cfg.FamilyLifetime)
 	c := Claims{
 		Issuer:    s.cfg.Issuer,
@@ -177,7 +178,7 @@ func earliest(a, b time.Time) time.Time {
 // Redis fail after spending the token but before replying, a retry within
 // the grace window gets the pair. Without a Redis client it returns
 // ErrNotSupported.
-func (s *Strategy) Refresh(ctx context.Context, refreshToken string) (strategies.Credential, strategies.Principal, error) {
+func (s *Strategy) Refresh(ctx context.Context, refreshToken string) (strategies.Credential, identity.Principal, error) {
 	if refreshToken == "" {
 		return fail(strategies.ErrNoCredential)
 	}
@@ -214,8 +215,8 @@ func (s *Strategy) Refresh(ctx context.Context, refreshToken string) (strategies
 
 var errRevoked = fmt.Errorf("jwt: %w: session revoked", strategies.ErrInvalidCredential)
 
-func fail(err error) (strategies.Credential, strategies.Principal, error) {
-	return strategies.Credential{}, strategies.Principal{}, err
+func fail(err error) (strategies.Credential, identity.Principal, error) {
+	return strategies.Credential{}, identity.Principal{}, err
 }
 
 func (s *Strategy) corrupt(k refreshKeys, what string) error {
@@ -225,7 +226,7 @@ func (s *Strategy) corrupt(k refreshKeys, what string) error {
 
 // exchange spends the unspent token rt (whose record reads cur) for a new
 // pair.
-func (s *Strategy) exchange(ctx context.Context, rt string, k refreshKeys, cur string, rec refreshRecord) (strategies.Credential, strategies.Principal, error) {
+func (s *Strategy) exchange(ctx context.Context, rt string, k refreshKeys, cur string, rec refreshRecord) (strategies.Credential, identity.Principal, error) {
 	now := s.cfg.Now()
 	// A token never expires after its family's end (see mint): this also
 	// enforces the family's absolute lifetime.
@@ -284,7 +285,7 @@ func (s *Strategy) exchange(ctx context.Context, rt string, k refreshKeys, cur s
 // retried handles a presentation of the spent token rt: within the grace
 // window, while the family lives and the pair's own refresh token is
 // unspent, it returns the pair sealed for rt; otherwise it is reuse.
-func (s *Strategy) retried(ctx context.Context, rt string, k refreshKeys, rec refreshRecord, sealed string, revoked bool) (strategies.Credential, strategies.Principal, error) {
+func (s *Strategy) retried(ctx context.Context, rt string, k refreshKeys, rec refreshRecord, sealed string, revoked bool) (strategies.Credential, identity.Principal, error) {
 	now := s.cfg.Now()
 	if g := s.cfg.RefreshGrace; g <= 0 || sealed == "" || now.Sub(time.Unix(0, rec.Spent)) > g {
 		return fail(s.reused(ctx, k, rec, "outside the grace window"))

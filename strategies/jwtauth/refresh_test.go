@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/internal/redisx"
 	"github.com/authlab/authlab/internal/redisx/redistest"
 	"github.com/authlab/authlab/strategies"
@@ -75,7 +76,7 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 			in := newPair(t, srv, cfg)
 			a, b := in.a, in.b
 
-			c0 := mustLogin(t, a, strategies.Principal{User: "alice", Roles: []string{"user", "ops"}})
+			c0 := mustLogin(t, a, identity.Principal{User: "alice", Roles: []string{"user", "ops"}})
 			fam0 := mustVerify(t, a, c0.Token).SessionID
 			if fam, ok := parseRefreshToken(c0.RefreshToken); !ok || fam != fam0 || strings.Contains(c0.RefreshToken, ".") {
 				t.Fatalf("refresh token %q: want base64url(family id ‖ 256 random bits) of family %q", c0.RefreshToken, fam0)

@@ -6,11 +6,12 @@ package none
 import (
 	"context"
 
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/strategies"
 )
 
 // Anonymous is the principal every request gets.
-var Anonymous = strategies.Principal{User: "anonymous", Roles: []string{"user"}}
+var Anonymous = identity.Principal{User: "anonymous", Roles: []string{identity.RoleUser}}
 
 // Strategy is the "none" strategy.
 type Strategy struct{}
@@ -27,13 +28,13 @@ func (*Strategy) Capabilities() strategies.Capabilities {
 }
 
 // Login issues nothing: there is no credential.
-func (*Strategy) Login(context.Context, strategies.Principal) (strategies.Credential, error) {
+func (*Strategy) Login(context.Context, identity.Principal) (strategies.Credential, error) {
 	return strategies.Credential{}, nil
 }
 
 // Authenticate accepts anything as the anonymous principal.
-func (*Strategy) Authenticate(context.Context, string) (strategies.Principal, error) {
-	return strategies.Principal{User: Anonymous.User, Roles: []string{"user"}}, nil
+func (*Strategy) Authenticate(context.Context, string) (identity.Principal, error) {
+	return Anonymous.Clone(), nil
 }
 
 // Logout does nothing.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/strategies"
 	"github.com/authlab/authlab/strategies/strategytest"
 )
@@ -17,7 +18,7 @@ import (
 func FuzzAuthenticate(f *testing.F) {
 	e := newEnv(f)
 	s, _ := e.instance(f, nil)
-	issued := map[string]strategies.Principal{}
+	issued := map[string]identity.Principal{}
 	var last string
 	for range 3 {
 		last = login(f, s, alice)

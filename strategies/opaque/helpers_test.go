@@ -11,14 +11,14 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/internal/redisx"
 	"github.com/authlab/authlab/internal/redisx/redistest"
-	"github.com/authlab/authlab/strategies"
 )
 
 var (
-	alice = strategies.Principal{User: "alice", Roles: []string{"user"}}
-	bob   = strategies.Principal{User: "bob", Roles: []string{"admin", "user"}}
+	alice = identity.Principal{User: "alice", Roles: []string{"user"}}
+	bob   = identity.Principal{User: "bob", Roles: []string{"admin", "user"}}
 )
 
 // fakeClock is an injectable clock advanced by hand.
@@ -166,7 +166,7 @@ func (e *env) instance(t testing.TB, mod func(*Config)) (*Strategy, *cmdCounter)
 	return s, h
 }
 
-func login(t testing.TB, s *Strategy, p strategies.Principal) string {
+func login(t testing.TB, s *Strategy, p identity.Principal) string {
 	t.Helper()
 	c, err := s.Login(context.Background(), p)
 	if err != nil {
@@ -175,7 +175,7 @@ func login(t testing.TB, s *Strategy, p strategies.Principal) string {
 	return c.Token
 }
 
-func mustAuth(t testing.TB, s *Strategy, tok string, want strategies.Principal) {
+func mustAuth(t testing.TB, s *Strategy, tok string, want identity.Principal) {
 	t.Helper()
 	got, err := s.Authenticate(context.Background(), tok)
 	if err != nil {

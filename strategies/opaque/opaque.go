@@ -39,6 +39,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/strategies"
 )
 
@@ -178,7 +179,7 @@ type CacheStats struct {
 // result is a cached or looked-up answer: a principal, or "unknown" when
 // valid is false.
 type result struct {
-	p     strategies.Principal
+	p     identity.Principal
 	valid bool
 }
 
@@ -345,7 +346,7 @@ func (s *Strategy) key(fp string) string { return s.cfg.KeyPrefix + "tok:" + fp 
 
 // Login implements strategies.Strategy: it stores a fresh token's record
 // in Redis with the token's TTL and caches it locally.
-func (s *Strategy) Login(ctx context.Context, p strategies.Principal) (strategies.Credential, error) {
+func (s *Strategy) Login(ctx context.Context, p identity.Principal) (strategies.Credential, error) {
 	if p.User == "" {
 		return strategies.Credential{}, errors.New("opaque: login: empty user")
 	}
@@ -367,7 +368,7 @@ func (s *Strategy) Login(ctx context.Context, p strategies.Principal) (strategie
 	if err := s.client.Set(ctx, s.key(fp), b, s.cfg.TokenTTL).Err(); err != nil {
 		return strategies.Credential{}, fmt.Errorf("opaque: store token %s: %w: %w", fp[:12], strategies.ErrUnavailable, err)
 	}
-	s.cache.add(fp, &result{p: strategies.Principal{User: rec.User, Roles: rec.Roles}, valid: true}, s.entryExpiry(now, exp), now)
+	s.cache.add(fp, &result{p: identity.Principal{User: rec.User, Roles: rec.Roles}, valid: true}, s.entryExpiry(now, exp), now)
 	return strategies.Credential{Token: tok, ExpiresAt: exp}, nil
 }
 
@@ -382,9 +383,9 @@ func (s *Strategy) entryExpiry(now, exp time.Time) time.Time {
 
 // Authenticate implements strategies.Strategy. The token's shape is checked
 // before any cache or Redis lookup.
-func (s *Strategy) Authenticate(ctx context.Context, raw string) (strategies.Principal, error) {
+func (s *Strategy) Authenticate(ctx context.Context, raw string) (identity.Principal, error) {
 	if err := checkShape(raw); err != nil {
-		return strategies.Principal{}, err
+		return identity.Principal{}, err
 	}
 	fp := s.fp.Sum(raw)
 	if r, ok := s.cache.get(fp, s.cfg.Now()); ok {
@@ -399,21 +400,21 @@ func (s *Strategy) Authenticate(ctx context.Context, raw string) (strategies.Pri
 	select {
 	case res := <-ch:
 		if res.Err != nil {
-			return strategies.Principal{}, res.Err
+			return identity.Principal{}, res.Err
 		}
 		return answer(res.Val.(*result), fp)
 	case <-ctx.Done():
-		return strategies.Principal{}, fmt.Errorf("opaque: authenticate: %w", ctx.Err())
+		return identity.Principal{}, fmt.Errorf("opaque: authenticate: %w", ctx.Err())
 	}
 }
 
 // answer turns a result into Authenticate's return values; the roles are
 // copied so callers cannot alter the cache.
-func answer(r *result, fp string) (strategies.Principal, error) {
+func answer(r *result, fp string) (identity.Principal, error) {
 	if !r.valid {
-		return strategies.Principal{}, fmt.Errorf("opaque: token %s unknown, expired or revoked: %w", fp[:12], strategies.ErrInvalidCredential)
+		return identity.Principal{}, fmt.Errorf("opaque: token %s unknown, expired or revoked: %w", fp[:12], strategies.ErrInvalidCredential)
 	}
-	return strategies.Principal{User: r.p.User, Roles: slices.Clone(r.p.Roles)}, nil
+	return r.p.Clone(), nil
 }
 
 // lookup reads fp's record from Redis (once per singleflight group) and
@@ -449,7 +450,7 @@ func (s *Strategy) lookup(ctx context.Context, fp string) (*result, error) {
 	if !now.Before(exp) {
 		return &result{}, nil
 	}
-	r := &result{p: strategies.Principal{User: rec.User, Roles: rec.Roles}, valid: true}
+	r := &result{p: identity.Principal{User: rec.User, Roles: rec.Roles}, valid: true}
 	s.cache.addIfGen(gen, fp, r, s.entryExpiry(now, exp), now)
 	return r, nil
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/rbcervilla/redisstore/v9"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/strategies"
 	"github.com/authlab/authlab/strategies/internal/sessionutil"
 )
@@ -208,7 +209,7 @@ func unavailable(err error) error {
 // Login implements strategies.Strategy: a new random id every time (no
 // fixation), stored under its fingerprint with its absolute expiry, the
 // key's TTL being IdleTTL or else TTL.
-func (s *Strategy) Login(ctx context.Context, p strategies.Principal) (strategies.Credential, error) {
+func (s *Strategy) Login(ctx context.Context, p identity.Principal) (strategies.Credential, error) {
 	if p.User == "" {
 		return strategies.Credential{}, errors.New("redis-session: login: empty user")
 	}
@@ -240,12 +241,12 @@ func (s *Strategy) Login(ctx context.Context, p strategies.Principal) (strategie
 // any Redis call; an unknown, idle-expired or absolutely expired session is
 // ErrInvalidCredential (an absolutely expired one is also deleted, one more
 // command, once); a Redis failure wraps ErrUnavailable.
-func (s *Strategy) Authenticate(ctx context.Context, raw string) (strategies.Principal, error) {
+func (s *Strategy) Authenticate(ctx context.Context, raw string) (identity.Principal, error) {
 	if raw == "" {
-		return strategies.Principal{}, strategies.ErrNoCredential
+		return identity.Principal{}, strategies.ErrNoCredential
 	}
 	if !sessionutil.ValidID(raw) {
-		return strategies.Principal{}, fmt.Errorf("redis-session: malformed session id: %w", strategies.ErrInvalidCredential)
+		return identity.Principal{}, fmt.Errorf("redis-session: malformed session id: %w", strategies.ErrInvalidCredential)
 	}
 	key := s.prefix + s.fp.Sum(raw)
 	var cmd *redis.StringCmd
@@ -257,20 +258,20 @@ func (s *Strategy) Authenticate(ctx context.Context, raw string) (strategies.Pri
 	b, err := cmd.Bytes()
 	switch {
 	case errors.Is(err, redis.Nil):
-		return strategies.Principal{}, fmt.Errorf("redis-session: unknown or expired session: %w", strategies.ErrInvalidCredential)
+		return identity.Principal{}, fmt.Errorf("redis-session: unknown or expired session: %w", strategies.ErrInvalidCredential)
 	case err != nil:
-		return strategies.Principal{}, unavailable(err)
+		return identity.Principal{}, unavailable(err)
 	}
 	rec, err := decodeRecord(b)
 	if err != nil {
-		return strategies.Principal{}, fmt.Errorf("redis-session: %w: %w", strategies.ErrInvalidCredential, err)
+		return identity.Principal{}, fmt.Errorf("redis-session: %w: %w", strategies.ErrInvalidCredential, err)
 	}
 	if s.now().UnixMilli() >= rec.X {
 		// Best effort: the key would otherwise linger up to IdleTTL.
 		_ = s.client.Del(ctx, key).Err()
-		return strategies.Principal{}, fmt.Errorf("redis-session: session past its absolute lifetime: %w", strategies.ErrInvalidCredential)
+		return identity.Principal{}, fmt.Errorf("redis-session: session past its absolute lifetime: %w", strategies.ErrInvalidCredential)
 	}
-	return strategies.Principal{User: rec.User, Roles: rec.Roles}, nil
+	return identity.Principal{User: rec.User, Roles: rec.Roles}, nil
 }
 
 // Logout implements strategies.Strategy: the Redis key is deleted (MaxAge

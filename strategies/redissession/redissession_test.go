@@ -14,13 +14,14 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/internal/redisx"
 	"github.com/authlab/authlab/internal/redisx/redistest"
 	"github.com/authlab/authlab/strategies"
 	"github.com/authlab/authlab/strategies/strategytest"
 )
 
-var alice = strategies.Principal{User: "alice", Roles: []string{"user"}}
+var alice = identity.Principal{User: "alice", Roles: []string{"user"}}
 
 var testKey = bytes.Repeat([]byte("k"), 32)
 
@@ -48,7 +49,7 @@ func newStrategy(t testing.TB, cfg Config) *Strategy {
 	return s
 }
 
-func login(t testing.TB, s *Strategy, p strategies.Principal) strategies.Credential {
+func login(t testing.TB, s *Strategy, p identity.Principal) strategies.Credential {
 	t.Helper()
 	c, err := s.Login(context.Background(), p)
 	if err != nil {
@@ -136,7 +137,7 @@ func TestStoredKeyIsFingerprint(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
 	s := newStrategy(t, Config{Client: e.client, FingerprintKey: testKey, KeyPrefix: "t:", TTL: time.Hour})
-	c := login(t, s, strategies.Principal{User: "bob", Roles: []string{"user", "admin"}})
+	c := login(t, s, identity.Principal{User: "bob", Roles: []string{"user", "admin"}})
 	keys, err := e.client.Keys(ctx, "*").Result()
 	if err != nil {
 		t.Fatal(err)
@@ -378,7 +379,7 @@ func TestCanceledContext(t *testing.T) {
 
 func TestLoginRejectsEmptyUser(t *testing.T) {
 	e := setup(t)
-	if _, err := newStrategy(t, Config{Client: e.client}).Login(context.Background(), strategies.Principal{}); err == nil {
+	if _, err := newStrategy(t, Config{Client: e.client}).Login(context.Background(), identity.Principal{}); err == nil {
 		t.Fatal("Login with empty user succeeded")
 	}
 }
@@ -394,7 +395,7 @@ func FuzzAuthenticate(f *testing.F) {
 	f.Add("")
 	f.Add(DefaultKeyPrefix + c.Token)
 	f.Add(strategies.NewFingerprinter(testKey).Sum(c.Token))
-	issued := map[string]strategies.Principal{c.Token: alice}
+	issued := map[string]identity.Principal{c.Token: alice}
 	f.Fuzz(func(t *testing.T, raw string) {
 		strategytest.CheckOnlyIssued(t, s, raw, issued)
 	})

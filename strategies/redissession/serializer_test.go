@@ -8,11 +8,11 @@ import (
 	"github.com/gorilla/sessions"
 	"github.com/rbcervilla/redisstore/v9"
 
-	"github.com/authlab/authlab/strategies"
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/strategies/internal/sessionutil"
 )
 
-func newSession(p strategies.Principal) *sessions.Session {
+func newSession(p identity.Principal) *sessions.Session {
 	s := sessions.NewSession(nil, "authlab_session")
 	sessionutil.SetPrincipal(s.Values, p)
 	s.Values[sessionutil.KeyExpires] = int64(1767225600000)
@@ -20,7 +20,7 @@ func newSession(p strategies.Principal) *sessions.Session {
 }
 
 func TestJSONSerializerRoundTrip(t *testing.T) {
-	for _, p := range []strategies.Principal{
+	for _, p := range []identity.Principal{
 		{User: "alice", Roles: []string{"user"}},
 		{User: "root", Roles: []string{"admin", "user"}},
 		{User: "nobody"},
@@ -74,7 +74,7 @@ func TestJSONSerializerRejects(t *testing.T) {
 // BenchmarkDecode compares redisstore's default gob serializer with
 // JSONSerializer on the value every authenticated request decodes.
 func BenchmarkDecode(b *testing.B) {
-	src := newSession(strategies.Principal{User: "alice", Roles: []string{"user"}})
+	src := newSession(identity.Principal{User: "alice", Roles: []string{"user"}})
 	for _, tc := range []struct {
 		name string
 		ser  redisstore.SessionSerializer

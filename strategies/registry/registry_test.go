@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/internal/redisx/redistest"
 	"github.com/authlab/authlab/strategies"
 )
@@ -58,7 +59,7 @@ func TestSessionOptionsReachBothStrategies(t *testing.T) {
 	client := redistest.Client(t, srv)
 	ctx := context.Background()
 	fpKey := []byte(strings.Repeat("f", 32))
-	alice := strategies.Principal{User: "alice"}
+	alice := identity.Principal{User: "alice"}
 
 	t.Run("sticky idle", func(t *testing.T) {
 		for _, idle := range []time.Duration{0, 10 * time.Minute} {

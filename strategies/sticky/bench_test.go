@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authlab/authlab/strategies"
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/strategies/internal/sessionutil"
 )
 
@@ -21,7 +21,7 @@ func fill(b *testing.B, s *Strategy, n int) []string {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := s.store.insert(id, strategies.Principal{User: "u" + strconv.Itoa(i), Roles: []string{"user"}}); err != nil {
+		if err := s.store.insert(id, identity.Principal{User: "u" + strconv.Itoa(i), Roles: []string{"user"}}); err != nil {
 			b.Fatalf("fill %d: %v", i, err)
 		}
 		ids[i] = id

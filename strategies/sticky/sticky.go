@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/strategies"
 	"github.com/authlab/authlab/strategies/internal/sessionutil"
 )
@@ -222,7 +223,7 @@ func (s *Strategy) SessionCount() int { return s.store.Len() }
 // Login implements strategies.Strategy: always a new session with a new id,
 // whatever the client already holds (no fixation). It fails with an error
 // wrapping ErrFull (hence strategies.ErrUnavailable) when the store is full.
-func (s *Strategy) Login(ctx context.Context, p strategies.Principal) (strategies.Credential, error) {
+func (s *Strategy) Login(ctx context.Context, p identity.Principal) (strategies.Credential, error) {
 	if p.User == "" {
 		return strategies.Credential{}, errors.New("sticky: login: empty user")
 	}
@@ -242,16 +243,16 @@ func (s *Strategy) Login(ctx context.Context, p strategies.Principal) (strategie
 
 // Authenticate implements strategies.Strategy. The cookie value's shape is
 // checked before any lookup; a hit slides the session's idle timeout.
-func (s *Strategy) Authenticate(_ context.Context, raw string) (strategies.Principal, error) {
+func (s *Strategy) Authenticate(_ context.Context, raw string) (identity.Principal, error) {
 	if raw == "" {
-		return strategies.Principal{}, strategies.ErrNoCredential
+		return identity.Principal{}, strategies.ErrNoCredential
 	}
 	if !sessionutil.ValidID(raw) {
-		return strategies.Principal{}, fmt.Errorf("sticky: malformed session id: %w", strategies.ErrInvalidCredential)
+		return identity.Principal{}, fmt.Errorf("sticky: malformed session id: %w", strategies.ErrInvalidCredential)
 	}
 	p, ok := s.store.lookup(raw)
 	if !ok {
-		return strategies.Principal{}, fmt.Errorf("sticky: unknown or expired session: %w", strategies.ErrInvalidCredential)
+		return identity.Principal{}, fmt.Errorf("sticky: unknown or expired session: %w", strategies.ErrInvalidCredential)
 	}
 	return p, nil
 }

@@ -14,12 +14,13 @@ import (
 
 	"github.com/gorilla/sessions"
 
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/strategies"
 	"github.com/authlab/authlab/strategies/internal/sessionutil"
 	"github.com/authlab/authlab/strategies/strategytest"
 )
 
-var alice = strategies.Principal{User: "alice", Roles: []string{"user"}}
+var alice = identity.Principal{User: "alice", Roles: []string{"user"}}
 
 var testKey = bytes.Repeat([]byte("k"), 32)
 
@@ -53,7 +54,7 @@ func newStrategy(t testing.TB, cfg Config) *Strategy {
 	return s
 }
 
-func login(t testing.TB, s *Strategy, p strategies.Principal) strategies.Credential {
+func login(t testing.TB, s *Strategy, p identity.Principal) strategies.Credential {
 	t.Helper()
 	c, err := s.Login(context.Background(), p)
 	if err != nil {
@@ -267,7 +268,7 @@ func TestKeyedByFingerprint(t *testing.T) {
 
 func TestReturnedRolesAreCopies(t *testing.T) {
 	s := newStrategy(t, Config{})
-	p := strategies.Principal{User: "bob", Roles: []string{"user", "admin"}}
+	p := identity.Principal{User: "bob", Roles: []string{"user", "admin"}}
 	c := login(t, s, p)
 	p.Roles[1] = "mutated-after-login"
 	got, _ := s.Authenticate(context.Background(), c.Token)
@@ -279,7 +280,7 @@ func TestReturnedRolesAreCopies(t *testing.T) {
 }
 
 func TestLoginRejectsEmptyUser(t *testing.T) {
-	if _, err := newStrategy(t, Config{}).Login(context.Background(), strategies.Principal{}); err == nil {
+	if _, err := newStrategy(t, Config{}).Login(context.Background(), identity.Principal{}); err == nil {
 		t.Fatal("Login with empty user succeeded")
 	}
 }
@@ -382,7 +383,7 @@ func FuzzAuthenticate(f *testing.F) {
 	}
 	f.Add("")
 	f.Add("authlab_session=" + c.Token)
-	issued := map[string]strategies.Principal{c.Token: alice}
+	issued := map[string]identity.Principal{c.Token: alice}
 	f.Fuzz(func(t *testing.T, raw string) {
 		strategytest.CheckOnlyIssued(t, s, raw, issued)
 	})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/sessions"
 
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/strategies"
 	"github.com/authlab/authlab/strategies/internal/sessionutil"
 )
@@ -50,7 +51,7 @@ type entry struct {
 	created  int64  // Unix nanoseconds
 	lastSeen atomic.Int64
 	// principal is replaced whole by Save (roles may change), read lock-free.
-	principal atomic.Pointer[strategies.Principal]
+	principal atomic.Pointer[identity.Principal]
 	// dead is set, under the shard lock, once the entry left its shard.
 	dead atomic.Bool
 
@@ -247,25 +248,21 @@ func (s *Store) deadline(e *entry) int64 {
 	return d
 }
 
-func copyPrincipal(p strategies.Principal) strategies.Principal {
-	return strategies.Principal{User: p.User, Roles: append([]string(nil), p.Roles...)}
-}
-
 // lookup returns a copy of the principal of live session id and refreshes
 // its idle timer: one fingerprint, one shard read lock, one map access.
-func (s *Store) lookup(id string) (strategies.Principal, bool) {
+func (s *Store) lookup(id string) (identity.Principal, bool) {
 	k := s.key(id)
 	sh := s.shardOf(k)
 	sh.mu.RLock()
 	e := sh.m[k]
 	sh.mu.RUnlock()
 	if e == nil {
-		return strategies.Principal{}, false
+		return identity.Principal{}, false
 	}
 	now := s.now().UnixNano()
 	if now >= s.deadline(e) {
 		s.drop(e)
-		return strategies.Principal{}, false
+		return identity.Principal{}, false
 	}
 	for s.idle > 0 { // slide the idle timer, never backwards
 		old := e.lastSeen.Load()
@@ -273,7 +270,7 @@ func (s *Store) lookup(id string) (strategies.Principal, bool) {
 			break
 		}
 	}
-	return copyPrincipal(*e.principal.Load()), true
+	return e.principal.Load().Clone(), true
 }
 
 // insert stores a new session id for p. It first frees expired sessions
@@ -283,11 +280,11 @@ func (s *Store) lookup(id string) (strategies.Principal, bool) {
 // and finally takes a global slot or fails with ErrFull. (When the store is full and the user at their cap, the evicted
 // session's slot is normally the one taken; a concurrent login may win it,
 // and this login then fails with ErrFull.)
-func (s *Store) insert(id string, p strategies.Principal) error {
+func (s *Store) insert(id string, p identity.Principal) error {
 	now := s.now().UnixNano()
 	e := &entry{key: s.key(id), user: p.User, created: now, hidx: -1}
 	e.lastSeen.Store(now)
-	cp := copyPrincipal(p)
+	cp := p.Clone()
 	e.principal.Store(&cp)
 	if s.count.Load() >= s.max {
 		s.collect(now)
@@ -351,7 +348,7 @@ func (s *Store) add(e *entry) error {
 }
 
 // update replaces the principal of live session id (same user only).
-func (s *Store) update(id string, p strategies.Principal) error {
+func (s *Store) update(id string, p identity.Principal) error {
 	k := s.key(id)
 	sh := s.shardOf(k)
 	sh.mu.RLock()
@@ -363,7 +360,7 @@ func (s *Store) update(id string, p strategies.Principal) error {
 	if p.User != e.user {
 		return fmt.Errorf("sticky: save: %w", errUserChanged)
 	}
-	cp := copyPrincipal(p)
+	cp := p.Clone()
 	e.principal.Store(&cp)
 	return nil
 }

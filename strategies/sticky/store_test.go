@@ -14,12 +14,13 @@ import (
 
 	"github.com/gorilla/sessions"
 
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/strategies"
 	"github.com/authlab/authlab/strategies/internal/sessionutil"
 )
 
-func principal(user string) strategies.Principal {
-	return strategies.Principal{User: user, Roles: []string{"user"}}
+func principal(user string) identity.Principal {
+	return identity.Principal{User: user, Roles: []string{"user"}}
 }
 
 func authOK(t *testing.T, s *Strategy, c strategies.Credential) bool {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/strategies"
 )
 
@@ -23,8 +24,8 @@ import (
 // built by one NewInstance share keys and store.
 type NewInstance func(t *testing.T) strategies.Strategy
 
-var alice = strategies.Principal{User: "alice", Roles: []string{"user"}}
-var root = strategies.Principal{User: "root", Roles: []string{"admin", "user"}}
+var alice = identity.Principal{User: "alice", Roles: []string{identity.RoleUser}}
+var root = identity.Principal{User: "root", Roles: []string{identity.RoleAdmin, identity.RoleUser}}
 
 // Run runs the conformance suite.
 func Run(t *testing.T, newInstance NewInstance) {
@@ -49,7 +50,7 @@ func Run(t *testing.T, newInstance NewInstance) {
 	})
 	t.Run("LoginAuthenticate", func(t *testing.T) {
 		s := newInstance(t)
-		for _, p := range []strategies.Principal{alice, root} {
+		for _, p := range []identity.Principal{alice, root} {
 			c := mustLogin(t, s, p)
 			got, err := s.Authenticate(context.Background(), c.Token)
 			if err != nil {
@@ -169,7 +170,7 @@ func Run(t *testing.T, newInstance NewInstance) {
 		errs := make(chan error, 16)
 		for i := range 16 {
 			wg.Go(func() {
-				p := strategies.Principal{User: fmt.Sprintf("u%02d", i), Roles: []string{"user"}}
+				p := identity.Principal{User: fmt.Sprintf("u%02d", i), Roles: []string{identity.RoleUser}}
 				for range 20 {
 					c, err := s.Login(context.Background(), p)
 					if err != nil {
@@ -234,7 +235,7 @@ func anonymous(t *testing.T, s strategies.Strategy) {
 	}
 }
 
-func mustLogin(t *testing.T, s strategies.Strategy, p strategies.Principal) strategies.Credential {
+func mustLogin(t *testing.T, s strategies.Strategy, p identity.Principal) strategies.Credential {
 	t.Helper()
 	c, err := s.Login(context.Background(), p)
 	if err != nil {
@@ -271,7 +272,7 @@ func eventuallyRejected(t *testing.T, s strategies.Strategy, raw string, within 
 // its principal's user); anything else is rejected with ErrNoCredential when
 // empty and ErrInvalidCredential otherwise. It returns true when raw was
 // issued.
-func CheckOnlyIssued(t *testing.T, s strategies.Strategy, raw string, issued map[string]strategies.Principal) bool {
+func CheckOnlyIssued(t *testing.T, s strategies.Strategy, raw string, issued map[string]identity.Principal) bool {
 	t.Helper()
 	p, err := s.Authenticate(context.Background(), raw)
 	if want, ok := issued[raw]; ok {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorilla/sessions"
 
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/strategies"
 )
 
@@ -131,17 +132,17 @@ func StoreCookie(name, value string, opts *sessions.Options, secure bool) *http.
 var ErrCorruptSession = errors.New("session values do not hold a principal")
 
 // SetPrincipal stores p in session values v (roles copied).
-func SetPrincipal(v map[any]any, p strategies.Principal) {
+func SetPrincipal(v map[any]any, p identity.Principal) {
 	v[KeyUser] = p.User
 	v[KeyRoles] = slices.Clone(p.Roles)
 }
 
 // PrincipalFrom reads the principal from session values v. The returned
 // roles are a copy: callers may not alias a store's memory.
-func PrincipalFrom(v map[any]any) (strategies.Principal, error) {
+func PrincipalFrom(v map[any]any) (identity.Principal, error) {
 	u, ok := v[KeyUser].(string)
 	if !ok || u == "" {
-		return strategies.Principal{}, fmt.Errorf("%w: missing user", ErrCorruptSession)
+		return identity.Principal{}, fmt.Errorf("%w: missing user", ErrCorruptSession)
 	}
 	var roles []string
 	switch r := v[KeyRoles].(type) {
@@ -149,9 +150,9 @@ func PrincipalFrom(v map[any]any) (strategies.Principal, error) {
 		roles = slices.Clone(r)
 	case nil:
 	default:
-		return strategies.Principal{}, fmt.Errorf("%w: roles is %T", ErrCorruptSession, r)
+		return identity.Principal{}, fmt.Errorf("%w: roles is %T", ErrCorruptSession, r)
 	}
-	return strategies.Principal{User: u, Roles: roles}, nil
+	return identity.Principal{User: u, Roles: roles}, nil
 }
 
 // Request returns a minimal synthetic request carrying ctx and, when value

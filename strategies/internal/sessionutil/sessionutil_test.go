@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authlab/authlab/strategies"
+	"github.com/authlab/authlab/internal/identity"
 )
 
 func TestNewIDIsValidAndUnique(t *testing.T) {
@@ -112,7 +112,7 @@ func TestStoreCookie(t *testing.T) {
 }
 
 func TestPrincipalRoundTrip(t *testing.T) {
-	p := strategies.Principal{User: "alice", Roles: []string{"user", "admin"}}
+	p := identity.Principal{User: "alice", Roles: []string{"user", "admin"}}
 	v := map[any]any{}
 	SetPrincipal(v, p)
 	p.Roles[0] = "mutated"

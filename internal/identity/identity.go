@@ -1,0 +1,30 @@
+// Package identity is the vocabulary every part of authlab shares about who
+// sent a request: the Principal and its role names. The strategies produce
+// principals, the gateway carries them in the internal assertion, the auth
+// service issues them and the backend authorizes by their roles; none of
+// them needs another's package for that.
+package identity
+
+import "slices"
+
+// Role names. The auth service hands them out; the backend checks them.
+const (
+	// RoleUser is held by every account.
+	RoleUser = "user"
+	// RoleAdmin is held by administrators, in addition to RoleUser.
+	RoleAdmin = "admin"
+)
+
+// Principal is an authenticated identity.
+type Principal struct {
+	User  string   `json:"user"`
+	Roles []string `json:"roles"`
+}
+
+// HasRole reports whether p holds role.
+func (p Principal) HasRole(role string) bool { return slices.Contains(p.Roles, role) }
+
+// Clone returns a copy of p whose Roles do not alias p's.
+func (p Principal) Clone() Principal {
+	return Principal{User: p.User, Roles: slices.Clone(p.Roles)}
+}
