@@ -1,6 +1,7 @@
 // Package strategies holds the contracts every authentication strategy
-// implements. Implementations live in sub-packages (one per strategy); the
-// registry sub-package alone imports them all and builds one by name.
+// implements and the Descriptor each one gives of itself. Implementations
+// live in sub-packages (one per strategy); the catalog sub-package alone
+// imports them all, lists them and builds one by name.
 //
 // Strategies are free of any HTTP framework: they turn a Principal into a
 // Credential (Login), a raw credential back into a Principal (Authenticate)
@@ -62,9 +63,11 @@ const (
 	TransportBearer TransportKind = "bearer"
 )
 
-// Capabilities describe a strategy's behaviour. They are findings in their
-// own right (the benchmark report prints them) and drive which assertions of
-// the conformance suite apply.
+// Capabilities describe a built strategy's behaviour as configured: the
+// gateway serves them on /_admin/stats, and they drive which assertions of
+// the conformance suite apply. The strategy's Descriptor states the same
+// facts (Needs, Traits) before anything is built, for its default flags;
+// strategytest.CheckDescriptor holds the two to agreeing.
 type Capabilities struct {
 	// Transport is where the credential travels.
 	Transport TransportKind `json:"transport"`
@@ -80,9 +83,10 @@ type Capabilities struct {
 	// issued by another (given the same keys / store).
 	SharedState bool `json:"shared_state"`
 	// NeedsSticky is true when the strategy keeps state in one instance's
-	// memory, so the load balancer must pin clients.
+	// memory, so the load balancer must pin clients (Needs.StickyLB).
 	NeedsSticky bool `json:"needs_sticky"`
-	// UsesRedis is true when the strategy talks to Redis.
+	// UsesRedis is true when the strategy, as configured, talks to Redis
+	// (Needs.Redis: the catalogue always gives it a client).
 	UsesRedis bool `json:"uses_redis"`
 	// Refreshable is true when the strategy implements Refresher.
 	Refreshable bool `json:"refreshable"`
@@ -90,7 +94,7 @@ type Capabilities struct {
 
 // Strategy is one way of proving who sent a request.
 type Strategy interface {
-	// Name is the registry name ("jwt", "opaque", ...).
+	// Name is the strategy's name in the catalogue (its Descriptor's Name).
 	Name() string
 	// Capabilities describe the strategy's behaviour.
 	Capabilities() Capabilities

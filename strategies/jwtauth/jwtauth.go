@@ -47,7 +47,7 @@ import (
 	"github.com/authlab/authlab/strategies"
 )
 
-// Name is the strategy's registry name.
+// Name is the strategy's name in the catalogue.
 const Name = "jwt"
 
 // TokenType is the "typ" header of access tokens (RFC 9068); tokens with
@@ -202,7 +202,7 @@ func (s *Strategy) Capabilities() strategies.Capabilities {
 
 // AsStrategy returns s as a strategies.Strategy whose optional interfaces
 // match its Capabilities: s itself (a Refresher and a Checker) with a Redis
-// client, otherwise a view implementing Strategy only. Registries should
+// client, otherwise a view implementing Strategy only. Builders should
 // hand this value out rather than s.
 func (s *Strategy) AsStrategy() strategies.Strategy {
 	if s.cfg.Client != nil {

@@ -10,17 +10,20 @@ import (
 	"github.com/authlab/authlab/strategies"
 )
 
+// Name is the strategy's name in the catalogue.
+const Name = "none"
+
 // Anonymous is the principal every request gets.
 var Anonymous = identity.Principal{User: "anonymous", Roles: []string{identity.RoleUser}}
 
-// Strategy is the "none" strategy.
+// Strategy is the control-group strategy.
 type Strategy struct{}
 
 // New returns the control-group strategy.
 func New() *Strategy { return &Strategy{} }
 
 // Name implements strategies.Strategy.
-func (*Strategy) Name() string { return "none" }
+func (*Strategy) Name() string { return Name }
 
 // Capabilities implements strategies.Strategy.
 func (*Strategy) Capabilities() strategies.Capabilities {

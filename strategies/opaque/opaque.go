@@ -43,7 +43,7 @@ import (
 	"github.com/authlab/authlab/strategies"
 )
 
-// Name is the strategy's registry name.
+// Name is the strategy's name in the catalogue.
 const Name = "opaque"
 
 // Defaults applied by New to zero Config fields.

@@ -37,7 +37,7 @@ import (
 	"github.com/authlab/authlab/strategies/internal/sessionutil"
 )
 
-// Name is the registry name of the strategy.
+// Name is the strategy's name in the catalogue.
 const Name = "redis-session"
 
 // Defaults applied by New to zero Config fields.

@@ -32,7 +32,7 @@ import (
 	"github.com/authlab/authlab/strategies/internal/sessionutil"
 )
 
-// Name is the registry name of the strategy.
+// Name is the strategy's name in the catalogue.
 const Name = "sticky"
 
 // Defaults applied by New to zero Config fields.
