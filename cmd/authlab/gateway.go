@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,62 +27,37 @@ import (
 	"github.com/authlab/authlab/services/auth"
 	"github.com/authlab/authlab/services/gateway"
 	"github.com/authlab/authlab/strategies"
-	"github.com/authlab/authlab/strategies/registry"
+	"github.com/authlab/authlab/strategies/catalog"
 )
 
+// gatewayFlags are the gateway's own flags; every strategy's flags are
+// registered by the catalogue, which builds the one --strategy names.
 type gatewayFlags struct {
-	listen, adminListen                  string
-	instanceID, strategy                 string
-	authURL, backendURL, redisURL        string
-	adminToken, assertionKey, fpKey      string
-	jwtAlg, jwtSecret, jwtSeed, jwtKID   string
-	jwtIssuer, jwtAudience               string
-	jwtDenylist, opaquePubSub, secure    bool
-	accessTTL, refreshTTL, sessionTTL    time.Duration
-	sessionIdleTTL, refreshGrace         time.Duration
-	familyLifetime                       time.Duration
-	stickyMaxPerUser                     int
-	opaqueTTL, opaqueCacheTTL, opaqueNeg time.Duration
-	opaqueCacheSize, stickyMaxSessions   int
-	logLevel, auditLog                   string
-	allowedOrigins, trustedProxies       string
-	loginMaxFailures                     int
-	loginLockoutBase, loginLockoutMax    time.Duration
-	loginWindow                          time.Duration
+	listen, adminListen             string
+	instanceID, strategy            string
+	authURL, backendURL, redisURL   string
+	adminToken, assertionKey, fpKey string
+	secure                          bool
+	logLevel, auditLog              string
+	allowedOrigins, trustedProxies  string
+	loginMaxFailures                int
+	loginLockoutBase                time.Duration
+	loginLockoutMax, loginWindow    time.Duration
+	strategies                      *catalog.Builders
 }
 
 func (f *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address of the data plane: /auth/*, /api/*, /healthz, /readyz (loopback by default)")
 	fs.StringVar(&f.adminListen, "admin-listen", "127.0.0.1:8081", "address of the admin plane: /_admin/*, /metrics, /healthz, /readyz (keep it on loopback; empty disables it)")
 	fs.StringVar(&f.instanceID, "instance-id", "", "instance id sent in X-Authlab-Instance (default gw-<pid>)")
-	fs.StringVar(&f.strategy, "strategy", "jwt", "authentication strategy: "+strings.Join(registry.Names(), "|"))
+	fs.StringVar(&f.strategy, "strategy", "jwt", "authentication strategy: "+strings.Join(catalog.Names(), "|"))
 	fs.StringVar(&f.authURL, "auth-url", "http://127.0.0.1:8091", "base URL of the auth service")
 	fs.StringVar(&f.backendURL, "backend-url", "http://127.0.0.1:8092", "base URL of the backend service")
 	fs.StringVar(&f.redisURL, "redis-url", "", "Redis URL (redis://, redis+cluster://, redis+sentinel://); default $REDIS_URL")
 	fs.StringVar(&f.adminToken, "admin-token", "", "secret: bearer token for /_admin/* (random dev value if empty)")
 	fs.StringVar(&f.assertionKey, "assertion-key", "", "secret: key signing the internal identity assertion, shared with the backend (random dev value if empty)")
 	fs.StringVar(&f.fpKey, "fingerprint-key", "", "secret: HMAC key turning tokens into store keys, shared by all instances (random dev value if empty)")
-	fs.StringVar(&f.jwtAlg, "jwt-alg", "HS256", "jwt: signing algorithm, HS256 or EdDSA")
-	fs.StringVar(&f.jwtSecret, "jwt-secret", "", "secret: jwt HS256 key, at least 32 bytes (random dev value if empty)")
-	fs.StringVar(&f.jwtSeed, "jwt-ed25519-seed", "", "secret: jwt EdDSA private key seed, base64 of 32 bytes (random dev value if empty)")
-	fs.StringVar(&f.jwtKID, "jwt-kid", "k1", "jwt: key id put in the kid header")
-	fs.StringVar(&f.jwtIssuer, "jwt-issuer", "authlab", "jwt: iss claim issued and required")
-	fs.StringVar(&f.jwtAudience, "jwt-audience", "authlab-api", "jwt: aud claim issued and required")
-	fs.BoolVar(&f.jwtDenylist, "jwt-denylist", false, "jwt: keep a Redis denylist so logout takes effect at once")
-	fs.DurationVar(&f.accessTTL, "access-ttl", 5*time.Minute, "jwt: access token lifetime")
-	fs.DurationVar(&f.refreshTTL, "refresh-ttl", 24*time.Hour, "jwt: refresh token lifetime")
-	fs.DurationVar(&f.sessionTTL, "session-ttl", time.Hour, "sticky, redis-session: session lifetime")
-	fs.DurationVar(&f.sessionIdleTTL, "session-idle-ttl", 30*time.Minute, "sticky, redis-session: a session unused this long expires (sliding; 0 = only --session-ttl)")
-	fs.IntVar(&f.stickyMaxSessions, "sticky-max-sessions", 1_000_000, "sticky: most sessions kept in memory (new logins beyond it get 503)")
-	fs.IntVar(&f.stickyMaxPerUser, "sticky-max-sessions-per-user", 16, "sticky: most sessions of one account; its oldest is dropped at the next login")
-	fs.DurationVar(&f.refreshGrace, "jwt-refresh-grace", 10*time.Second, "jwt: a refresh retried this soon gets the pair already issued instead of tripping reuse detection (negative = off)")
-	fs.DurationVar(&f.familyLifetime, "jwt-family-lifetime", 7*24*time.Hour, "jwt: absolute lifetime of a refresh-token family (the login it started from); at least --refresh-ttl")
-	fs.DurationVar(&f.opaqueTTL, "opaque-ttl", time.Hour, "opaque: token lifetime")
-	fs.DurationVar(&f.opaqueCacheTTL, "opaque-cache-ttl", 30*time.Second, "opaque: per-instance cache entry lifetime (bounds revocation lag without pub/sub)")
-	fs.IntVar(&f.opaqueCacheSize, "opaque-cache-size", 100_000, "opaque: per-instance cache entries")
-	fs.DurationVar(&f.opaqueNeg, "opaque-negative-ttl", 0, "opaque: cache unknown tokens this long (0 = no negative caching)")
-	fs.BoolVar(&f.opaquePubSub, "opaque-pubsub", false, "opaque: invalidate caches over Redis pub/sub at logout")
-	fs.BoolVar(&f.secure, "secure-cookies", false, "set the Secure attribute on cookies (when served over TLS)")
+	fs.BoolVar(&f.secure, "secure-cookies", false, "set the Secure attribute on cookies, and name session cookies __Host- (when served over TLS)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error (debug adds one line per request)")
 	fs.StringVar(&f.auditLog, "audit-log", "-", `where the audit log goes, one JSON line per login, logout, refresh, reuse and revocation: "-" for stderr, or a file path (appended to)`)
 	fs.StringVar(&f.allowedOrigins, "allowed-origins", "", "comma-separated origins (scheme://host[:port]) allowed on state-changing requests besides the service's own")
@@ -93,6 +66,11 @@ func (f *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.loginLockoutBase, "login-lockout-base", loginlimit.DefaultBase, "first lockout of a throttled account; doubles with each further failure")
 	fs.DurationVar(&f.loginLockoutMax, "login-lockout-max", loginlimit.DefaultMax, "longest lockout")
 	fs.DurationVar(&f.loginWindow, "login-failure-window", loginlimit.DefaultWindow, "an account's failures are forgotten this long after its last attempt (at least --login-lockout-max)")
+	f.strategies = catalog.Register(fs)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: authlab gateway [flags]\n\nThe gateway's own flags, then each strategy's (only those of --strategy are read):\n\n")
+		catalog.PrintDefaults(fs.Output(), fs)
+	}
 }
 
 func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -103,9 +81,29 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	logger, err := httpserver.NewLogger(stderr, f.logLevel)
+	logger, err := f.logger(stderr)
 	if err != nil {
 		return err
+	}
+	cfg, cleanup, err := f.config(ctx, logger, stderr)
+	defer cleanup()
+	if err != nil {
+		return err
+	}
+	gin.SetMode(gin.ReleaseMode)
+	gw, err := gateway.New(cfg)
+	if err != nil {
+		return err
+	}
+	return serveBoth(ctx, logger, f.listen, gw.Handler(), f.adminListen, gw.AdminHandler())
+}
+
+// logger is the gateway's logger, tagged with its instance id (gw-<pid>
+// unless given); go-redis's own lines go to it at debug level.
+func (f *gatewayFlags) logger(stderr io.Writer) (*slog.Logger, error) {
+	logger, err := httpserver.NewLogger(stderr, f.logLevel)
+	if err != nil {
+		return nil, err
 	}
 	if f.instanceID == "" {
 		f.instanceID = fmt.Sprintf("gw-%d", os.Getpid())
@@ -114,17 +112,94 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// go-redis logs every failed dial on its own; the gateway already logs
 	// each 503 it answers, so keep go-redis's lines at debug level.
 	redis.SetLogger(redisLogger{logger.With("component", "go-redis")})
-	if !registry.Known(f.strategy) {
-		return fmt.Errorf("--strategy %q: known strategies are %s", f.strategy, strings.Join(registry.Names(), ", "))
+	return logger, nil
+}
+
+// config turns the flags into the gateway's Config, one named step at a
+// time: the strategy's flags checked, secrets, addresses, the audit log,
+// Redis when the strategy needs it, the strategy built by the catalogue,
+// the login limiter and the assertion issuer. cleanup releases what was
+// opened, last first; call it even after an error.
+func (f *gatewayFlags) config(ctx context.Context, logger *slog.Logger, stderr io.Writer) (cfg gateway.Config, cleanup func(), err error) {
+	var undo []func()
+	cleanup = func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
 	}
-	adminToken, _, err := secret.Resolve(logger, "admin-token", f.adminToken, 16)
+	if _, err := catalog.Lookup(f.strategy); err != nil {
+		return cfg, cleanup, fmt.Errorf("--strategy %q: known strategies are %s", f.strategy, strings.Join(catalog.Names(), ", "))
+	}
+	if err := f.strategies.Check(f.strategy); err != nil {
+		return cfg, cleanup, err
+	}
+	sec, err := f.secrets(logger)
 	if err != nil {
-		return err
+		return cfg, cleanup, err
 	}
-	assertionKey, _, err := secret.Resolve(logger, "assertion-key", f.assertionKey, 32)
+	cfg.AdminToken, cfg.FingerprintKey = sec.adminToken, []byte(sec.fingerprintKey)
+	if err := f.addresses(&cfg); err != nil {
+		return cfg, cleanup, err
+	}
+	audit, closeAudit, err := openAuditLog(f.auditLog, stderr)
 	if err != nil {
-		return err
+		return cfg, cleanup, err
 	}
+	undo = append(undo, closeAudit)
+	cfg.Registry = prometheus.NewRegistry()
+	rdb, err := f.redis(cfg.Registry)
+	if err != nil {
+		return cfg, cleanup, err
+	}
+	if rdb != nil {
+		undo = append(undo, func() { _ = rdb.Close() })
+	}
+	strat, err := f.strategies.Build(ctx, f.strategy, strategies.Deps{
+		Redis: rdb, FingerprintKey: cfg.FingerprintKey, SecureCookies: f.secure, Logger: logger,
+	})
+	if err != nil {
+		return cfg, cleanup, err
+	}
+	if c, ok := strat.(strategies.Closer); ok {
+		undo = append(undo, func() { _ = c.Close() })
+	}
+	limiter, err := f.loginLimiter(rdb, cfg.FingerprintKey)
+	if err != nil {
+		return cfg, cleanup, err
+	}
+	issuer, err := assertion.NewIssuer([]byte(sec.assertionKey), 0, nil)
+	if err != nil {
+		return cfg, cleanup, err
+	}
+	cfg.InstanceID, cfg.Strategy, cfg.Assertions = f.instanceID, strat, issuer
+	cfg.Passwords, cfg.LoginLimiter = auth.NewClient(f.authURL, nil), limiter
+	cfg.Audit, cfg.Logger, cfg.SecureCookies, cfg.Exit = audit, logger, f.secure, os.Exit
+	return cfg, cleanup, nil
+}
+
+// gatewaySecrets are the gateway's own secrets, from their flags or
+// generated (with internal/secret's loud warning) when empty.
+type gatewaySecrets struct {
+	adminToken, assertionKey, fingerprintKey string
+}
+
+func (f *gatewayFlags) secrets(logger *slog.Logger) (gatewaySecrets, error) {
+	var s gatewaySecrets
+	var err error
+	if s.adminToken, _, err = secret.Resolve(logger, "admin-token", f.adminToken, 16); err != nil {
+		return s, err
+	}
+	if s.assertionKey, _, err = secret.Resolve(logger, "assertion-key", f.assertionKey, 32); err != nil {
+		return s, err
+	}
+	if s.fingerprintKey, _, err = secret.Resolve(logger, "fingerprint-key", f.fpKey, 32); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+// addresses fills cfg's service URLs, trusted proxies and allowed origins.
+func (f *gatewayFlags) addresses(cfg *gateway.Config) error {
 	backend, err := parseServiceURL("backend-url", f.backendURL)
 	if err != nil {
 		return err
@@ -132,64 +207,55 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if _, err := parseServiceURL("auth-url", f.authURL); err != nil {
 		return err
 	}
-
-	fpKey, _, err := secret.Resolve(logger, "fingerprint-key", f.fpKey, 32)
-	if err != nil {
-		return err
-	}
 	trusted, err := parsePrefixes(f.trustedProxies)
 	if err != nil {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
-	auditW, closeAudit, err := openAuditLog(f.auditLog, stderr)
-	if err != nil {
-		return err
-	}
-	defer closeAudit()
+	cfg.Backend, cfg.TrustedProxies, cfg.AllowedOrigins = backend, trusted, splitList(f.allowedOrigins)
+	return nil
+}
 
-	reg := prometheus.NewRegistry()
-	opts, cleanup, err := f.strategyOptions(logger, []byte(fpKey), reg)
+// redis connects to Redis when the strategy needs it (nil otherwise), with
+// a hook counting its calls in reg.
+func (f *gatewayFlags) redis(reg prometheus.Registerer) (redis.UniversalClient, error) {
+	if !catalog.NeedsRedis(f.strategy) {
+		return nil, nil
+	}
+	rurl := redisURLOrEnv(f.redisURL)
+	if rurl == "" {
+		return nil, fmt.Errorf("strategy %s needs Redis: set --redis-url or REDIS_URL", f.strategy)
+	}
+	client, err := redisx.NewClient(rurl)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer cleanup()
-	limiter, err := f.loginLimiter(opts, []byte(fpKey))
+	hook, err := redismetrics.New(reg)
 	if err != nil {
-		return err
+		_ = client.Close()
+		return nil, err
 	}
-	strat, err := registry.New(ctx, f.strategy, opts)
-	if err != nil {
-		return fmt.Errorf("strategy %s: %w", f.strategy, err)
+	client.AddHook(hook)
+	return client, nil
+}
+
+// loginLimiter builds the login throttle: shared through Redis when the
+// strategy has a Redis client, in memory (per instance) otherwise, so
+// strategies without Redis never depend on it.
+func (f *gatewayFlags) loginLimiter(rdb redis.UniversalClient, fpKey []byte) (gateway.LoginLimiter, error) {
+	if f.loginMaxFailures == 0 {
+		return loginlimit.Disabled{}, nil
 	}
-	if c, ok := strat.(strategies.Closer); ok {
-		defer c.Close()
+	if f.loginMaxFailures < 0 {
+		return nil, fmt.Errorf("--login-max-failures %d: want 0 (off) or more", f.loginMaxFailures)
 	}
-	issuer, err := assertion.NewIssuer([]byte(assertionKey), 0, nil)
-	if err != nil {
-		return err
+	cfg := loginlimit.Config{MaxFailures: f.loginMaxFailures, Base: f.loginLockoutBase, Max: f.loginLockoutMax, Window: f.loginWindow}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("--login-*: %w", err)
 	}
-	gin.SetMode(gin.ReleaseMode)
-	gw, err := gateway.New(gateway.Config{
-		InstanceID:     f.instanceID,
-		Strategy:       strat,
-		Passwords:      auth.NewClient(f.authURL, nil),
-		Backend:        backend,
-		Assertions:     issuer,
-		AdminToken:     adminToken,
-		FingerprintKey: []byte(fpKey),
-		SecureCookies:  f.secure,
-		Exit:           os.Exit,
-		Logger:         logger,
-		Audit:          auditW,
-		LoginLimiter:   limiter,
-		TrustedProxies: trusted,
-		AllowedOrigins: splitList(f.allowedOrigins),
-		Registry:       reg,
-	})
-	if err != nil {
-		return err
+	if rdb != nil {
+		return loginlimit.NewRedis(rdb, fpKey, cfg)
 	}
-	return serveBoth(ctx, logger, f.listen, gw.Handler(), f.adminListen, gw.AdminHandler())
+	return loginlimit.NewMemory(cfg)
 }
 
 // serveBoth runs the data plane and, unless adminAddr is empty, the admin
@@ -208,26 +274,6 @@ func serveBoth(ctx context.Context, logger *slog.Logger, dataAddr string, data h
 		logger.Warn("admin plane disabled (--admin-listen is empty): no /metrics, no /_admin/*")
 	}
 	return g.Wait()
-}
-
-// loginLimiter builds the login throttle: shared through Redis when the
-// strategy has a Redis client, in memory (per instance) otherwise, so
-// sticky and none never depend on Redis.
-func (f *gatewayFlags) loginLimiter(opts registry.Options, fpKey []byte) (gateway.LoginLimiter, error) {
-	if f.loginMaxFailures == 0 {
-		return loginlimit.Disabled{}, nil
-	}
-	if f.loginMaxFailures < 0 {
-		return nil, fmt.Errorf("--login-max-failures %d: want 0 (off) or more", f.loginMaxFailures)
-	}
-	cfg := loginlimit.Config{MaxFailures: f.loginMaxFailures, Base: f.loginLockoutBase, Max: f.loginLockoutMax, Window: f.loginWindow}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("--login-*: %w", err)
-	}
-	if opts.Redis != nil {
-		return loginlimit.NewRedis(opts.Redis, fpKey, cfg)
-	}
-	return loginlimit.NewMemory(cfg)
 }
 
 // openAuditLog returns the audit log's writer: stderr for "-" (or ""), else
@@ -273,83 +319,6 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-// strategyOptions turns flags into registry options, connecting to Redis
-// when the strategy needs it (with a hook counting its calls in reg).
-func (f *gatewayFlags) strategyOptions(logger *slog.Logger, fpKey []byte, reg prometheus.Registerer) (registry.Options, func(), error) {
-	noop := func() {}
-	o := registry.Options{FingerprintKey: fpKey, SessionTTL: f.sessionTTL, SessionIdleTTL: f.sessionIdleTTL, SecureCookies: f.secure}
-	o.Sticky.MaxSessions = f.stickyMaxSessions
-	o.Sticky.MaxSessionsPerUser = f.stickyMaxPerUser
-	o.JWT.RefreshGrace = f.refreshGrace
-	o.JWT.FamilyLifetime = f.familyLifetime
-	o.JWT.Alg = f.jwtAlg
-	o.JWT.KeyID = f.jwtKID
-	o.JWT.Issuer = f.jwtIssuer
-	o.JWT.Audience = f.jwtAudience
-	o.JWT.AccessTTL = f.accessTTL
-	o.JWT.RefreshTTL = f.refreshTTL
-	o.JWT.Denylist = f.jwtDenylist
-	o.Opaque.TokenTTL = f.opaqueTTL
-	o.Opaque.CacheTTL = f.opaqueCacheTTL
-	o.Opaque.CacheSize = f.opaqueCacheSize
-	o.Opaque.NegativeCacheTTL = f.opaqueNeg
-	o.Opaque.PubSub = f.opaquePubSub
-	if f.strategy == registry.JWT {
-		switch strings.ToUpper(f.jwtAlg) {
-		case "HS256":
-			s, _, err := secret.Resolve(logger, "jwt-secret", f.jwtSecret, 32)
-			if err != nil {
-				return o, noop, err
-			}
-			o.JWT.Secret = []byte(s)
-		case "EDDSA":
-			o.JWT.Alg = "EdDSA"
-			seed := f.jwtSeed
-			if seed == "" {
-				seed, _, _ = secret.Resolve(logger, "jwt-ed25519-seed", "", 0)
-			}
-			b, err := decodeSeed(seed)
-			if err != nil {
-				return o, noop, fmt.Errorf("--jwt-ed25519-seed: %w", err)
-			}
-			o.JWT.Ed25519Seed = b
-		default:
-			return o, noop, fmt.Errorf("--jwt-alg %q: want HS256 or EdDSA", f.jwtAlg)
-		}
-	}
-	if !registry.NeedsRedis(f.strategy) {
-		return o, noop, nil
-	}
-	rurl := redisURLOrEnv(f.redisURL)
-	if rurl == "" {
-		return o, noop, fmt.Errorf("strategy %s needs Redis: set --redis-url or REDIS_URL", f.strategy)
-	}
-	client, err := redisx.NewClient(rurl)
-	if err != nil {
-		return o, noop, err
-	}
-	hook, err := redismetrics.New(reg)
-	if err != nil {
-		_ = client.Close()
-		return o, noop, err
-	}
-	client.AddHook(hook)
-	o.Redis = client
-	return o, func() { _ = client.Close() }, nil
-}
-
-func decodeSeed(s string) ([]byte, error) {
-	for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.URLEncoding, base64.StdEncoding, base64.RawStdEncoding} {
-		if b, err := enc.DecodeString(s); err == nil {
-			if len(b) != 32 {
-				return nil, fmt.Errorf("decoded to %d bytes, want 32", len(b))
-			}
-			return b, nil
-		}
-	}
-	return nil, errors.New("not base64")
 }
 
 func parseServiceURL(name, raw string) (*url.URL, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"io"
 	"log/slog"
 	"net"
@@ -173,5 +174,70 @@ func TestGatewayFlagErrors(t *testing.T) {
 				t.Fatal("accepted")
 			}
 		})
+	}
+}
+
+// TestGatewayFlagsKeepNamesAndDefaults: scripts, the harness and
+// AUTHLAB_* environments pass these flags; each keeps its name and
+// default, whichever package defines it (the gateway's own, the
+// strategies' through the catalogue).
+func TestGatewayFlagsKeepNamesAndDefaults(t *testing.T) {
+	want := map[string]string{
+		"access-ttl":                   "5m0s",
+		"admin-listen":                 "127.0.0.1:8081",
+		"admin-token":                  "",
+		"allowed-origins":              "",
+		"assertion-key":                "",
+		"audit-log":                    "-",
+		"auth-url":                     "http://127.0.0.1:8091",
+		"backend-url":                  "http://127.0.0.1:8092",
+		"fingerprint-key":              "",
+		"instance-id":                  "",
+		"jwt-alg":                      "HS256",
+		"jwt-audience":                 "authlab-api",
+		"jwt-denylist":                 "false",
+		"jwt-ed25519-seed":             "",
+		"jwt-family-lifetime":          "168h0m0s",
+		"jwt-issuer":                   "authlab",
+		"jwt-kid":                      "k1",
+		"jwt-refresh-grace":            "10s",
+		"jwt-secret":                   "",
+		"listen":                       "127.0.0.1:8080",
+		"log-level":                    "info",
+		"login-failure-window":         "1h0m0s",
+		"login-lockout-base":           "1s",
+		"login-lockout-max":            "15m0s",
+		"login-max-failures":           "5",
+		"opaque-cache-size":            "100000",
+		"opaque-cache-ttl":             "30s",
+		"opaque-negative-ttl":          "0s",
+		"opaque-pubsub":                "false",
+		"opaque-ttl":                   "1h0m0s",
+		"redis-url":                    "",
+		"refresh-ttl":                  "24h0m0s",
+		"secure-cookies":               "false",
+		"session-idle-ttl":             "30m0s",
+		"session-ttl":                  "1h0m0s",
+		"sticky-max-sessions":          "1000000",
+		"sticky-max-sessions-per-user": "16",
+		"strategy":                     "jwt",
+		"trusted-proxies":              "127.0.0.0/8,::1/128",
+	}
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	var f gatewayFlags
+	f.register(fs)
+	got := map[string]string{}
+	fs.VisitAll(func(fl *flag.Flag) { got[fl.Name] = fl.DefValue })
+	for name, def := range want {
+		if g, ok := got[name]; !ok {
+			t.Errorf("--%s is gone", name)
+		} else if g != def {
+			t.Errorf("--%s default %q, want %q", name, g, def)
+		}
+	}
+	for name := range got {
+		if _, ok := want[name]; !ok {
+			t.Errorf("new flag --%s: add it to this list", name)
+		}
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/authlab/authlab/internal/redisx/redistest"
 	"github.com/authlab/authlab/internal/requestid"
 	"github.com/authlab/authlab/strategies"
-	"github.com/authlab/authlab/strategies/registry"
 )
 
 // TestLoginThrottleAcrossInstances: two gateways sharing one Redis share
@@ -21,7 +20,7 @@ import (
 // instances, end in 429 with Retry-After on both, while another user logs
 // in at once.
 func TestLoginThrottleAcrossInstances(t *testing.T) {
-	s := newStack(t, variant{name: "redis-session", strategy: registry.RedisSession})
+	s := newStack(t, variant{name: "redis-session", strategy: "redis-session"})
 	// A second instance with its own Redis client (as another process
 	// would have), on the same Redis.
 	lim, err := loginlimit.NewRedis(redistest.Client(t, s.redis), fpKey, loginlimit.Config{})
@@ -82,7 +81,7 @@ func TestLoginThrottleAcrossInstances(t *testing.T) {
 // TestInMemoryThrottleWithoutRedis: sticky and none throttle in memory and
 // never need Redis.
 func TestInMemoryThrottleWithoutRedis(t *testing.T) {
-	for _, v := range []variant{{name: "none", strategy: registry.None}, {name: "sticky", strategy: registry.Sticky}} {
+	for _, v := range []variant{{name: "none", strategy: "none"}, {name: "sticky", strategy: "sticky"}} {
 		t.Run(v.name, func(t *testing.T) {
 			s := newStack(t, v)
 			if s.redis != nil {
@@ -114,7 +113,7 @@ func scrape(t *testing.T, s *stack) string {
 // the Redis client's calls through the hook.
 func TestStrategyMetricsEndToEnd(t *testing.T) {
 	t.Run("sticky", func(t *testing.T) {
-		s := newStack(t, variant{name: "sticky", strategy: registry.Sticky})
+		s := newStack(t, variant{name: "sticky", strategy: "sticky"})
 		c := s.client(t)
 		c.login("user0001", userPW)
 		if !strings.Contains(scrape(t, s), `authlab_gateway_sessions{strategy="sticky"} 1`) {
@@ -126,7 +125,7 @@ func TestStrategyMetricsEndToEnd(t *testing.T) {
 		}
 	})
 	t.Run("opaque", func(t *testing.T) {
-		s := newStack(t, variant{name: "opaque", strategy: registry.Opaque, tune: func(o *registry.Options) { o.Opaque.CacheSize = 1 }})
+		s := newStack(t, variant{name: "opaque", strategy: "opaque", args: []string{"--opaque-cache-size", "1"}})
 		a, b := s.client(t), s.client(t)
 		a.login("user0001", userPW)
 		b.login("user0002", userPW) // evicts a's entry (cache of 1)
@@ -201,7 +200,7 @@ func TestAuditAndRequestIDEndToEnd(t *testing.T) {
 			if !s.caps.Authenticates {
 				wantUser = ""
 			}
-			if logout["user"] != wantUser && !(v.strategy == registry.None && logout["user"] == nil) {
+			if logout["user"] != wantUser && !(v.strategy == "none" && logout["user"] == nil) {
 				t.Fatalf("logout line = %v, want user %q", logout, wantUser)
 			}
 			if s.caps.Authenticates && logout["credential_fp"] != strategies.NewFingerprinter(fpKey).Short(cred) {
@@ -230,7 +229,7 @@ func TestAuditAndRequestIDEndToEnd(t *testing.T) {
 // TestAdminPlaneOverRealListeners: the data port answers 404 for the
 // admin plane's paths; the admin port serves them.
 func TestAdminPlaneOverRealListeners(t *testing.T) {
-	s := newStack(t, variant{name: "jwt", strategy: registry.JWT})
+	s := newStack(t, variant{name: "jwt", strategy: "jwt"})
 	for _, p := range []string{"/_admin/stats", "/metrics"} {
 		req, _ := http.NewRequest("GET", s.gw.URL+p, nil)
 		req.Header.Set("Authorization", "Bearer admin-token-0123456789")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"io"
 	"log/slog"
 	"net/http"
@@ -29,7 +30,7 @@ import (
 	"github.com/authlab/authlab/services/backend"
 	"github.com/authlab/authlab/services/gateway"
 	"github.com/authlab/authlab/strategies"
-	"github.com/authlab/authlab/strategies/registry"
+	"github.com/authlab/authlab/strategies/catalog"
 )
 
 var (
@@ -94,20 +95,38 @@ func (l *lockedBuffer) lines(t *testing.T) []map[string]any {
 type variant struct {
 	name     string // test name
 	strategy string
-	tune     func(*registry.Options)
+	args     []string // the strategy's flags, as the gateway command takes them
 }
 
 var variants = []variant{
-	{name: "none", strategy: registry.None},
-	{name: "sticky", strategy: registry.Sticky},
-	{name: "redis-session", strategy: registry.RedisSession},
-	{name: "jwt", strategy: registry.JWT},
-	{name: "jwt-denylist", strategy: registry.JWT, tune: func(o *registry.Options) { o.JWT.Denylist = true }},
-	{name: "jwt-eddsa", strategy: registry.JWT, tune: func(o *registry.Options) {
-		o.JWT.Alg, o.JWT.Secret, o.JWT.Ed25519Seed = "EdDSA", nil, []byte("ed25519-seed-0123456789abcdef-012")[:32]
-	}},
-	{name: "opaque", strategy: registry.Opaque},
-	{name: "opaque-pubsub", strategy: registry.Opaque, tune: func(o *registry.Options) { o.Opaque.PubSub = true }},
+	{name: "none", strategy: "none"},
+	{name: "sticky", strategy: "sticky"},
+	{name: "redis-session", strategy: "redis-session"},
+	{name: "jwt", strategy: "jwt"},
+	{name: "jwt-denylist", strategy: "jwt", args: []string{"--jwt-denylist"}},
+	{name: "jwt-eddsa", strategy: "jwt", args: []string{"--jwt-alg", "EdDSA", "--jwt-ed25519-seed", "ZWQyNTUxOS1zZWVkLTAxMjM0NTY3ODlhYmNkZWYtMDE"}},
+	{name: "opaque", strategy: "opaque"},
+	{name: "opaque-pubsub", strategy: "opaque", args: []string{"--opaque-pubsub"}},
+}
+
+// stackArgs are the strategy flags every stack starts from: a fixed jwt
+// key, one-hour sessions without idle timeout, a 30 s opaque cache.
+var stackArgs = []string{"--jwt-secret", "jwt-secret-0123456789abcdef-0123456", "--session-ttl", "1h", "--session-idle-ttl", "0", "--opaque-cache-ttl", "30s"}
+
+// buildStrategy builds v's strategy through the catalogue from stackArgs
+// and v.args, as the gateway command does.
+func buildStrategy(t *testing.T, v variant, deps strategies.Deps) strategies.Strategy {
+	t.Helper()
+	fs := flag.NewFlagSet(v.name, flag.ContinueOnError)
+	builders := catalog.Register(fs)
+	if err := fs.Parse(append(slices.Clone(stackArgs), v.args...)); err != nil {
+		t.Fatal(err)
+	}
+	strat, err := builders.Build(context.Background(), v.strategy, deps)
+	if err != nil {
+		t.Fatalf("build %s: %v", v.name, err)
+	}
+	return strat
 }
 
 func newStack(t *testing.T, v variant) *stack {
@@ -127,31 +146,23 @@ func newStack(t *testing.T, v variant) *stack {
 	backendSrv := httptest.NewServer(be)
 	t.Cleanup(backendSrv.Close)
 
-	opts := registry.Options{FingerprintKey: fpKey, SessionTTL: time.Hour}
-	opts.JWT.Alg, opts.JWT.Secret, opts.JWT.KeyID = "HS256", []byte("jwt-secret-0123456789abcdef-0123456"), "k1"
-	opts.JWT.Issuer, opts.JWT.Audience = "authlab", "authlab-api"
-	opts.Opaque.CacheTTL = 30 * time.Second
-	if v.tune != nil {
-		v.tune(&opts)
-	}
+	deps := strategies.Deps{FingerprintKey: fpKey, Logger: quietLog}
 	reg := prometheus.NewRegistry()
 	var limiter gateway.LoginLimiter
-	if registry.NeedsRedis(v.strategy) {
+	if catalog.NeedsRedis(v.strategy) {
 		s.redis = redistest.Start(t)
-		opts.Redis = redistest.Client(t, s.redis)
+		client := redistest.Client(t, s.redis)
 		hook, err := redismetrics.New(reg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		opts.Redis.AddHook(hook)
-		if limiter, err = loginlimit.NewRedis(opts.Redis, fpKey, loginlimit.Config{}); err != nil {
+		client.AddHook(hook)
+		if limiter, err = loginlimit.NewRedis(client, fpKey, loginlimit.Config{}); err != nil {
 			t.Fatal(err)
 		}
+		deps.Redis = client
 	}
-	strat, err := registry.New(context.Background(), v.strategy, opts)
-	if err != nil {
-		t.Fatalf("registry.New(%s): %v", v.strategy, err)
-	}
+	strat := buildStrategy(t, v, deps)
 	if c, ok := strat.(strategies.Closer); ok {
 		t.Cleanup(func() { _ = c.Close() })
 	}
@@ -278,10 +289,10 @@ func TestLoginMeLogout(t *testing.T) {
 			if st.status != 200 || st.body["strategy"] != v.strategy {
 				t.Fatalf("/_admin/stats: %d %v", st.status, st.body)
 			}
-			if v.strategy == registry.Sticky && st.body["sessions"] != 1.0 {
+			if v.strategy == "sticky" && st.body["sessions"] != 1.0 {
 				t.Fatalf("sticky sessions = %v, want 1", st.body["sessions"])
 			}
-			if v.strategy == registry.Opaque && st.body["cache_hits"].(float64) < 1 {
+			if v.strategy == "opaque" && st.body["cache_hits"].(float64) < 1 {
 				t.Fatalf("opaque cache_hits = %v, want >= 1 (login caches the token)", st.body["cache_hits"])
 			}
 			if r := c.do("POST", "/auth/logout", ""); r.status != 204 {
@@ -298,7 +309,7 @@ func TestLoginMeLogout(t *testing.T) {
 				if after.status != 401 {
 					t.Fatalf("after logout: %d, want 401", after.status)
 				}
-			case s.caps.RevokesImmediately || v.strategy == registry.Opaque:
+			case s.caps.RevokesImmediately || v.strategy == "opaque":
 				// opaque: the instance that logged out drops its own cache entry.
 				if after.status != 401 {
 					t.Fatalf("after logout: %d, want 401", after.status)
@@ -472,7 +483,7 @@ func TestRedisOutage(t *testing.T) {
 				if me.status != 200 {
 					t.Fatalf("jwt without denylist must not depend on Redis: %d", me.status)
 				}
-			case v.strategy == registry.Opaque:
+			case v.strategy == "opaque":
 				if me.status != 200 {
 					t.Fatalf("opaque: token cached at login must survive the outage: %d", me.status)
 				}
