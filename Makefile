@@ -57,7 +57,7 @@ bench: build ## run the harness: make bench STRATEGY=jwt [SCENARIO= RATE= DURATI
 	$(BIN) bench $(BENCH_FLAGS)
 
 bench-all: build ## every strategy, every scenario (SCENARIO=all unless set), then compare
-	@set -e; for s in none sticky redis-session jwt opaque; do \
+	@set -e; names=$$($(BIN) strategies --names); for s in $$names; do \
 		$(MAKE) --no-print-directory bench STRATEGY=$$s SCENARIO=$(or $(SCENARIO),all); done
 	$(BIN) compare
 
