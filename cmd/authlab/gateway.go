@@ -50,7 +50,7 @@ func (f *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address of the data plane: /auth/*, /api/*, /healthz, /readyz (loopback by default)")
 	fs.StringVar(&f.adminListen, "admin-listen", "127.0.0.1:8081", "address of the admin plane: /_admin/*, /metrics, /healthz, /readyz (keep it on loopback; empty disables it)")
 	fs.StringVar(&f.instanceID, "instance-id", "", "instance id sent in X-Authlab-Instance (default gw-<pid>)")
-	fs.StringVar(&f.strategy, "strategy", "jwt", "authentication strategy: "+strings.Join(catalog.Names(), "|"))
+	fs.StringVar(&f.strategy, "strategy", catalog.Default, "authentication strategy: "+strings.Join(catalog.Names(), "|"))
 	fs.StringVar(&f.authURL, "auth-url", "http://127.0.0.1:8091", "base URL of the auth service")
 	fs.StringVar(&f.backendURL, "backend-url", "http://127.0.0.1:8092", "base URL of the backend service")
 	fs.StringVar(&f.redisURL, "redis-url", "", "Redis URL (redis://, redis+cluster://, redis+sentinel://); default $REDIS_URL")

@@ -38,6 +38,10 @@ func All() []strategies.Descriptor {
 	}
 }
 
+// Default is the name of the strategy commands use when none is named
+// (--strategy's default).
+const Default = jwtauth.Name
+
 // Names returns every strategy's name, in display order.
 func Names() []string {
 	all := All()

@@ -65,6 +65,9 @@ func TestCatalogShape(t *testing.T) {
 	if got, want := Names(), []string{"none", "sticky", "redis-session", "jwt", "opaque"}; !slices.Equal(got, want) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
+	if _, err := Lookup(Default); err != nil {
+		t.Fatalf("Default %q: %v", Default, err)
+	}
 	all := All()
 	if !all[0].Control || Control().Name != all[0].Name {
 		t.Fatalf("the control group is not listed first: %+v", all[0])
