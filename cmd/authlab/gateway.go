@@ -147,22 +147,11 @@ func (f *gatewayFlags) config(ctx context.Context, logger *slog.Logger, stderr i
 	}
 	undo = append(undo, closeAudit)
 	cfg.Registry = prometheus.NewRegistry()
-	rdb, err := f.redis(cfg.Registry)
+	strat, rdb, release, err := f.buildStrategy(ctx, logger, cfg.Registry, cfg.FingerprintKey)
 	if err != nil {
 		return cfg, cleanup, err
 	}
-	if rdb != nil {
-		undo = append(undo, func() { _ = rdb.Close() })
-	}
-	strat, err := f.strategies.Build(ctx, f.strategy, strategies.Deps{
-		Redis: rdb, FingerprintKey: cfg.FingerprintKey, SecureCookies: f.secure, Logger: logger,
-	})
-	if err != nil {
-		return cfg, cleanup, err
-	}
-	if c, ok := strat.(strategies.Closer); ok {
-		undo = append(undo, func() { _ = c.Close() })
-	}
+	undo = append(undo, release)
 	limiter, err := f.loginLimiter(rdb, cfg.FingerprintKey)
 	if err != nil {
 		return cfg, cleanup, err
@@ -213,6 +202,29 @@ func (f *gatewayFlags) addresses(cfg *gateway.Config) error {
 	}
 	cfg.Backend, cfg.TrustedProxies, cfg.AllowedOrigins = backend, trusted, splitList(f.allowedOrigins)
 	return nil
+}
+
+// buildStrategy connects to Redis when the strategy needs it and builds
+// the strategy through the catalogue. release closes both, strategy first.
+func (f *gatewayFlags) buildStrategy(ctx context.Context, logger *slog.Logger, reg prometheus.Registerer, fpKey []byte) (strat strategies.Strategy, rdb redis.UniversalClient, release func(), err error) {
+	if rdb, err = f.redis(reg); err != nil {
+		return nil, nil, nil, err
+	}
+	release = func() {
+		if rdb != nil {
+			_ = rdb.Close()
+		}
+	}
+	deps := strategies.Deps{Redis: rdb, FingerprintKey: fpKey, SecureCookies: f.secure, Logger: logger}
+	if strat, err = f.strategies.Build(ctx, f.strategy, deps); err != nil {
+		release()
+		return nil, nil, nil, err
+	}
+	if c, ok := strat.(strategies.Closer); ok {
+		closeRedis := release
+		release = func() { _ = c.Close(); closeRedis() }
+	}
+	return strat, rdb, release, nil
 }
 
 // redis connects to Redis when the strategy needs it (nil otherwise), with

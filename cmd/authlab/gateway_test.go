@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/authlab/authlab/internal/netutil"
+	"github.com/authlab/authlab/internal/redisx/redistest"
 	"github.com/authlab/authlab/services/auth"
 )
 
@@ -239,5 +240,80 @@ func TestGatewayFlagsKeepNamesAndDefaults(t *testing.T) {
 		if _, ok := want[name]; !ok {
 			t.Errorf("new flag --%s: add it to this list", name)
 		}
+	}
+}
+
+// TestGatewayRedisStrategies runs `authlab gateway` with each strategy
+// that needs Redis, strategy flags given as a script would: the gateway
+// connects, is ready (its /readyz pings the strategy's store through the
+// client it built), takes a login with its flags applied, and stops when
+// ctx ends.
+func TestGatewayRedisStrategies(t *testing.T) {
+	srv := redistest.Start(t)
+	dir, err := auth.NewDirectory(auth.Config{SeedUsers: 1, SeedPassword: "user-password", AdminPassword: "admin-password", BcryptCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	authSrv := httptest.NewServer(auth.NewHandler(dir, slog.New(slog.DiscardHandler)))
+	defer authSrv.Close()
+	for _, tc := range []struct {
+		strategy string
+		args     []string
+		check    func(t *testing.T, resp *http.Response, body string)
+	}{
+		{"redis-session", []string{"--session-ttl", "2h", "--session-idle-ttl", "0"}, func(t *testing.T, resp *http.Response, _ string) {
+			for _, c := range resp.Cookies() {
+				if c.MaxAge > 7100 && c.MaxAge <= 7200 {
+					return
+				}
+			}
+			t.Errorf("no session cookie living --session-ttl 2h: %v", resp.Header["Set-Cookie"])
+		}},
+		{"jwt", []string{"--jwt-secret", strings.Repeat("s", 32), "--jwt-denylist", "--access-ttl", "90s"}, func(t *testing.T, _ *http.Response, body string) {
+			if !strings.Contains(body, `"expires_in":90`) {
+				t.Errorf("--access-ttl 90s not applied: %s", body)
+			}
+		}},
+		{"opaque", []string{"--opaque-pubsub", "--opaque-ttl", "3m"}, func(t *testing.T, _ *http.Response, body string) {
+			if !strings.Contains(body, `"expires_in":180`) {
+				t.Errorf("--opaque-ttl 3m not applied: %s", body)
+			}
+		}},
+	} {
+		t.Run(tc.strategy, func(t *testing.T) {
+			data, _ := netutil.FreeLoopbackAddr()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var stderr lockedWriter
+			done := make(chan error, 1)
+			go func() {
+				done <- runGateway(ctx, append([]string{"--strategy", tc.strategy, "--listen", data, "--admin-listen", "",
+					"--redis-url", srv.URL(), "--auth-url", authSrv.URL}, tc.args...), io.Discard, &stderr)
+			}()
+			wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+			defer wcancel()
+			if err := netutil.WaitHTTP(wctx, "http://"+data+"/readyz"); err != nil {
+				t.Fatalf("%v\n%s", err, stderr.String())
+			}
+			resp, err := http.Post("http://"+data+"/auth/login", "application/json", strings.NewReader(`{"username":"user0001","password":"user-password"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("login: %d %s\n%s", resp.StatusCode, b, stderr.String())
+			}
+			tc.check(t, resp, string(b))
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("runGateway: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("runGateway did not return after ctx ended")
+			}
+		})
 	}
 }
