@@ -6,9 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/authlab/authlab/internal/proc"
 )
 
 // Policy names how the load balancer picks an instance.
@@ -45,11 +46,14 @@ type Child struct {
 	AdminAddr string
 }
 
-// CommandFunc builds (but does not start) the command that runs child c.
-// The load balancer sets the process group, the parent-death signal and,
-// when unset, stdout/stderr. Secrets go in the command's environment (or a
-// file), never in its arguments: every local user can read those.
-type CommandFunc func(c Child) *exec.Cmd
+// CommandFunc describes the process that runs child c: its executable,
+// arguments, environment and, optionally, working directory and output.
+// The load balancer starts it through internal/proc (own process group,
+// parent-death SIGKILL) and sets its Ready (the health check),
+// ReadyTimeout (StartupTimeout), StopTimeout, its Name when empty (the
+// instance id) and its Stdout/Stderr when nil (ChildOutput). Secrets go in
+// Env (or a file), never in Args: every local user can read those.
+type CommandFunc func(c Child) proc.Spec
 
 // External is an instance the load balancer did not start.
 type External struct {

@@ -80,21 +80,6 @@ type LB struct {
 // ErrStopping is returned by operations attempted while the lb stops.
 var ErrStopping = errors.New("lb is stopping")
 
-// goTracked runs f in a goroutine tracked by l.wg unless the lb is stopping.
-func (l *LB) goTracked(f func()) error {
-	l.lifeMu.Lock()
-	defer l.lifeMu.Unlock()
-	if l.stopping {
-		return ErrStopping
-	}
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		f()
-	}()
-	return nil
-}
-
 // New validates cfg and builds a load balancer. Nothing runs until Start.
 func New(cfg Config) (*LB, error) {
 	cfg.setDefaults()
@@ -191,7 +176,9 @@ func (l *LB) start(ctx context.Context) error {
 				errs[i] = l.waitExternal(sctx, in.endpoint())
 				return
 			}
-			errs[i] = l.startChild(sctx, in)
+			if _, err := l.launch(sctx, in, 0); err != nil {
+				errs[i] = fmt.Errorf("instance %s: %w", in.id, err)
+			}
 		}()
 	}
 	wg.Wait()

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/authlab/authlab/internal/cliflag"
 	"github.com/authlab/authlab/internal/httpserver"
+	"github.com/authlab/authlab/internal/proc"
 	"github.com/authlab/authlab/internal/secret"
 	"github.com/authlab/authlab/lb"
 )
@@ -182,11 +182,9 @@ func runLB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			logger.Warn("secret given as a gateway argument: handed to the children in their environment instead; give it as an environment variable to keep it out of the lb's arguments too",
 				"flag", "--"+name, "env", cliflag.EnvName(name))
 		}
-		command = func(c lb.Child) *exec.Cmd {
+		command = func(c lb.Child) proc.Spec {
 			a := append([]string{"gateway", "--listen", c.Addr, "--admin-listen", c.AdminAddr, "--instance-id", c.ID}, childArgs...)
-			cmd := exec.Command(exe, a...)
-			cmd.Env = env
-			return cmd
+			return proc.Spec{Path: exe, Args: a, Env: env}
 		}
 	}
 	removeSecrets, err := writeSecrets(stdout, *secretsDir, "lb", envVars(generated))
