@@ -166,6 +166,8 @@ func startBenchLB(b *testing.B, policy Policy) *LB {
 		b.Fatal(err)
 	}
 	b.Cleanup(l.Close)
-	l.proxy.Transport.(*retryTransport).base = cannedTransport{}
+	for _, in := range l.insts {
+		in.proxy.Transport = cannedTransport{}
+	}
 	return l
 }

@@ -12,25 +12,6 @@ import (
 	"github.com/authlab/authlab/internal/proc"
 )
 
-// Policy names how the load balancer picks an instance.
-type Policy string
-
-// Policies.
-const (
-	// RoundRobin sends each request to the next healthy instance.
-	RoundRobin Policy = "round-robin"
-	// LeastConn sends each request to the healthy instance with the fewest
-	// requests in flight (ties broken round-robin).
-	LeastConn Policy = "least-conn"
-	// Sticky pins a client to an instance with the CookieName cookie and
-	// falls back to round-robin for new clients and dead pins.
-	Sticky Policy = "sticky"
-)
-
-// CookieName is the sticky policy's pin cookie. It holds an HMAC of the
-// instance id under Config.CookieKey, never the bare id.
-const CookieName = "authlab_lb"
-
 // InstanceHeader names the instance that served a response; the gateway
 // sets it and the load balancer passes it through.
 const InstanceHeader = "X-Authlab-Instance"
@@ -257,14 +238,12 @@ func (c Config) Validate() error {
 		}
 		needInstanceToken = needInstanceToken || e.AdminAddr != ""
 	}
-	switch c.Policy {
-	case "", RoundRobin, LeastConn:
-	case Sticky:
-		if len(c.CookieKey) < 16 {
-			errs = append(errs, fmt.Errorf("sticky policy needs a cookie key of at least 16 bytes, got %d", len(c.CookieKey)))
+	if p, ok := lookupPolicy(c.Policy); !ok && c.Policy != "" {
+		errs = append(errs, fmt.Errorf("unknown policy %q (want %s)", c.Policy, PolicyNames()))
+	} else if ok && p.check != nil {
+		if err := p.check(c); err != nil {
+			errs = append(errs, err)
 		}
-	default:
-		errs = append(errs, fmt.Errorf("unknown policy %q (want %s, %s or %s)", c.Policy, RoundRobin, LeastConn, Sticky))
 	}
 	if c.AdminToken == "" {
 		errs = append(errs, errors.New("admin token is required"))

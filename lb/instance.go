@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"net/http/httputil"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -56,10 +57,9 @@ func newEndpoint(addr, adminAddr, healthPath string) *endpoint {
 // construction; its live state is in atomics (read on every request) and,
 // for transitions, under mu.
 type instance struct {
-	id        string
-	external  bool
-	cookie    string // sticky cookie value (HMAC of id)
-	setCookie string // full Set-Cookie header value
+	id       string
+	external bool
+	proxy    *httputil.ReverseProxy // to ep, whichever it is now
 
 	ep atomic.Pointer[endpoint]
 
