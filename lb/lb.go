@@ -157,6 +157,21 @@ func (l *LB) start(ctx context.Context) error {
 
 	sctx, cancel := context.WithTimeout(l.ctx, l.cfg.StartupTimeout)
 	defer cancel()
+	if err := l.startInstances(sctx); err != nil {
+		l.Close()
+		return err
+	}
+	if err := l.nameExternals(sctx); err != nil {
+		l.Close()
+		return err
+	}
+	l.becomeReady()
+	return nil
+}
+
+// startInstances starts every child and waits until it, and every external
+// instance, answers its health check.
+func (l *LB) startInstances(ctx context.Context) error {
 	errs := make([]error, len(l.insts))
 	var wg sync.WaitGroup
 	for i, in := range l.insts {
@@ -164,23 +179,24 @@ func (l *LB) start(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			if in.external {
-				errs[i] = l.waitExternal(sctx, in.endpoint())
+				errs[i] = l.waitExternal(ctx, in.endpoint())
 				return
 			}
-			if _, err := l.launch(sctx, in, 0); err != nil {
+			if _, err := l.launch(ctx, in, 0); err != nil {
 				errs[i] = fmt.Errorf("instance %s: %w", in.id, err)
 			}
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		l.Close()
 		return fmt.Errorf("lb: start instances: %w", err)
 	}
-	if err := l.nameExternals(sctx); err != nil {
-		l.Close()
-		return err
-	}
+	return nil
+}
+
+// becomeReady builds the policy's selector over the named instances, puts
+// every instance in rotation and starts their health checks.
+func (l *LB) becomeReady() {
 	p, _ := lookupPolicy(l.cfg.Policy) // Validate vouched for it
 	l.sel = p.build(l.cfg, l.insts)
 	for _, in := range l.insts {
@@ -196,7 +212,6 @@ func (l *LB) start(ctx context.Context) error {
 		_ = l.goTracked(func() { l.healthLoop(in) }) // fails only when stopping
 	}
 	l.log.Info("instances ready", "count", len(l.insts), "policy", l.cfg.Policy)
-	return nil
 }
 
 // nameExternals gives external instances the id they report on /healthz.
