@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // BenchmarkProxy measures one proxied GET over real loopback connections
@@ -66,4 +67,107 @@ func BenchmarkProxy(b *testing.B) {
 			})
 		})
 	}
+}
+
+// cannedTransport answers every request at once with a small JSON body,
+// without a network: BenchmarkServeHTTP measures the lb's own work.
+type cannedTransport struct{}
+
+func (cannedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	const body = `{"status":"ok"}`
+	return &http.Response{
+		StatusCode:    http.StatusOK,
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        http.Header{"Content-Type": {"application/json"}, InstanceHeader: {"gw"}},
+		Body:          io.NopCloser(strings.NewReader(body)),
+		ContentLength: int64(len(body)),
+		Request:       req,
+	}, nil
+}
+
+// discardWriter is a ResponseWriter that keeps nothing but its header map.
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) WriteHeader(code int)        { w.code = code }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// BenchmarkServeHTTP measures the lb's handler alone (no sockets: the
+// instances answer through cannedTransport), per policy; sticky-pinned
+// carries a valid pin cookie, sticky-new none.
+func BenchmarkServeHTTP(b *testing.B) {
+	for _, tc := range []struct {
+		name   string
+		policy Policy
+		pinned bool
+	}{
+		{"round-robin", RoundRobin, false},
+		{"least-conn", LeastConn, false},
+		{"sticky-pinned", Sticky, true},
+		{"sticky-new", Sticky, false},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			l := startBenchLB(b, tc.policy)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			req := httptest.NewRequestWithContext(ctx, http.MethodGet, "http://lb/api/me", nil)
+			req.Header.Set("Authorization", "Bearer token")
+			if tc.pinned {
+				w := &discardWriter{h: http.Header{}}
+				l.ServeHTTP(w, req.Clone(ctx))
+				c, err := http.ParseSetCookie(w.h.Get("Set-Cookie"))
+				if err != nil {
+					b.Fatalf("no pin cookie: %v", err)
+				}
+				req.AddCookie(c)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				delete(req.Header, "X-Request-Id") // the lb makes one, as for most clients
+				w := &discardWriter{h: make(http.Header, 4)}
+				l.ServeHTTP(w, req)
+				if w.code != http.StatusOK {
+					b.Fatalf("status %d", w.code)
+				}
+			}
+		})
+	}
+}
+
+// startBenchLB starts an lb with policy over three external instances
+// (httptest servers, for the start-up health checks) and then points its
+// proxying at cannedTransport.
+func startBenchLB(b *testing.B, policy Policy) *LB {
+	b.Helper()
+	backends := make([]External, 3)
+	for i := range backends {
+		id := string(rune('a' + i))
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.WriteString(w, `{"status":"ok","instance":"`+id+`"}`)
+		}))
+		b.Cleanup(srv.Close)
+		backends[i] = External{Addr: strings.TrimPrefix(srv.URL, "http://")}
+	}
+	l, err := New(Config{External: backends, Policy: policy, AdminToken: testAdminToken,
+		CookieKey: []byte("bench-cookie-key-0123456789"), HealthInterval: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b.Cleanup(cancel)
+	if err := l.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(l.Close)
+	for _, in := range l.insts {
+		in.proxy.Transport = cannedTransport{}
+	}
+	return l
 }

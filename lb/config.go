@@ -6,29 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/authlab/authlab/internal/proc"
 )
-
-// Policy names how the load balancer picks an instance.
-type Policy string
-
-// Policies.
-const (
-	// RoundRobin sends each request to the next healthy instance.
-	RoundRobin Policy = "round-robin"
-	// LeastConn sends each request to the healthy instance with the fewest
-	// requests in flight (ties broken round-robin).
-	LeastConn Policy = "least-conn"
-	// Sticky pins a client to an instance with the CookieName cookie and
-	// falls back to round-robin for new clients and dead pins.
-	Sticky Policy = "sticky"
-)
-
-// CookieName is the sticky policy's pin cookie. It holds an HMAC of the
-// instance id under Config.CookieKey, never the bare id.
-const CookieName = "authlab_lb"
 
 // InstanceHeader names the instance that served a response; the gateway
 // sets it and the load balancer passes it through.
@@ -45,11 +27,14 @@ type Child struct {
 	AdminAddr string
 }
 
-// CommandFunc builds (but does not start) the command that runs child c.
-// The load balancer sets the process group, the parent-death signal and,
-// when unset, stdout/stderr. Secrets go in the command's environment (or a
-// file), never in its arguments: every local user can read those.
-type CommandFunc func(c Child) *exec.Cmd
+// CommandFunc describes the process that runs child c: its executable,
+// arguments, environment and, optionally, working directory and output.
+// The load balancer starts it through internal/proc (own process group,
+// parent-death SIGKILL) and sets its Ready (the health check),
+// ReadyTimeout (StartupTimeout), StopTimeout, its Name when empty (the
+// instance id) and its Stdout/Stderr when nil (ChildOutput). Secrets go in
+// Env (or a file), never in Args: every local user can read those.
+type CommandFunc func(c Child) proc.Spec
 
 // External is an instance the load balancer did not start.
 type External struct {
@@ -253,14 +238,12 @@ func (c Config) Validate() error {
 		}
 		needInstanceToken = needInstanceToken || e.AdminAddr != ""
 	}
-	switch c.Policy {
-	case "", RoundRobin, LeastConn:
-	case Sticky:
-		if len(c.CookieKey) < 16 {
-			errs = append(errs, fmt.Errorf("sticky policy needs a cookie key of at least 16 bytes, got %d", len(c.CookieKey)))
+	if p, ok := lookupPolicy(c.Policy); !ok && c.Policy != "" {
+		errs = append(errs, fmt.Errorf("unknown policy %q (want %s)", c.Policy, PolicyNames()))
+	} else if ok && p.check != nil {
+		if err := p.check(c); err != nil {
+			errs = append(errs, err)
 		}
-	default:
-		errs = append(errs, fmt.Errorf("unknown policy %q (want %s, %s or %s)", c.Policy, RoundRobin, LeastConn, Sticky))
 	}
 	if c.AdminToken == "" {
 		errs = append(errs, errors.New("admin token is required"))

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/authlab/authlab/internal/proc"
 )
 
 // The test binary doubles as a tiny fake gateway: with fakeEnv=1 it serves
@@ -65,16 +67,27 @@ func TestMain(m *testing.M) {
 }
 
 // fakeCommand is a CommandFunc running the fake gateway.
-func fakeCommand(c Child) *exec.Cmd {
-	return fakeCmd(c.Addr, c.AdminAddr, c.ID)
+func fakeCommand(c Child) proc.Spec {
+	return fakeSpec(c.Addr, c.AdminAddr, c.ID)
 }
 
-// fakeCmd runs the fake gateway on addr (and adminAddr unless empty).
+// fakeSpec runs the fake gateway on addr (and adminAddr unless empty).
+func fakeSpec(addr, adminAddr, id string) proc.Spec {
+	return proc.Spec{
+		Path: os.Args[0],
+		Args: []string{"--listen", addr, "--admin-listen", adminAddr, "--instance-id", id},
+		// GORACE: a race-enabled binary otherwise sleeps 1 s at exit.
+		Env: append(os.Environ(), fakeEnv+"=1", fakeTokenEnv+"="+testInstanceToken,
+			"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0")),
+	}
+}
+
+// fakeCmd runs the fake gateway on addr (and adminAddr unless empty) as a
+// process the lb does not own.
 func fakeCmd(addr, adminAddr, id string) *exec.Cmd {
-	cmd := exec.Command(os.Args[0], "--listen", addr, "--admin-listen", adminAddr, "--instance-id", id)
-	// GORACE: a race-enabled binary otherwise sleeps 1 s at exit.
-	cmd.Env = append(os.Environ(), fakeEnv+"=1", fakeTokenEnv+"="+testInstanceToken,
-		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	spec := fakeSpec(addr, adminAddr, id)
+	cmd := exec.Command(spec.Path, spec.Args...)
+	cmd.Env = spec.Env
 	return cmd
 }
 

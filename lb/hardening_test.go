@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authlab/authlab/internal/proc"
 	"github.com/authlab/authlab/internal/requestid"
 )
 
@@ -497,7 +497,7 @@ func TestStartMovesChildWhosePortWasTaken(t *testing.T) {
 	var mu sync.Mutex
 	var addrs []string
 	cfg := passiveConfig(1)
-	cfg.Command = func(c Child) *exec.Cmd {
+	cfg.Command = func(c Child) proc.Spec {
 		mu.Lock()
 		addrs = append(addrs, c.Addr)
 		mu.Unlock()

@@ -1,6 +1,15 @@
 package lb
 
-import "time"
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/authlab/authlab/internal/proc"
+)
 
 // healthLoop checks in every HealthInterval until the lb stops. Killed and
 // draining instances are not checked; frozen ones are (that is how a freeze
@@ -74,4 +83,68 @@ func (l *LB) markDown(in *instance, reason string, attrs ...any) {
 		l.events.add(Event{Type: EventDown, Instance: in.id, Reason: reason})
 		l.log.Warn("instance down", append([]any{"instance", in.id, "reason", reason}, attrs...)...)
 	}
+}
+
+// waitExternal waits until an external instance answers its health check
+// and, when it has an admin address, the admin plane's /healthz.
+func (l *LB) waitExternal(ctx context.Context, ep *endpoint) error {
+	if err := l.waitHealthy(ctx, ep.health); err != nil {
+		return err
+	}
+	if ep.adminAddr == "" {
+		return nil
+	}
+	if err := l.waitHealthy(ctx, "http://"+ep.adminAddr+"/healthz"); err != nil {
+		return fmt.Errorf("admin address: %w", err)
+	}
+	return nil
+}
+
+// waitHealthy polls health URL u until it answers 200 or ctx ends.
+func (l *LB) waitHealthy(ctx context.Context, u string) error {
+	t := time.NewTicker(proc.DefaultPollInterval)
+	defer t.Stop()
+	for {
+		err := l.check(ctx, u, "")
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %s: %w (last error: %v)", u, ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
+
+// check does one health check of URL u. With wantID, a JSON answer whose
+// "instance" field names another instance fails.
+func (l *LB) check(ctx context.Context, u, wantID string) error {
+	ctx, cancel := context.WithTimeout(ctx, l.cfg.HealthTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := l.health.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	if wantID != "" {
+		var b struct {
+			Instance string `json:"instance"`
+		}
+		if json.Unmarshal(body, &b) == nil && b.Instance != "" && b.Instance != wantID {
+			return fmt.Errorf("answered as instance %q, not %q", b.Instance, wantID)
+		}
+	}
+	return nil
 }

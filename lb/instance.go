@@ -1,8 +1,8 @@
 package lb
 
 import (
+	"net/http/httputil"
 	"net/url"
-	"os/exec"
 	"sync"
 	"sync/atomic"
 )
@@ -57,10 +57,9 @@ func newEndpoint(addr, adminAddr, healthPath string) *endpoint {
 // construction; its live state is in atomics (read on every request) and,
 // for transitions, under mu.
 type instance struct {
-	id        string
-	external  bool
-	cookie    string // sticky cookie value (HMAC of id)
-	setCookie string // full Set-Cookie header value
+	id       string
+	external bool
+	proxy    *httputil.ReverseProxy // to ep, whichever it is now
 
 	ep atomic.Pointer[endpoint]
 
@@ -74,28 +73,18 @@ type instance struct {
 	op sync.Mutex
 
 	mu    sync.Mutex // guards the fields below
-	proc  *process
-	gen   uint64 // bumped by kill/revive: stale health results are ignored
+	proc  *child     // the current process of a child instance; nil until started
+	gen   uint64     // bumped by kill/revive: stale health results are ignored
 	fails int
 	oks   int
 }
 
-// process is one run of a child instance.
-type process struct {
-	cmd      *exec.Cmd
-	pid      int
-	done     chan struct{} // closed once Wait returned
-	err      error         // Wait's error, valid after done
-	expected atomic.Bool   // the lb caused the exit
-}
-
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
+// child returns the instance's current process (nil for an external
+// instance, or a child not started yet).
+func (in *instance) child() *child {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.proc
 }
 
 func (in *instance) state() procState { return procState(in.admin.Load()) }
@@ -136,28 +125,42 @@ func (in *instance) stateName() string {
 	return StateDown
 }
 
+// pid is the current process's id, 0 when none runs.
 func (in *instance) pid() int {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.proc == nil || in.proc.exited() {
-		return 0
+	if c := in.child(); c != nil && !c.Exited() {
+		return c.PID()
 	}
-	return in.proc.pid
+	return 0
 }
 
-// InstanceInfo is one instance as the admin API lists it.
+// InstanceInfo is one instance as the admin API lists it: the wire type of
+// GET /_lb/instances (a JSON array of it), GET /_lb/instances/{id} and the
+// kill and revive answers. Clients of the admin API (the benchmark
+// harness) decode into it; its JSON names are the API's contract.
 type InstanceInfo struct {
-	ID      string `json:"id"`
+	// ID is the instance id: gw1..gwN for children, the "instance" of
+	// /healthz (or ext1..) for external instances.
+	ID string `json:"id"`
+	// Address is the data address (host:port) requests are proxied to.
 	Address string `json:"address"`
 	// AdminAddress serves the instance's /_admin/*, /healthz and /metrics;
 	// "" for an external instance given without one.
 	AdminAddress string `json:"admin_address"`
-	PID          int    `json:"pid"`
-	State        string `json:"state"`
-	Healthy      bool   `json:"healthy"`
-	External     bool   `json:"external"`
-	InFlight     int64  `json:"in_flight"`
-	Served       uint64 `json:"served"`
+	// PID is the child's process id; 0 for an external instance or a child
+	// that is not running.
+	PID int `json:"pid"`
+	// State is one of StateUp, StateDown, StateKilled, StateFrozen,
+	// StateDraining.
+	State string `json:"state"`
+	// Healthy reports whether the health checks (active and passive) see
+	// the instance up.
+	Healthy bool `json:"healthy"`
+	// External reports an instance the lb did not start.
+	External bool `json:"external"`
+	// InFlight is the number of requests being proxied to it now.
+	InFlight int64 `json:"in_flight"`
+	// Served counts the responses it gave.
+	Served uint64 `json:"served"`
 }
 
 func (in *instance) info() InstanceInfo {

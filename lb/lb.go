@@ -21,9 +21,6 @@ package lb
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,7 +28,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,17 +45,17 @@ type LB struct {
 	insts []*instance
 	byID  map[string]*instance
 
-	proxy     *httputil.ReverseProxy
-	transport *http.Transport
-	health    *http.Client // health checks and external /_admin/exit
+	transport *http.Transport // to the instances, shared by their proxies
+	health    *http.Client    // health checks and external /_admin/exit
 	events    eventLog
 	admin     http.Handler
 	metrics   http.Handler
 	registry  *prometheus.Registry
 
-	cookies map[string]*instance // sticky cookie value → instance
+	// sel is the policy's selector, built by Start once the instances have
+	// their ids (and set before isReady).
+	sel selector
 
-	rr        atomic.Uint64
 	retries   atomic.Uint64
 	noHealthy atomic.Uint64
 
@@ -80,21 +76,6 @@ type LB struct {
 // ErrStopping is returned by operations attempted while the lb stops.
 var ErrStopping = errors.New("lb is stopping")
 
-// goTracked runs f in a goroutine tracked by l.wg unless the lb is stopping.
-func (l *LB) goTracked(f func()) error {
-	l.lifeMu.Lock()
-	defer l.lifeMu.Unlock()
-	if l.stopping {
-		return ErrStopping
-	}
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		f()
-	}()
-	return nil
-}
-
 // New validates cfg and builds a load balancer. Nothing runs until Start.
 func New(cfg Config) (*LB, error) {
 	cfg.setDefaults()
@@ -102,11 +83,10 @@ func New(cfg Config) (*LB, error) {
 		return nil, err
 	}
 	l := &LB{
-		cfg:     cfg,
-		log:     cfg.Logger.With("component", "lb"),
-		byID:    map[string]*instance{},
-		cookies: map[string]*instance{},
-		events:  eventLog{start: time.Now(), now: cfg.Now},
+		cfg:    cfg,
+		log:    cfg.Logger.With("component", "lb"),
+		byID:   map[string]*instance{},
+		events: eventLog{start: time.Now(), now: cfg.Now},
 	}
 	for i := 1; i <= cfg.Instances; i++ {
 		l.insts = append(l.insts, &instance{id: fmt.Sprintf("gw%d", i)})
@@ -143,13 +123,9 @@ func New(cfg Config) (*LB, error) {
 			return http.ErrUseLastResponse
 		},
 	}
-	l.proxy = &httputil.ReverseProxy{
-		Rewrite:        l.rewrite,
-		Transport:      &retryTransport{l: l, base: l.transport},
-		BufferPool:     bufpool.New(),
-		ModifyResponse: l.modifyResponse,
-		ErrorHandler:   l.proxyError,
-		ErrorLog:       slog.NewLogLogger(l.log.Handler(), slog.LevelDebug),
+	bufs, errLog := bufpool.New(), slog.NewLogLogger(l.log.Handler(), slog.LevelDebug)
+	for _, in := range l.insts {
+		in.proxy = newProxy(in, l.transport, bufs, errLog)
 	}
 	l.admin = l.adminHandler()
 	l.registry = prometheus.NewRegistry()
@@ -181,6 +157,21 @@ func (l *LB) start(ctx context.Context) error {
 
 	sctx, cancel := context.WithTimeout(l.ctx, l.cfg.StartupTimeout)
 	defer cancel()
+	if err := l.startInstances(sctx); err != nil {
+		l.Close()
+		return err
+	}
+	if err := l.nameExternals(sctx); err != nil {
+		l.Close()
+		return err
+	}
+	l.becomeReady()
+	return nil
+}
+
+// startInstances starts every child and waits until it, and every external
+// instance, answers its health check.
+func (l *LB) startInstances(ctx context.Context) error {
 	errs := make([]error, len(l.insts))
 	var wg sync.WaitGroup
 	for i, in := range l.insts {
@@ -188,28 +179,27 @@ func (l *LB) start(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			if in.external {
-				errs[i] = l.waitExternal(sctx, in.endpoint())
+				errs[i] = l.waitExternal(ctx, in.endpoint())
 				return
 			}
-			errs[i] = l.startChild(sctx, in)
+			if _, err := l.launch(ctx, in, 0); err != nil {
+				errs[i] = fmt.Errorf("instance %s: %w", in.id, err)
+			}
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		l.Close()
 		return fmt.Errorf("lb: start instances: %w", err)
 	}
-	if err := l.nameExternals(sctx); err != nil {
-		l.Close()
-		return err
-	}
+	return nil
+}
+
+// becomeReady builds the policy's selector over the named instances, puts
+// every instance in rotation and starts their health checks.
+func (l *LB) becomeReady() {
+	p, _ := lookupPolicy(l.cfg.Policy) // Validate vouched for it
+	l.sel = p.build(l.cfg, l.insts)
 	for _, in := range l.insts {
-		in.cookie = cookieValue(l.cfg.CookieKey, in.id)
-		in.setCookie = (&http.Cookie{
-			Name: CookieName, Value: in.cookie, Path: "/",
-			HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		}).String()
-		l.cookies[in.cookie] = in
 		in.healthy.Store(true)
 		in.mu.Lock()
 		in.oks = l.cfg.HealthRise
@@ -222,7 +212,6 @@ func (l *LB) start(ctx context.Context) error {
 		_ = l.goTracked(func() { l.healthLoop(in) }) // fails only when stopping
 	}
 	l.log.Info("instances ready", "count", len(l.insts), "policy", l.cfg.Policy)
-	return nil
 }
 
 // nameExternals gives external instances the id they report on /healthz.
@@ -347,14 +336,3 @@ func (l *LB) Instance(id string) (InstanceInfo, error) {
 
 // Events returns the events with a sequence number above since (0: all).
 func (l *LB) Events(since uint64) []Event { return l.events.since(since) }
-
-// cookieValue is the sticky cookie for instance id: 128 bits of
-// HMAC-SHA256(key, id), base64url.
-func cookieValue(key []byte, id string) string {
-	if len(key) == 0 {
-		return ""
-	}
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(id))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
-}

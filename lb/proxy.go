@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -30,32 +31,32 @@ const (
 // maxTries bounds the instances one request is tried on.
 const maxTries = 3
 
-// ctxKey keys the per-request routing state in the request context.
-type ctxKey struct{}
-
-// route is the routing state of one proxied request.
+// route is one proxied request: its id, its body, the instances tried so
+// far. ServeHTTP makes it once per request and proxies through it: it
+// wraps the client's ResponseWriter, so that an instance's proxy reports a
+// failure to it (recordFailure) instead of answering.
 type route struct {
-	reqID   string
-	inst    *instance // current target
-	pinned  *instance // instance named by the sticky cookie, if any
-	tried   [maxTries]*instance
-	ntried  int
-	counted bool       // inst.inFlight holds this request
-	body    *bodyGuard // the streamed request body, if any
+	http.ResponseWriter
+	req    *http.Request
+	reqID  string
+	body   *bodyGuard // the streamed request body, if any
+	tried  [maxTries]*instance
+	ntried int
+	err    error // why the current try failed, set by recordFailure
+	local  bool  // the proxy refused the request itself, before any round trip
 }
 
-func (rt *route) wasTried(in *instance) bool {
-	for _, t := range rt.tried[:rt.ntried] {
-		if t == in {
-			return true
-		}
-	}
-	return false
-}
+// Unwrap lets http.ResponseController (flush, hijack, deadlines) reach
+// the client's ResponseWriter.
+func (rt *route) Unwrap() http.ResponseWriter { return rt.ResponseWriter }
 
 // bodyTimedOut reports whether reading the client's body hit ReadTimeout:
 // then a failed round trip is the client's fault, not the instance's.
 func (rt *route) bodyTimedOut() bool { return rt.body != nil && rt.body.timedOut() }
+
+// dropStaged removes what a selector set on the response for the instance
+// it picked (sticky: the pin cookie): the lb answers itself instead.
+func (rt *route) dropStaged() { delete(rt.Header(), "Set-Cookie") }
 
 func (l *LB) ready() bool { return l.isReady.Load() }
 
@@ -96,69 +97,128 @@ func headerTooLarge(r *http.Request, limit int) bool {
 // plane). It answers 431 for oversized headers, 503 while starting or
 // without a healthy instance, 502/504 when the instance fails, 408/400 when
 // the client's body does not arrive. Every answer carries X-Request-Id.
+//
+// The policy picks an instance and the request is proxied to it once; when
+// that fails and the request may be sent again (see retryTarget), it is
+// proxied to another instance not yet tried.
 func (l *LB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := r.Header.Get(requestid.Header)
-	if !requestid.Valid(reqID) || len(r.Header[requestid.Header]) != 1 {
-		reqID = requestid.OrNew(reqID) // and one value only is forwarded
-		r.Header.Set(requestid.Header, reqID)
-	}
-	w.Header().Set(requestid.Header, reqID)
-	if reservedPath(r.URL.Path) {
-		apierr.Write(w, http.StatusNotFound, apierr.CodeNotFound, "no such route on the data port")
+	reqID, ok := l.admit(w, r)
+	if !ok {
 		return
 	}
-	if headerTooLarge(r, l.cfg.MaxHeaderBytes) {
-		l.log.Debug("request header too large", "request_id", reqID, "limit", l.cfg.MaxHeaderBytes)
-		w.Header().Set("Connection", "close")
-		apierr.Write(w, http.StatusRequestHeaderFieldsTooLarge, codeHeaderTooLarge, "request header fields too large")
-		return
-	}
-	if !l.ready() {
-		apierr.Write(w, http.StatusServiceUnavailable, apierr.CodeUnavailable, "load balancer starting")
-		return
-	}
-	rt := &route{reqID: reqID}
-	if l.cfg.Policy == Sticky {
-		if c, err := r.Cookie(CookieName); err == nil {
-			rt.pinned = l.cookies[c.Value]
-		}
-	}
-	if rt.pinned != nil && rt.pinned.routable() {
-		rt.inst = rt.pinned
-	} else {
-		rt.inst = l.pick(rt)
-	}
-	if rt.inst == nil {
+	rt := &route{ResponseWriter: w, req: r, reqID: reqID}
+	in := l.sel.Select(candidates{all: l.insts}, r, rt)
+	if in == nil {
 		l.noHealthy.Add(1)
 		apierr.Write(w, http.StatusServiceUnavailable, apierr.CodeUnavailable, "no healthy instance")
 		return
 	}
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-		if !l.guardBody(w, r, rt) {
+		if !l.guardBody(rt) {
 			return
 		}
 		if rt.body != nil {
 			defer rt.body.finish()
 		}
 	}
-	// Deferred, because ReverseProxy aborts with panic(http.ErrAbortHandler)
-	// when the client goes away mid-response.
-	defer func() {
-		if rt.counted {
-			rt.inst.inFlight.Add(-1)
+	for {
+		err := rt.try(in)
+		if err == nil {
+			return
 		}
-	}()
-	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, rt))
-	l.proxy.ServeHTTP(w, r)
+		next := l.retryTarget(rt, in, err)
+		if next == nil {
+			l.answerFailure(rt, in, err)
+			return
+		}
+		l.retries.Add(1)
+		in = next
+	}
 }
 
-// guardBody puts r's body under a ReadTimeout deadline. With Retry, a body
-// of declared length up to MaxRetryBody is read at once (so it can be sent
-// again) and the deadline lifted; any other body is streamed, the deadline
-// lifted when it ends, and is not retried. It answers the client itself
-// and returns false when the body cannot be read.
-func (l *LB) guardBody(w http.ResponseWriter, r *http.Request, rt *route) bool {
-	rc := http.NewResponseController(w)
+// admit gives r its request id (made when the client sent none, an
+// unusable one or several; one value is forwarded and echoed) and answers
+// what is not proxied: an admin-plane path (404), oversized headers (431),
+// a load balancer still starting (503). It reports whether to proxy r.
+func (l *LB) admit(w http.ResponseWriter, r *http.Request) (string, bool) {
+	reqID := r.Header.Get(requestid.Header)
+	if !requestid.Valid(reqID) || len(r.Header[requestid.Header]) != 1 {
+		reqID = requestid.OrNew(reqID)
+		r.Header.Set(requestid.Header, reqID)
+	}
+	w.Header().Set(requestid.Header, reqID)
+	switch {
+	case reservedPath(r.URL.Path):
+		apierr.Write(w, http.StatusNotFound, apierr.CodeNotFound, "no such route on the data port")
+	case headerTooLarge(r, l.cfg.MaxHeaderBytes):
+		l.log.Debug("request header too large", "request_id", reqID, "limit", l.cfg.MaxHeaderBytes)
+		w.Header().Set("Connection", "close")
+		apierr.Write(w, http.StatusRequestHeaderFieldsTooLarge, codeHeaderTooLarge, "request header fields too large")
+	case !l.ready():
+		apierr.Write(w, http.StatusServiceUnavailable, apierr.CodeUnavailable, "load balancer starting")
+	default:
+		return reqID, true
+	}
+	return reqID, false
+}
+
+// try proxies the request to in once. It returns nil when in's response
+// was relayed, else why in did not answer.
+func (rt *route) try(in *instance) error {
+	rt.err, rt.local = nil, false
+	in.inFlight.Add(1)
+	// Deferred, because ReverseProxy aborts with panic(http.ErrAbortHandler)
+	// when the client goes away mid-response.
+	defer in.inFlight.Add(-1)
+	in.proxy.ServeHTTP(rt, rt.req)
+	return rt.err
+}
+
+// retryTarget handles in's failure to answer. Passive detection first: a
+// refused or reset connection marks in down at once. Then, with Retry, a
+// request that may be sent again (retryable) goes to another instance it
+// has not tried, up to maxTries: retryTarget returns that instance (the
+// request's body rewound), or nil to give up. A failure of the client's
+// making (gone, or its body too slow) is neither detected nor retried.
+func (l *LB) retryTarget(rt *route, in *instance, err error) *instance {
+	r := rt.req
+	if rt.local || r.Context().Err() != nil || rt.bodyTimedOut() {
+		return nil
+	}
+	if instanceFailed(err) {
+		l.markDown(in, "passive: "+err.Error(), "request_id", rt.reqID)
+	}
+	if !l.cfg.Retry || !retryable(r, err) {
+		return nil
+	}
+	rt.tried[rt.ntried] = in
+	rt.ntried++
+	if rt.ntried >= maxTries {
+		return nil
+	}
+	next := l.sel.Select(candidates{all: l.insts, tried: rt.tried[:rt.ntried]}, r, rt)
+	if next == nil {
+		return nil
+	}
+	if r.GetBody != nil {
+		b, gerr := r.GetBody()
+		if gerr != nil {
+			return nil
+		}
+		r.Body = b
+	}
+	return next
+}
+
+// guardBody puts the request's body under a ReadTimeout deadline. With
+// Retry, a body of declared length up to MaxRetryBody is read at once (so
+// it can be sent again) and the deadline lifted; any other body is
+// streamed, the deadline lifted when it ends, and is not retried. It
+// answers the client itself and returns false when the body cannot be
+// read.
+func (l *LB) guardBody(rt *route) bool {
+	r := rt.req
+	rc := http.NewResponseController(rt.ResponseWriter)
 	if err := rc.SetReadDeadline(time.Now().Add(l.cfg.ReadTimeout)); err != nil {
 		// No deadline possible (not a net/http server): stream, never buffer.
 		return true
@@ -172,7 +232,7 @@ func (l *LB) guardBody(w http.ResponseWriter, r *http.Request, rt *route) bool {
 	_, err := io.ReadFull(r.Body, body)
 	_ = rc.SetReadDeadline(time.Time{})
 	if err != nil {
-		l.bodyFailed(w, rt, err)
+		l.bodyFailed(rt, err)
 		return false
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -182,8 +242,10 @@ func (l *LB) guardBody(w http.ResponseWriter, r *http.Request, rt *route) bool {
 
 // bodyFailed answers a request whose body could not be read: 408 when the
 // client was too slow, 400 otherwise. The connection is not reused.
-func (l *LB) bodyFailed(w http.ResponseWriter, rt *route, err error) {
+func (l *LB) bodyFailed(rt *route, err error) {
 	l.log.Debug("request body not read", "request_id", rt.reqID, "err", err)
+	rt.dropStaged()
+	w := rt.ResponseWriter
 	w.Header().Set("Connection", "close")
 	if isTimeout(err) {
 		apierr.Write(w, http.StatusRequestTimeout, codeRequestTimeout, "request body not received in time")
@@ -238,86 +300,64 @@ func (g *bodyGuard) timedOut() bool {
 	return g.timeout
 }
 
-// pick chooses a routable instance not yet tried by rt, or nil.
-func (l *LB) pick(rt *route) *instance {
-	n := len(l.insts)
-	start := int(l.rr.Add(1) % uint64(n))
-	if l.cfg.Policy == LeastConn {
-		var best *instance
-		var bestN int64
-		for i := range n {
-			in := l.insts[(start+i)%n]
-			if !in.routable() || rt.wasTried(in) {
-				continue
-			}
-			if f := in.inFlight.Load(); best == nil || f < bestN {
-				best, bestN = in, f
-			}
-		}
-		return best
+// newProxy is instance in's reverse proxy: it sends a request to in's
+// current endpoint (a revive may move it), keeping the client's Host, and
+// counts in's answer. A failure goes to the route (recordFailure).
+func newProxy(in *instance, transport http.RoundTripper, bufs httputil.BufferPool, errLog *log.Logger) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(in.endpoint().url)
+			pr.Out.Host = pr.In.Host
+			pr.SetXForwarded()
+		},
+		Transport:  transport,
+		BufferPool: bufs,
+		ModifyResponse: func(resp *http.Response) error {
+			// The lb's X-Request-Id is already on the response: the same
+			// value, once.
+			resp.Header.Del(requestid.Header)
+			in.served.Add(1)
+			in.countStatus(resp.StatusCode)
+			return nil
+		},
+		ErrorHandler: recordFailure,
+		ErrorLog:     errLog,
 	}
-	for i := range n {
-		in := l.insts[(start+i)%n]
-		if in.routable() && !rt.wasTried(in) {
-			return in
-		}
-	}
-	return nil
 }
 
-func routeOf(ctx context.Context) *route {
-	rt, _ := ctx.Value(ctxKey{}).(*route)
-	return rt
-}
-
-// rewrite points the outbound request at the chosen instance. The client's
-// Host header is kept.
-func (l *LB) rewrite(pr *httputil.ProxyRequest) {
-	rt := routeOf(pr.In.Context())
-	pr.SetURL(rt.inst.endpoint().url)
-	pr.Out.Host = pr.In.Host
-	pr.SetXForwarded()
-}
-
-// modifyResponse counts the response, drops the instance's X-Request-Id
-// (the lb's is already on the response: the same value, once) and (sticky)
-// pins the client to the instance that answered.
-func (l *LB) modifyResponse(resp *http.Response) error {
-	rt := routeOf(resp.Request.Context())
-	if rt == nil {
-		return nil
-	}
-	resp.Header.Del(requestid.Header)
-	rt.inst.served.Add(1)
-	rt.inst.countStatus(resp.StatusCode)
-	if l.cfg.Policy == Sticky && rt.pinned != rt.inst {
-		resp.Header.Add("Set-Cookie", rt.inst.setCookie)
-	}
-	return nil
-}
-
-// proxyError answers a request no instance could serve. The body says what
-// failed in the lb's words: never an internal address or a raw error.
-func (l *LB) proxyError(w http.ResponseWriter, r *http.Request, err error) {
-	rt := routeOf(r.Context())
-	if rt != nil && rt.bodyTimedOut() {
-		// (net/http cancelled the request context when the read failed.)
-		l.bodyFailed(w, rt, os.ErrDeadlineExceeded)
-		return
-	}
-	if r.Context().Err() != nil {
-		// The client went away; nobody reads the answer.
-		return
-	}
-	if rt == nil {
-		l.log.Warn("proxy error", "request_id", r.Header.Get(requestid.Header), "err", err)
+// recordFailure is every instance proxy's ErrorHandler. It writes nothing:
+// it tells the route (the ResponseWriter ServeHTTP proxies through) why the
+// instance did not answer, and ServeHTTP tries another or answers itself.
+func recordFailure(w http.ResponseWriter, req *http.Request, err error) {
+	rt, ok := w.(*route)
+	if !ok { // not proxied by ServeHTTP: nobody else will answer
 		apierr.Write(w, http.StatusBadGateway, apierr.CodeBadGateway, "instance failed")
 		return
 	}
+	rt.err = err
+	// The proxy hands its own failures (an unusable Upgrade header) the
+	// client's request, and a round trip's the outbound one.
+	rt.local = req == rt.req
+}
+
+// answerFailure answers a request no instance could serve; in is the last
+// one tried. The body says what failed in the lb's words: never an
+// internal address or a raw error.
+func (l *LB) answerFailure(rt *route, in *instance, err error) {
+	if rt.bodyTimedOut() {
+		// (net/http cancelled the request context when the read failed.)
+		l.bodyFailed(rt, os.ErrDeadlineExceeded)
+		return
+	}
+	if rt.req.Context().Err() != nil {
+		// The client went away; nobody reads the answer.
+		return
+	}
+	rt.dropStaged()
 	status, code, what := describeFailure(err)
-	rt.inst.countStatus(status)
-	l.log.Debug("proxy error", "request_id", rt.reqID, "instance", rt.inst.id, "status", status, "err", err)
-	apierr.Write(w, status, code, "instance "+rt.inst.id+" "+what)
+	in.countStatus(status)
+	l.log.Debug("proxy error", "request_id", rt.reqID, "instance", in.id, "status", status, "err", err)
+	apierr.Write(rt.ResponseWriter, status, code, "instance "+in.id+" "+what)
 }
 
 // describeFailure maps a round-trip error to a status, a code and what the
@@ -333,59 +373,6 @@ func describeFailure(err error) (int, string, string) {
 		return http.StatusBadGateway, apierr.CodeBadGateway, "closed the connection"
 	default:
 		return http.StatusBadGateway, apierr.CodeBadGateway, "failed"
-	}
-}
-
-// retryTransport marks instances down on connection errors (passive health
-// detection) and, with Config.Retry, retries on another instance.
-type retryTransport struct {
-	l    *LB
-	base http.RoundTripper
-}
-
-func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	rt := routeOf(req.Context())
-	if rt == nil {
-		return t.base.RoundTrip(req)
-	}
-	for {
-		in := rt.inst
-		in.inFlight.Add(1)
-		resp, err := t.base.RoundTrip(req)
-		if err == nil {
-			rt.counted = true
-			return resp, nil
-		}
-		in.inFlight.Add(-1)
-		if req.Context().Err() != nil || rt.bodyTimedOut() {
-			return nil, err // the client's doing, not the instance's
-		}
-		if instanceFailed(err) {
-			t.l.markDown(in, "passive: "+err.Error(), "request_id", rt.reqID)
-		}
-		if !t.l.cfg.Retry || !retryable(req, err) {
-			return nil, err
-		}
-		rt.tried[rt.ntried] = in
-		rt.ntried++
-		if rt.ntried >= maxTries {
-			return nil, err
-		}
-		next := t.l.pick(rt)
-		if next == nil {
-			return nil, err
-		}
-		t.l.retries.Add(1)
-		rt.inst = next
-		req = req.Clone(req.Context())
-		req.URL.Host = next.endpoint().addr
-		if req.GetBody != nil {
-			b, gerr := req.GetBody()
-			if gerr != nil {
-				return nil, err
-			}
-			req.Body = b
-		}
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/authlab/authlab/lb"
 )
 
 func TestChildEnv(t *testing.T) {
@@ -235,5 +237,34 @@ func TestRunLBTokenErrors(t *testing.T) {
 				t.Fatalf("err = %v, want one naming %s", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestParseLBFlags: flags and AUTHLAB_* variables land in the lb's Config
+// (defaults included), the gateway arguments after -- are kept apart, and
+// external instances are parsed.
+func TestParseLBFlags(t *testing.T) {
+	t.Setenv("AUTHLAB_HEALTH_RISE", "4")
+	f, err := parseLBFlags([]string{"--policy", "sticky", "--retry", "--instances", "2", "--health-fall", "5",
+		"--instance-addr", "127.0.0.1:1@127.0.0.1:2,127.0.0.1:3", "--", "--strategy", "jwt"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.parseInstances(); err != nil {
+		t.Fatal(err)
+	}
+	c := f.cfg
+	if c.Policy != lb.Sticky || !c.Retry || c.Instances != 2 || c.HealthFall != 5 || c.HealthRise != 4 {
+		t.Errorf("cfg %+v: want sticky, retry, 2 instances, fall 5 (flag), rise 4 (environment)", c)
+	}
+	if c.MaxRetryBody != 64<<10 || c.StartupTimeout != 30*time.Second || c.HealthPath != "/healthz" || c.MaxIdleConnsPerHost != 1024 {
+		t.Errorf("cfg %+v: defaults not applied", c)
+	}
+	want := []lb.External{{Addr: "127.0.0.1:1", AdminAddr: "127.0.0.1:2"}, {Addr: "127.0.0.1:3"}}
+	if !slices.Equal(c.External, want) {
+		t.Errorf("external %+v, want %+v", c.External, want)
+	}
+	if !slices.Equal(f.gwArgs, []string{"--strategy", "jwt"}) {
+		t.Errorf("gateway args %q", f.gwArgs)
 	}
 }
