@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/authlab/authlab/bench/report"
-	"github.com/authlab/authlab/internal/redisx"
+	"github.com/authlab/authlab/internal/redisx/redisserver"
 )
 
 // Scenario names.
@@ -414,7 +414,7 @@ func (rn *runner) redisOutage(ctx context.Context) (report.Scenario, error) {
 	if srv == nil {
 		return report.Scenario{Skipped: true, SkipReason: "Redis is external (REDIS_URL): the harness does not stop a Redis it does not own"}, nil
 	}
-	if srv.Kind == redisx.KindEmbedded {
+	if srv.Kind == redisserver.KindEmbedded {
 		rn.progress.note("warning: Redis is the embedded fallback; its outage behaves like a real one but timings differ")
 	}
 	dur := rn.cfg.Duration

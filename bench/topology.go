@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/authlab/authlab/internal/netutil"
-	"github.com/authlab/authlab/internal/redisx"
+	"github.com/authlab/authlab/internal/redisx/redisserver"
 	"github.com/authlab/authlab/internal/secret"
 )
 
@@ -121,7 +121,7 @@ type Topology struct {
 	// RedisURL is the Redis every gateway uses.
 	RedisURL string
 	// Redis is the harness's own Redis, nil when RedisURL is external.
-	Redis *redisx.Server
+	Redis *redisserver.Server
 	// RedisKind and RedisVersion describe it (for the report).
 	RedisKind, RedisVersion string
 	// AuthURL and BackendURL of the services.
@@ -174,10 +174,10 @@ func StartTopology(ctx context.Context, cfg TopologyConfig) (t *Topology, err er
 		}
 	}()
 	if cfg.RedisURL != "" {
-		t.RedisURL, t.RedisKind = cfg.RedisURL, redisx.KindExternal
+		t.RedisURL, t.RedisKind = cfg.RedisURL, redisserver.KindExternal
 		t.RedisVersion = redisVersion(ctx, cfg.RedisURL)
 	} else {
-		srv, err := redisx.StartServer(ctx, cfg.Logger)
+		srv, err := redisserver.Start(ctx, cfg.Logger)
 		if err != nil {
 			return t, fmt.Errorf("start redis: %w", err)
 		}

@@ -22,7 +22,6 @@ import (
 	"github.com/authlab/authlab/internal/assertion"
 	"github.com/authlab/authlab/internal/loginlimit"
 	"github.com/authlab/authlab/internal/redismetrics"
-	"github.com/authlab/authlab/internal/redisx"
 	"github.com/authlab/authlab/internal/redisx/redistest"
 	"github.com/authlab/authlab/services/auth"
 	"github.com/authlab/authlab/services/backend"
@@ -46,7 +45,7 @@ const (
 // loopback listeners.
 type stack struct {
 	gw, admin   *httptest.Server
-	redis       *redisx.Server
+	redis       *redistest.Server
 	caps        strategies.Capabilities
 	strat       strategies.Strategy
 	audit, logs *lockedBuffer

@@ -11,7 +11,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/authlab/authlab/internal/redisx"
 	"github.com/authlab/authlab/internal/redisx/redistest"
 	"github.com/authlab/authlab/strategies"
 )
@@ -130,7 +129,7 @@ func (h *cmdCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 
 // env is one Redis and one fingerprint key shared by several instances.
 type env struct {
-	srv *redisx.Server
+	srv *redistest.Server
 	key []byte
 }
 
