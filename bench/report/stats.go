@@ -80,3 +80,7 @@ func Recovery(timeline []Second, fromS float64) *float64 {
 	}
 	return nil
 }
+
+// Round3 rounds v to 3 decimals, the precision of the report's derived
+// figures (rates, seconds, bytes per request).
+func Round3(v float64) float64 { return math.Round(v*1000) / 1000 }

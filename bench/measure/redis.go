@@ -1,4 +1,4 @@
-package bench
+package measure
 
 import (
 	"bufio"
@@ -29,7 +29,8 @@ func redisInfo(ctx context.Context, url, section string) (string, error) {
 	return s, nil
 }
 
-func redisVersion(ctx context.Context, url string) string {
+// RedisVersion returns the redis_version of the Redis at url, or "unknown".
+func RedisVersion(ctx context.Context, url string) string {
 	s, err := redisInfo(ctx, url, "server")
 	if err != nil {
 		return "unknown"
@@ -77,9 +78,9 @@ func parseCommandStats(info string) map[string]int64 {
 	return out
 }
 
-// commandDelta returns after − before per command, without the harness's
+// CommandDelta returns after − before per command, without the harness's
 // own commands, and their sum.
-func commandDelta(before, after map[string]int64) (map[string]int64, int64) {
+func CommandDelta(before, after map[string]int64) (map[string]int64, int64) {
 	out := map[string]int64{}
 	var total int64
 	for k, v := range after {

@@ -1,4 +1,4 @@
-package bench
+package topology
 
 import (
 	"context"
@@ -17,7 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authlab/authlab/internal/netutil"
+	"github.com/authlab/authlab/internal/proc"
+	"github.com/authlab/authlab/lb"
 )
 
 // The test binary doubles as a fake authlab for the topology: with
@@ -86,9 +87,9 @@ func fakeProc(args []string) int {
 				w.WriteHeader(http.StatusUnauthorized)
 				return
 			}
-			var list []Instance
+			var list []lb.InstanceInfo
 			for i := range n {
-				list = append(list, Instance{ID: fmt.Sprintf("gw%d", i+1), Address: fmt.Sprintf("127.0.0.1:%d", 20000+i),
+				list = append(list, lb.InstanceInfo{ID: fmt.Sprintf("gw%d", i+1), Address: fmt.Sprintf("127.0.0.1:%d", 20000+i),
 					AdminAddress: fmt.Sprintf("127.0.0.1:%d", 21000+i), State: "up"})
 			}
 			_ = json.NewEncoder(w).Encode(list)
@@ -151,7 +152,7 @@ func TestStartTopologyPortsAndSecrets(t *testing.T) {
 		// 1: auth; 3: backend (2 and 4 are their second tries); 5, 6: the
 		// lb's data and admin ports.
 		if calls != 1 && calls != 3 && calls != 6 {
-			return netutil.FreeLoopbackAddr()
+			return proc.FreeLoopbackAddr()
 		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0") // another process won the race
 		if err != nil {
@@ -164,12 +165,12 @@ func TestStartTopologyPortsAndSecrets(t *testing.T) {
 	const redisURL = "redis://:redis-password-in-url@127.0.0.1:1/0"
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	topo, err := StartTopology(ctx, TopologyConfig{
+	topo, err := Start(ctx, Config{
 		Exe: os.Args[0], Strategy: "jwt", Instances: 2, SeedUsers: 3, RedisURL: redisURL,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), reserve: reserve,
 	})
 	if err != nil {
-		t.Fatalf("StartTopology: %v", err)
+		t.Fatalf("Start: %v", err)
 	}
 	defer topo.Close()
 
@@ -229,7 +230,7 @@ func TestStartTopologyPortsAndSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range starts {
-		if alive(s.PID) {
+		if proc.Alive(s.PID) {
 			t.Errorf("%s (pid %d) survived Close", s.Name, s.PID)
 		}
 	}
