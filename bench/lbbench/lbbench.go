@@ -27,6 +27,7 @@ import (
 
 	"github.com/authlab/authlab/bench/catalog"
 	"github.com/authlab/authlab/bench/measure"
+	"github.com/authlab/authlab/bench/report"
 	"github.com/authlab/authlab/bench/topology"
 	"github.com/authlab/authlab/internal/proc"
 )
@@ -343,20 +344,11 @@ func attack(ctx context.Context, url string, workers int, du time.Duration, pid 
 	}
 	r.Throughput = float64(len(lat)) / elapsed
 	slices.Sort(lat)
-	r.P50, r.P99 = quantile(lat, 0.50), quantile(lat, 0.99)
+	r.P50, r.P99 = report.Quantile(lat, 0.50), report.Quantile(lat, 0.99)
 	if len(lat) == 0 {
 		return r, fmt.Errorf("attack on %s: no successful request out of %d", url, r.Requests)
 	}
 	return r, nil
-}
-
-// quantile is the nearest-rank q-quantile of sorted.
-func quantile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(q*float64(len(sorted)))) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
 }
 
 // procCPU returns pid's user+system CPU seconds (0 when unknown).
@@ -414,9 +406,9 @@ func median(v []float64) float64 {
 // WriteTable prints the rounds and the summary with the Go/HAProxy ratios.
 func (r *Report) WriteTable(w io.Writer) error {
 	c := r.Config
-	fmt.Fprintf(w, "bench-lb: %d gateway instances (strategy none), %d workers (closed loop, keep-alive), %v rounds after %v warmup, %d alternating repeats\n",
-		c.Instances, c.Workers, c.Duration, c.Warmup, c.Repeats)
-	fmt.Fprintf(w, "Go lb: policy sticky (cookie %s); HAProxy: %s, balance roundrobin, cookie SERVERID insert indirect nocache\n\n", "authlab_lb", r.HAProxy)
+	fmt.Fprintf(w, "bench-lb: %d gateway instances (strategy %s), %d workers (closed loop, keep-alive), %v rounds after %v warmup, %d alternating repeats\n",
+		c.Instances, catalog.None, c.Workers, c.Duration, c.Warmup, c.Repeats)
+	fmt.Fprintf(w, "Go lb: policy %s (cookie %s); HAProxy: %s, balance roundrobin, cookie SERVERID insert indirect nocache\n\n", catalog.PolicySticky, "authlab_lb", r.HAProxy)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "path\tproxy\tround\treq/s\tp50\tp99\tproxy CPU\terrors\t")
 	for _, x := range r.Rounds {

@@ -27,6 +27,9 @@ import (
 const (
 	fakeProcEnv = "AUTHLAB_BENCH_FAKE_PROC"
 	fakeLogEnv  = "AUTHLAB_BENCH_FAKE_LOG" // file of one JSON fakeStart per start
+	// fakeMarkerEnv names a file: "never-ready" creates it, and
+	// "exit-on-marker" exits once it exists.
+	fakeMarkerEnv = "AUTHLAB_BENCH_FAKE_MARKER"
 )
 
 func TestMain(m *testing.M) {
@@ -46,7 +49,10 @@ type fakeStart struct {
 
 // fakeProc serves /healthz on --listen; as "lb" also the admin API's
 // GET /_lb/instances on --admin-listen (bearer $AUTHLAB_ADMIN_TOKEN),
-// listing --instances gateways. It exits 1 when a port is taken.
+// listing --instances gateways. It exits 1 when a port is taken. As
+// "fail-loud" it prints a line and exits 1; as "never-ready" it creates
+// the marker file and never listens; as "exit-on-marker" it serves until
+// the marker file exists, then exits 3.
 func fakeProc(args []string) int {
 	if len(args) == 0 {
 		return 2
@@ -62,6 +68,23 @@ func fakeProc(args []string) int {
 			_, _ = f.Write(append(b, '\n'))
 			f.Close()
 		}
+	}
+	switch marker := os.Getenv(fakeMarkerEnv); args[0] {
+	case "fail-loud":
+		fmt.Fprintln(os.Stderr, "boom: the widget is on fire")
+		return 1
+	case "never-ready":
+		_ = os.WriteFile(marker, nil, 0o600)
+		select {}
+	case "exit-on-marker":
+		go func() {
+			for {
+				if _, err := os.Stat(marker); err == nil {
+					os.Exit(3)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
 	}
 	flagValue := func(name string) string {
 		for i, a := range args {
