@@ -12,6 +12,7 @@ import (
 	"github.com/authlab/authlab/bench/catalog"
 	"github.com/authlab/authlab/bench/load"
 	"github.com/authlab/authlab/bench/report"
+	"github.com/authlab/authlab/lb"
 )
 
 // RevocationName names the revocation scenario.
@@ -59,7 +60,7 @@ func liveInstanceURLs(ctx context.Context, g Gateways) ([]string, error) {
 	}
 	var urls []string
 	for _, in := range insts {
-		if in.State == "up" || in.State == "" {
+		if in.State == lb.StateUp || in.State == "" {
 			a := in.Address
 			if !strings.Contains(a, "://") {
 				a = "http://" + a

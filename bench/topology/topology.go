@@ -281,7 +281,7 @@ func (t *Topology) Instances(ctx context.Context) ([]lb.InstanceInfo, error) {
 
 // Kill SIGKILLs gateway id through the lb admin API.
 func (t *Topology) Kill(ctx context.Context, id string) error {
-	return t.admin.Kill(ctx, id, "sigkill")
+	return t.admin.Kill(ctx, id, lb.ModeSIGKILL)
 }
 
 // Revive starts gateway id again through the lb admin API.
