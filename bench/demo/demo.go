@@ -51,7 +51,7 @@ func (c *Config) Validate() error {
 		c.Strategies = DefaultStrategies()
 	}
 	for _, s := range c.Strategies {
-		if _, ok := why[s]; !ok {
+		if _, _, ok := story(s); !ok {
 			return fmt.Errorf("demo: unknown strategy %q", s)
 		}
 	}
@@ -73,29 +73,29 @@ type Outcome struct {
 	AfterStatus   int
 }
 
-// why explains, per strategy, where the session lives and (a format of
-// the killed and the answering instance) what the kill did to it.
-var why = map[string][2]string{
-	catalog.Sticky: {
-		"sticky keeps the session in the memory of the gateway that created it; the lb pins the user to that gateway with its authlab_lb cookie.",
-		lostWhy,
-	},
-	catalog.RedisSession: {
-		"redis-session keeps the session in Redis, shared by every gateway; the cookie only holds its id.",
-		"%s is gone, but %s read the same session from Redis: the user carries on without noticing.",
-	},
-	catalog.JWT: {
-		"jwt hands the user a signed token that carries the identity itself; no gateway keeps any state about it.",
-		"%s is gone; %s checked the token's signature with the shared key and needed nothing else: the user carries on.",
-	},
-	catalog.Opaque: {
-		"opaque hands out a random token whose meaning lives in Redis (cached by each gateway).",
-		"%s is gone; %s looked the token up in Redis (its own cache was cold): the user carries on.",
-	},
-	catalog.None: {
-		"none authenticates nobody: every request is the anonymous user (the control group).",
-		"%s is gone; %s answers the anonymous request just the same.",
-	},
+// story explains where strategy keeps a session (a sentence whose
+// subject is the strategy's name) and, as a format of the killed and the
+// answering instance, what a kill does to it; ok is false for a strategy
+// the demo does not know.
+func story(strategy string) (where, afterKill string, ok bool) {
+	switch strategy {
+	case catalog.Sticky:
+		return "keeps the session in the memory of the gateway that created it; the lb pins the user to that gateway with its authlab_lb cookie.",
+			lostWhy, true
+	case catalog.RedisSession:
+		return "keeps the session in Redis, shared by every gateway; the cookie only holds its id.",
+			"%s is gone, but %s read the same session from Redis: the user carries on without noticing.", true
+	case catalog.JWT:
+		return "hands the user a signed token that carries the identity itself; no gateway keeps any state about it.",
+			"%s is gone; %s checked the token's signature with the shared key and needed nothing else: the user carries on.", true
+	case catalog.Opaque:
+		return "hands out a random token whose meaning lives in Redis (cached by each gateway).",
+			"%s is gone; %s looked the token up in Redis (its own cache was cold): the user carries on.", true
+	case catalog.None:
+		return "authenticates nobody: every request is the anonymous user (the control group).",
+			"%s is gone; %s answers the anonymous request just the same.", true
+	}
+	return "", "", false
 }
 
 // lostWhy explains a lost session.
@@ -111,7 +111,8 @@ func Run(ctx context.Context, cfg Config) ([]Outcome, error) {
 	var outs []Outcome
 	for i, s := range cfg.Strategies {
 		fmt.Fprintf(cfg.Out, "\n== %d/%d: %s ==\n", i+1, len(cfg.Strategies), s)
-		fmt.Fprintf(cfg.Out, "   %s\n", why[s][0])
+		where, _, _ := story(s)
+		fmt.Fprintf(cfg.Out, "   %s %s\n", s, where)
 		o, err := walkThrough(ctx, cfg, s)
 		if err != nil {
 			return outs, fmt.Errorf("demo %s: %w", s, err)
@@ -251,7 +252,7 @@ func (w *walk) afterKill(ctx context.Context, killed string) (string, int, error
 		return "", 0, fmt.Errorf("GET /api/me after the kill: %w", err)
 	}
 	fmt.Fprintf(w.cfg.Out, "-> GET /api/me again → %d from %s: %s\n", code, after, text)
-	explain := why[w.strategy][1]
+	_, explain, _ := story(w.strategy)
 	if code == http.StatusUnauthorized {
 		explain = lostWhy
 	} else if catalog.KeepsSessionsInInstance(w.strategy) {
