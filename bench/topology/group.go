@@ -87,17 +87,15 @@ type Service struct {
 	// Env is added to the environment every child inherits (ours, plus
 	// AUTHLAB_LOG_LEVEL). Secrets go here, never in Args.
 	Env []string
-	// Addrs are the addresses the child listens on: one given is used as
-	// is; "" is a freshly reserved loopback address. A child that exits
+	// Addrs are the addresses the child listens on, at least one: it is
+	// ready once GET http://<first>/healthz answers 200. One given is used
+	// as is; "" is a freshly reserved loopback address. A child that exits
 	// before it is ready (typically: one of its reserved ports was taken
 	// before it could bind it) is started again on other fresh addresses
 	// (given ones stay: the user chose them).
 	Addrs []string
 	// Args returns the child's arguments for its addresses.
 	Args func(addrs []string) []string
-	// ReadyURL returns the URL that answers 200 once the child is ready
-	// (default http://addrs[0]/healthz).
-	ReadyURL func(addrs []string) string
 	// ReadyTimeout bounds the wait (default proc.DefaultReadyTimeout).
 	ReadyTimeout time.Duration
 }
@@ -106,6 +104,9 @@ type Service struct {
 // the addresses it listens on. Start fails early when another child of
 // the group exits meanwhile.
 func (g *Group) Start(ctx context.Context, s Service) (*proc.Process, []string, error) {
+	if len(s.Addrs) == 0 || s.Args == nil {
+		return nil, nil, fmt.Errorf("topology: service %q needs an address and arguments", s.Name)
+	}
 	canMove := slices.Contains(s.Addrs, "")
 	for attempt := 1; ; attempt++ {
 		addrs, err := g.reserve(s.Addrs)
@@ -155,9 +156,6 @@ func (g *Group) startOnce(ctx context.Context, s Service, addrs []string) (*proc
 		path = g.cfg.Exe
 	}
 	readyURL := "http://" + addrs[0] + "/healthz"
-	if s.ReadyURL != nil {
-		readyURL = s.ReadyURL(addrs)
-	}
 	p, err := proc.Start(ctx, proc.Spec{
 		Name: s.Name, Path: path, Args: s.Args(addrs), Env: g.env(s.Env),
 		Stdout: out, Stderr: out,
