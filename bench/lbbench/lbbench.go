@@ -8,7 +8,6 @@ package lbbench
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,17 +19,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
-	"github.com/authlab/authlab/internal/netutil"
-	"github.com/authlab/authlab/internal/secret"
+	"github.com/authlab/authlab/bench/catalog"
+	"github.com/authlab/authlab/bench/measure"
+	"github.com/authlab/authlab/bench/report"
+	"github.com/authlab/authlab/bench/topology"
+	"github.com/authlab/authlab/internal/proc"
 )
 
 // Proxy names.
@@ -159,118 +158,154 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	log := cfg.Logger
-	haproxy, err := findHAProxy(ctx, cfg.HAProxyPath, cfg.InstallHAProxy, log)
+	haproxy, err := findHAProxy(ctx, cfg.HAProxyPath, cfg.InstallHAProxy, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
-	ver, _ := exec.CommandContext(ctx, haproxy, "-v").Output()
-	rep := &Report{Config: cfg, HAProxy: firstLine(string(ver))}
-
-	procs := &procSet{log: log}
-	defer procs.stopAll()
-	// Secrets by environment only, each process the ones it needs; the
-	// lb's admin token is not the gateways'.
-	base := append(os.Environ(), "AUTHLAB_LOG_LEVEL=warn")
-	with := func(vars ...string) []string { return append(slices.Clip(base), vars...) }
-	assertionKey, instanceToken := secret.Random(), secret.Random()
-	authEnv := with("AUTHLAB_SEED_PASSWORD="+secret.Random(), "AUTHLAB_ADMIN_PASSWORD="+secret.Random())
-	backendEnv := with("AUTHLAB_ASSERTION_KEY=" + assertionKey)
-	gwEnv := with("AUTHLAB_ASSERTION_KEY="+assertionKey, "AUTHLAB_FINGERPRINT_KEY="+secret.Random(),
-		"AUTHLAB_ADMIN_TOKEN="+instanceToken)
-	lbEnv := with("AUTHLAB_ADMIN_TOKEN="+secret.Random(), "AUTHLAB_INSTANCE_ADMIN_TOKEN="+instanceToken,
-		"AUTHLAB_COOKIE_KEY="+secret.Random())
-	healthz := func(a []string) string { return "http://" + a[0] + "/healthz" }
-	_, a, err := procs.startOnFreePorts(ctx, "auth", cfg.Executable, authEnv, 1, healthz, func(a []string) []string {
-		return []string{"auth", "--listen", a[0], "--seed-users", "10", "--bcrypt-cost", "4"}
-	})
+	procs, err := topology.NewGroup(topology.GroupConfig{Exe: cfg.Executable, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
-	authAddr := a[0]
-	_, a, err = procs.startOnFreePorts(ctx, "backend", cfg.Executable, backendEnv, 1, healthz, func(a []string) []string {
-		return []string{"backend", "--listen", a[0]}
-	})
+	defer procs.Stop()
+	gateways, err := startChain(ctx, procs, cfg.Instances)
 	if err != nil {
 		return nil, err
 	}
-	backendAddr := a[0]
-	gws := make([]string, cfg.Instances)
-	externals := make([]string, cfg.Instances) // DATA@ADMIN for the Go lb
-	for i := range gws {
-		id := fmt.Sprintf("gw%d", i+1)
-		_, a, err := procs.startOnFreePorts(ctx, id, cfg.Executable, gwEnv, 2, healthz, func(a []string) []string {
-			return []string{"gateway", "--listen", a[0], "--admin-listen", a[1], "--instance-id", id, "--strategy", "none",
-				"--auth-url", "http://" + authAddr, "--backend-url", "http://" + backendAddr}
-		})
-		if err != nil {
-			return nil, err
-		}
-		gws[i], externals[i] = a[0], a[0]+"@"+a[1]
-	}
-
-	goProc, a, err := procs.startOnFreePorts(ctx, GoLB, cfg.Executable, lbEnv, 2, healthz, func(a []string) []string {
-		return append([]string{"lb", "--listen", a[0], "--admin-listen", a[1], "--instances", "0",
-			"--instance-addr", strings.Join(externals, ","), "--policy", "sticky", "--health-interval", "1s"}, cfg.LBArgs...)
-	})
+	goLB, err := startGoLB(ctx, procs, gateways, cfg.LBArgs)
 	if err != nil {
 		return nil, err
 	}
-	goAddr := a[0]
-	haAddr, err := netutil.FreeLoopbackAddr()
+	haLB, err := startHAProxy(ctx, procs, haproxy, gateways)
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "authlab-bench-lb-")
-	if err != nil {
+	rep := &Report{Config: cfg, HAProxy: haproxyVersion(ctx, haproxy)}
+	if rep.Rounds, err = runRounds(ctx, cfg, goLB, haLB); err != nil {
 		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	cfgPath := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(cfgPath, []byte(HAProxyConfig(haAddr, gws)), 0o600); err != nil {
-		return nil, err
-	}
-	if out, err := exec.CommandContext(ctx, haproxy, "-c", "-f", cfgPath).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("haproxy -c: %w\n%s", err, out)
-	}
-	haProc, err := procs.startProc(ctx, HAProxy, haproxy, nil, "http://"+haAddr+"/healthz", "-f", cfgPath, "-db")
-	if err != nil {
-		return nil, err
-	}
-
-	targets := map[string]struct {
-		base string
-		pid  int
-	}{
-		GoLB:    {"http://" + goAddr, goProc.cmd.Process.Pid},
-		HAProxy: {"http://" + haAddr, haProc.cmd.Process.Pid},
-	}
-	for r := range cfg.Repeats {
-		for _, path := range cfg.Paths {
-			order := []string{GoLB, HAProxy}
-			if r%2 == 1 {
-				order = []string{HAProxy, GoLB}
-			}
-			for _, proxy := range order {
-				tg := targets[proxy]
-				if cfg.Warmup > 0 {
-					if _, err := attack(ctx, tg.base+path, cfg.Workers, cfg.Warmup, 0); err != nil {
-						return nil, err
-					}
-				}
-				round, err := attack(ctx, tg.base+path, cfg.Workers, cfg.Duration, tg.pid)
-				if err != nil {
-					return nil, err
-				}
-				round.Proxy, round.Path, round.Round = proxy, path, r+1
-				log.Info("round", "proxy", proxy, "path", path, "round", r+1,
-					"rps", int(round.Throughput), "p50", round.P50, "p99", round.P99, "errors", round.Errors)
-				rep.Rounds = append(rep.Rounds, round)
-			}
-		}
 	}
 	rep.Summaries = summarize(rep.Rounds, cfg.Paths)
 	return rep, nil
+}
+
+// target is a proxy under test: its base URL and its process (whose CPU
+// time is sampled).
+type target struct {
+	name string
+	base string
+	pid  int
+}
+
+// gateway is one instance behind both proxies.
+type gateway struct{ data, admin string }
+
+// startChain starts auth, backend and n gateways (strategy none) on their
+// own, so that both proxies front the same instances.
+func startChain(ctx context.Context, procs *topology.Group, n int) ([]gateway, error) {
+	authURL, err := procs.StartAuth(ctx, 10, 4)
+	if err != nil {
+		return nil, err
+	}
+	backendURL, err := procs.StartBackend(ctx)
+	if err != nil {
+		return nil, err
+	}
+	gws := make([]gateway, n)
+	for i := range gws {
+		gws[i].data, gws[i].admin, err = procs.StartGateway(ctx, fmt.Sprintf("gw%d", i+1),
+			topology.Gateways{Strategy: catalog.None, AuthURL: authURL, BackendURL: backendURL})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return gws, nil
+}
+
+// startGoLB starts the Go lb (policy sticky) over the gateways as external
+// instances.
+func startGoLB(ctx context.Context, procs *topology.Group, gws []gateway, args []string) (target, error) {
+	external := make([]string, len(gws))
+	for i, g := range gws {
+		external[i] = g.data + "@" + g.admin
+	}
+	p, data, _, err := procs.StartLB(ctx, topology.LB{Policy: catalog.PolicySticky, External: external,
+		Args: append([]string{"--health-interval", "1s"}, args...)})
+	if err != nil {
+		return target{}, err
+	}
+	return target{name: GoLB, base: "http://" + data, pid: p.PID()}, nil
+}
+
+// startHAProxy writes the generated configuration, checks it and starts
+// HAProxy with it.
+func startHAProxy(ctx context.Context, procs *topology.Group, haproxy string, gws []gateway) (target, error) {
+	addr, err := proc.FreeLoopbackAddr()
+	if err != nil {
+		return target{}, err
+	}
+	dir, err := os.MkdirTemp("", "authlab-bench-lb-")
+	if err != nil {
+		return target{}, err
+	}
+	defer os.RemoveAll(dir) // HAProxy has read it once it is ready
+	data := make([]string, len(gws))
+	for i, g := range gws {
+		data[i] = g.data
+	}
+	cfgPath := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(cfgPath, []byte(HAProxyConfig(addr, data)), 0o600); err != nil {
+		return target{}, err
+	}
+	if out, err := exec.CommandContext(ctx, haproxy, "-c", "-f", cfgPath).CombinedOutput(); err != nil {
+		return target{}, fmt.Errorf("haproxy -c: %w\n%s", err, out)
+	}
+	p, _, err := procs.Start(ctx, topology.Service{Name: HAProxy, Path: haproxy, Addrs: []string{addr},
+		Args: func([]string) []string { return []string{"-f", cfgPath, "-db"} }})
+	if err != nil {
+		return target{}, err
+	}
+	return target{name: HAProxy, base: "http://" + addr, pid: p.PID()}, nil
+}
+
+func haproxyVersion(ctx context.Context, haproxy string) string {
+	ver, _ := exec.CommandContext(ctx, haproxy, "-v").Output()
+	return firstLine(string(ver))
+}
+
+// runRounds measures every path through both proxies, cfg.Repeats times,
+// alternating which proxy goes first.
+func runRounds(ctx context.Context, cfg Config, goLB, haLB target) ([]Round, error) {
+	var rounds []Round
+	for r := range cfg.Repeats {
+		for _, path := range cfg.Paths {
+			order := []target{goLB, haLB}
+			if r%2 == 1 {
+				order = []target{haLB, goLB}
+			}
+			for _, tg := range order {
+				round, err := measureRound(ctx, cfg, tg, path)
+				if err != nil {
+					return nil, err
+				}
+				round.Round = r + 1
+				cfg.Logger.Info("round", "proxy", tg.name, "path", path, "round", r+1,
+					"rps", int(round.Throughput), "p50", round.P50, "p99", round.P99, "errors", round.Errors)
+				rounds = append(rounds, round)
+			}
+		}
+	}
+	return rounds, nil
+}
+
+// measureRound warms tg up on path, then measures one round.
+func measureRound(ctx context.Context, cfg Config, tg target, path string) (Round, error) {
+	if cfg.Warmup > 0 {
+		if _, err := attack(ctx, tg.base+path, cfg.Workers, cfg.Warmup, 0); err != nil {
+			return Round{}, err
+		}
+	}
+	round, err := attack(ctx, tg.base+path, cfg.Workers, cfg.Duration, tg.pid)
+	round.Proxy, round.Path = tg.name, path
+	return round, err
 }
 
 // attack runs one closed-loop attack of workers concurrent workers for du
@@ -309,44 +344,23 @@ func attack(ctx context.Context, url string, workers int, du time.Duration, pid 
 	}
 	r.Throughput = float64(len(lat)) / elapsed
 	slices.Sort(lat)
-	r.P50, r.P99 = quantile(lat, 0.50), quantile(lat, 0.99)
+	r.P50, r.P99 = report.Quantile(lat, 0.50), report.Quantile(lat, 0.99)
 	if len(lat) == 0 {
 		return r, fmt.Errorf("attack on %s: no successful request out of %d", url, r.Requests)
 	}
 	return r, nil
 }
 
-// quantile is the nearest-rank q-quantile of sorted.
-func quantile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(q*float64(len(sorted)))) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
-}
-
-// procCPU returns pid's user+system CPU seconds from /proc (0 when unknown).
+// procCPU returns pid's user+system CPU seconds (0 when unknown).
 func procCPU(pid int) float64 {
 	if pid <= 0 {
 		return 0
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	p, err := measure.ReadProc(pid)
 	if err != nil {
 		return 0
 	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	// After "(comm)": state is f[0]; utime, stime are fields 14, 15 → f[11], f[12].
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ is 100 on Linux
+	return p.CPU.Seconds()
 }
 
 // summarize returns per path and proxy the medians over the rounds.
@@ -392,9 +406,9 @@ func median(v []float64) float64 {
 // WriteTable prints the rounds and the summary with the Go/HAProxy ratios.
 func (r *Report) WriteTable(w io.Writer) error {
 	c := r.Config
-	fmt.Fprintf(w, "bench-lb: %d gateway instances (strategy none), %d workers (closed loop, keep-alive), %v rounds after %v warmup, %d alternating repeats\n",
-		c.Instances, c.Workers, c.Duration, c.Warmup, c.Repeats)
-	fmt.Fprintf(w, "Go lb: policy sticky (cookie %s); HAProxy: %s, balance roundrobin, cookie SERVERID insert indirect nocache\n\n", "authlab_lb", r.HAProxy)
+	fmt.Fprintf(w, "bench-lb: %d gateway instances (strategy %s), %d workers (closed loop, keep-alive), %v rounds after %v warmup, %d alternating repeats\n",
+		c.Instances, catalog.None, c.Workers, c.Duration, c.Warmup, c.Repeats)
+	fmt.Fprintf(w, "Go lb: policy %s (cookie %s); HAProxy: %s, balance roundrobin, cookie SERVERID insert indirect nocache\n\n", catalog.PolicySticky, "authlab_lb", r.HAProxy)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "path\tproxy\tround\treq/s\tp50\tp99\tproxy CPU\terrors\t")
 	for _, x := range r.Rounds {
@@ -541,134 +555,4 @@ func firstLine(s string) string {
 		return sc.Text()
 	}
 	return ""
-}
-
-// procSet owns the started processes.
-type procSet struct {
-	log   *slog.Logger
-	mu    sync.Mutex
-	procs []*proc
-}
-
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	out  *lockedBuffer
-	done chan struct{}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.b.Len() > 1<<20 { // keep memory bounded; the tail matters
-		l.b.Reset()
-	}
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// errExited: a process exited before it was ready.
-var errExited = errors.New("exited before it was ready")
-
-// startAttempts bounds how often a process is started on fresh ports.
-const startAttempts = 3
-
-// startOnFreePorts starts a process with args(addrs) on nPorts freshly
-// reserved loopback addresses and waits for ready(addrs); when it exits
-// first (typically: a port was taken between reservation and bind) it is
-// started again on other ports.
-func (s *procSet) startOnFreePorts(ctx context.Context, name, bin string, env []string, nPorts int,
-	ready func([]string) string, args func([]string) []string) (*proc, []string, error) {
-	var lastErr error
-	for attempt := 1; attempt <= startAttempts; attempt++ {
-		addrs := make([]string, nPorts)
-		for i := range addrs {
-			a, err := netutil.FreeLoopbackAddr()
-			if err != nil {
-				return nil, nil, err
-			}
-			addrs[i] = a
-		}
-		p, err := s.startProc(ctx, name, bin, env, ready(addrs), args(addrs)...)
-		if err == nil {
-			return p, addrs, nil
-		}
-		if !errors.Is(err, errExited) {
-			return nil, nil, err
-		}
-		lastErr = err
-		s.log.Warn("process exited before it was ready; starting it on other ports", "name", name, "attempt", attempt)
-	}
-	return nil, nil, lastErr
-}
-
-// startProc starts bin in its own process group (killed with the bench
-// through the parent-death signal too) and waits for ready to answer 200.
-func (s *procSet) startProc(ctx context.Context, name, bin string, env []string, ready string, args ...string) (*proc, error) {
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{name: name, cmd: cmd, out: out, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	s.mu.Lock()
-	s.procs = append(s.procs, p)
-	s.mu.Unlock()
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	werr := make(chan error, 1)
-	go func() { werr <- netutil.WaitHTTP(wctx, ready) }()
-	select {
-	case err := <-werr:
-		if err != nil {
-			return nil, fmt.Errorf("%s not ready: %w\n%s", name, err, tail([]byte(out.String())))
-		}
-	case <-p.done:
-		cancel()
-		<-werr
-		s.forget(p)
-		return nil, fmt.Errorf("%s %w:\n%s", name, errExited, tail([]byte(out.String())))
-	}
-	s.log.Debug("started", "name", name, "pid", cmd.Process.Pid)
-	return p, nil
-}
-
-// forget drops an exited process from the ones stopAll stops.
-func (s *procSet) forget(p *proc) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.procs = slices.DeleteFunc(s.procs, func(x *proc) bool { return x == p })
-}
-
-// stopAll stops every process (SIGTERM, SIGKILL after 5 s) and waits.
-func (s *procSet) stopAll() {
-	s.mu.Lock()
-	procs := s.procs
-	s.procs = nil
-	s.mu.Unlock()
-	for _, p := range procs {
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-	}
-	for _, p := range procs {
-		select {
-		case <-p.done:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-			<-p.done
-		}
-	}
 }

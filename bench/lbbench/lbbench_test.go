@@ -13,33 +13,7 @@ import (
 	"time"
 )
 
-func TestQuantileAndMedian(t *testing.T) {
-	ms := func(v ...int) []time.Duration {
-		out := make([]time.Duration, len(v))
-		for i, x := range v {
-			out[i] = time.Duration(x) * time.Millisecond
-		}
-		return out
-	}
-	tests := []struct {
-		name   string
-		sorted []time.Duration
-		q      float64
-		want   time.Duration
-	}{
-		{"empty", nil, 0.5, 0},
-		{"one", ms(7), 0.99, 7 * time.Millisecond},
-		{"p50 of 4", ms(1, 2, 3, 4), 0.5, 2 * time.Millisecond},
-		{"p99 of 100", ms(seq(100)...), 0.99, 99 * time.Millisecond},
-		{"p100", ms(1, 2, 3), 1, 3 * time.Millisecond},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := quantile(tt.sorted, tt.q); got != tt.want {
-				t.Errorf("quantile(%v) = %v, want %v", tt.q, got, tt.want)
-			}
-		})
-	}
+func TestMedian(t *testing.T) {
 	for _, tt := range []struct {
 		in   []float64
 		want float64
@@ -48,14 +22,6 @@ func TestQuantileAndMedian(t *testing.T) {
 			t.Errorf("median(%v) = %v, want %v", tt.in, got, tt.want)
 		}
 	}
-}
-
-func seq(n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = i + 1
-	}
-	return out
 }
 
 func TestSummarizeAndTable(t *testing.T) {

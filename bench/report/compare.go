@@ -7,14 +7,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
-)
 
-// strategyOrder is the column order of the comparison; strategies not
-// listed come after, alphabetically.
-var strategyOrder = []string{"none", "sticky", "redis-session", "jwt", "opaque"}
+	"github.com/authlab/authlab/bench/catalog"
+)
 
 // Comparison file names, written into the results directory.
 const (
@@ -27,7 +24,7 @@ const (
 
 // LatestReports returns the most recent report (by started_at, then run id)
 // of every strategy under dir (dir/<strategy>/<run-id>/report.json),
-// ordered none, sticky, redis-session, jwt, opaque, then the others. A
+// in catalog order (catalog.Strategies), then the others by name. A
 // report that cannot be read is skipped and described in the returned
 // warnings.
 func LatestReports(dir string) ([]*Report, []string, error) {
@@ -59,20 +56,13 @@ func LatestReports(dir string) ([]*Report, []string, error) {
 		out = append(out, r)
 	}
 	sort.Slice(out, func(i, j int) bool {
-		a, b := rank(out[i].Strategy), rank(out[j].Strategy)
+		a, b := catalog.Rank(out[i].Strategy), catalog.Rank(out[j].Strategy)
 		if a != b {
 			return a < b
 		}
 		return out[i].Strategy < out[j].Strategy
 	})
 	return out, warnings, nil
-}
-
-func rank(s string) int {
-	if i := slices.Index(strategyOrder, s); i >= 0 {
-		return i
-	}
-	return len(strategyOrder)
 }
 
 // Row is one strategy's line of the comparison. Pointer fields are nil when
@@ -114,7 +104,7 @@ func Compare(reports []*Report) []Row {
 	var base *Scenario
 	var baseMem *float64
 	for _, r := range reports {
-		if r.Strategy == "none" {
+		if r.Strategy == catalog.Control {
 			base = loaded(r.Scenario("steady"))
 			baseMem = Float(r.Memory.GatewayPerLoginBytes)
 		}
@@ -177,7 +167,7 @@ func loaded(s *Scenario) *Scenario {
 // verdict derives a few plain sentences from the numbers.
 func verdict(r Row, users int) string {
 	var parts []string
-	if r.Strategy == "none" {
+	if r.Strategy == catalog.Control {
 		return "Control group: no authentication at all; the floor every other strategy is measured against."
 	}
 	if r.P50Ratio != nil {
@@ -242,7 +232,7 @@ func RenderComparison(w io.Writer, reports []*Report, rows []Row) error {
 		fmt.Fprintf(&b, "| %s | %s |\n", label, strings.Join(cells, " | "))
 	}
 	line("steady p50 / p99 (ms)", func(r Row) string { return pair(r.P50, r.P99, "") })
-	line("latency ratio to `none` (p50 / p99)", func(r Row) string { return pair(r.P50Ratio, r.P99Ratio, "×") })
+	line("latency ratio to `"+catalog.Control+"` (p50 / p99)", func(r Row) string { return pair(r.P50Ratio, r.P99Ratio, "×") })
 	line("throughput (achieved req/s, steady)", func(r Row) string { return opt(r.Throughput, "") })
 	line("capacity (req/s with p99 under bound)", func(r Row) string { return opt(r.MaxRate, "") })
 	line("sessions lost on kill", func(r Row) string { return optInt(r.SessionsLost) })
@@ -278,7 +268,7 @@ func RenderComparison(w io.Writer, reports []*Report, rows []Row) error {
 	line("credential bytes / request", func(r Row) string { return opt(r.CredentialBytes, "") })
 	line("Redis commands / request", func(r Row) string { return opt(r.RedisCmds, "") })
 	line("Redis bytes per session", func(r Row) string { return num(r.MemPerSession) })
-	line("gateway RSS per login, minus `none`'s (bytes, noisy)", func(r Row) string { return opt(r.GatewayPerLogin, "") })
+	line("gateway RSS per login, minus `"+catalog.Control+"`'s (bytes, noisy)", func(r Row) string { return opt(r.GatewayPerLogin, "") })
 	b.WriteString("\n## Verdicts\n\n")
 	for _, r := range rows {
 		fmt.Fprintf(&b, "- **%s** — %s\n", r.Strategy, r.Verdict)

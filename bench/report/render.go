@@ -6,6 +6,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/authlab/authlab/bench/catalog"
 )
 
 // LatencyChartFile is the file name of a scenario's latency-over-time chart.
@@ -21,78 +23,104 @@ func hasTimeline(s *Scenario) bool { return !s.Skipped && len(s.Timeline) > 0 }
 // are referenced by the names WriteCharts gives them.
 func RenderMarkdown(w io.Writer, r *Report) error {
 	var b strings.Builder
-	st := r.Settings
-	fmt.Fprintf(&b, "# authlab bench — `%s`\n\n", r.Strategy)
-	fmt.Fprintf(&b, "Run `%s`, %s → %s (UTC). Schema version %d; see `results/README.md` for every field.\n\n",
-		r.RunID, r.StartedAt.UTC().Format("2006-01-02 15:04:05"), r.FinishedAt.UTC().Format("15:04:05"), r.SchemaVersion)
+	renderHeader(&b, r)
+	renderSettings(&b, r.Settings)
+	renderMachine(&b, r.Environment)
+	renderSummary(&b, r)
+	renderCost(&b, r.Scenarios)
+	for i := range r.Scenarios {
+		renderScenario(&b, &r.Scenarios[i], r.Settings.Policy)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
 
+func renderHeader(b *strings.Builder, r *Report) {
+	fmt.Fprintf(b, "# authlab bench — `%s`\n\n", r.Strategy)
+	fmt.Fprintf(b, "Run `%s`, %s → %s (UTC). Schema version %d; see `results/README.md` for every field.\n\n",
+		r.RunID, r.StartedAt.UTC().Format("2006-01-02 15:04:05"), r.FinishedAt.UTC().Format("15:04:05"), r.SchemaVersion)
+}
+
+func renderSettings(b *strings.Builder, st Settings) {
 	b.WriteString("## Settings\n\n")
 	b.WriteString("| strategy | lb policy | instances | users | rate (req/s) | duration | scenarios | bcrypt cost | path |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
-	fmt.Fprintf(&b, "| %s | %s | %d | %d | %s | %ss | %s | %d | `%s` |\n\n",
+	fmt.Fprintf(b, "| %s | %s | %d | %d | %s | %ss | %s | %d | `%s` |\n\n",
 		st.Strategy, st.Policy, st.Instances, st.Users, num(st.Rate), num(st.DurationS),
 		strings.Join(st.Scenarios, ", "), st.BcryptCost, st.Path)
-	if len(st.Flags) > 0 {
-		keys := make([]string, 0, len(st.Flags))
-		for k := range st.Flags {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		parts := make([]string, len(keys))
-		for i, k := range keys {
-			parts[i] = fmt.Sprintf("`--%s=%s`", k, st.Flags[k])
-		}
-		fmt.Fprintf(&b, "All flags: %s\n\n", strings.Join(parts, " "))
+	if len(st.Flags) == 0 {
+		return
 	}
+	keys := make([]string, 0, len(st.Flags))
+	for k := range st.Flags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("`--%s=%s`", k, st.Flags[k])
+	}
+	fmt.Fprintf(b, "All flags: %s\n\n", strings.Join(parts, " "))
+}
 
-	e := r.Environment
+func renderMachine(b *strings.Builder, e Environment) {
 	b.WriteString("## Machine\n\n")
 	b.WriteString("| OS | kernel | CPU | CPUs | Go | Redis | commit |\n|---|---|---|---|---|---|---|\n")
 	commit := e.GitCommit
 	if e.GitDirty {
 		commit += " (dirty)"
 	}
-	fmt.Fprintf(&b, "| %s/%s | %s | %s | %d | %s | %s %s | %s |\n\n",
+	fmt.Fprintf(b, "| %s/%s | %s | %s | %d | %s | %s %s | %s |\n\n",
 		e.OS, e.Arch, e.Kernel, e.CPUModel, e.CPUs, e.GoVersion, e.RedisKind, e.RedisVersion, commit)
 	if strings.Contains(e.RedisKind, "embedded") {
 		b.WriteString("> **Warning:** Redis was the embedded miniredis fallback (no `redis-server` on PATH): Redis timings are not a real Redis's.\n\n")
 	}
+}
 
+// renderSummary is one line per scenario, the initial login and the
+// memory it cost.
+func renderSummary(b *strings.Builder, r *Report) {
 	b.WriteString("## Summary\n\n")
 	b.WriteString("| scenario | requested rate | achieved rate | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors | sessions lost | re-logins | time to recover |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for i := range r.Scenarios {
-		s := &r.Scenarios[i]
-		if s.Skipped {
-			fmt.Fprintf(&b, "| %s | skipped: %s |||||||||||\n", s.Name, s.SkipReason)
-			continue
-		}
-		if s.Requests == 0 {
-			fmt.Fprintf(&b, "| %s | %s |||||||||||\n", s.Name, headline(s))
-			continue
-		}
-		name := s.Name
-		if len(s.Warnings) > 0 {
-			name += " ⚠"
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %d | %d | %d | %s |\n",
-			name, num(s.RequestedRate), num(s.AchievedRate), num(s.Latency.P50), num(s.Latency.P90),
-			num(s.Latency.P99), num(s.Latency.P999), num(s.Latency.Max), s.Errors.Total(),
-			s.SessionsLost, s.Relogins, recoveryText(s))
+		summaryLine(b, &r.Scenarios[i])
 	}
 	b.WriteString("\n")
-	fmt.Fprintf(&b, "Initial login of %d users: p50 %s ms, p99 %s ms, %d failed. ",
+	fmt.Fprintf(b, "Initial login of %d users: p50 %s ms, p99 %s ms, %d failed. ",
 		r.Login.Users, num(r.Login.Latency.P50), num(r.Login.Latency.P99), r.Login.Failures)
-	fmt.Fprintf(&b, "Memory across the login: Redis +%s (%s bytes per session); gateways' RSS +%s (%s bytes per login, noisy: compare with the `none` strategy's).\n\n",
-		bytesText(r.Memory.RedisUsedDeltaBytes), num(r.Memory.PerSessionBytes), bytesText(r.Memory.GatewayRSSDeltaBytes), num(r.Memory.GatewayPerLoginBytes))
+	fmt.Fprintf(b, "Memory across the login: Redis +%s (%s bytes per session); gateways' RSS +%s (%s bytes per login, noisy: compare with the `%s` strategy's).\n\n",
+		bytesText(r.Memory.RedisUsedDeltaBytes), num(r.Memory.PerSessionBytes), bytesText(r.Memory.GatewayRSSDeltaBytes), num(r.Memory.GatewayPerLoginBytes), catalog.Control)
 	if anyTimeline(r) {
-		fmt.Fprintf(&b, "![latency percentiles per scenario](%s)\n\n", PercentilesChartFile)
+		fmt.Fprintf(b, "![latency percentiles per scenario](%s)\n\n", PercentilesChartFile)
 	}
+}
 
+func summaryLine(b *strings.Builder, s *Scenario) {
+	switch {
+	case s.Skipped:
+		fmt.Fprintf(b, "| %s | skipped: %s |||||||||||\n", s.Name, s.SkipReason)
+		return
+	case s.Requests == 0:
+		fmt.Fprintf(b, "| %s | %s |||||||||||\n", s.Name, headline(s))
+		return
+	}
+	name := s.Name
+	if len(s.Warnings) > 0 {
+		name += " ⚠"
+	}
+	fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %d | %d | %d | %s |\n",
+		name, num(s.RequestedRate), num(s.AchievedRate), num(s.Latency.P50), num(s.Latency.P90),
+		num(s.Latency.P99), num(s.Latency.P999), num(s.Latency.Max), s.Errors.Total(),
+		s.SessionsLost, s.Relogins, recoveryText(s))
+}
+
+// renderCost is what each load scenario cost per request.
+func renderCost(b *strings.Builder, scenarios []Scenario) {
 	b.WriteString("## Cost per request\n\n")
 	b.WriteString("| scenario | credential bytes | Redis commands | gateway CPU s | gateway CPU µs/request | gateway peak RSS |\n|---|---|---|---|---|---|\n")
-	for i := range r.Scenarios {
-		s := &r.Scenarios[i]
+	for i := range scenarios {
+		s := &scenarios[i]
 		if s.Skipped || s.Requests == 0 {
 			continue
 		}
@@ -100,16 +128,10 @@ func RenderMarkdown(w io.Writer, r *Report) error {
 		if s.RedisCommandsPerRequest != nil {
 			rc = num(*s.RedisCommandsPerRequest)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", s.Name, num(s.CredentialBytes), rc,
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", s.Name, num(s.CredentialBytes), rc,
 			num(s.Gateway.CPUSeconds), num(s.Gateway.CPUPerRequestUs), bytesText(s.Gateway.PeakRSSBytes))
 	}
 	b.WriteString("\n")
-
-	for i := range r.Scenarios {
-		renderScenario(&b, &r.Scenarios[i], st.Policy)
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }
 
 func anyTimeline(r *Report) bool {
@@ -183,7 +205,7 @@ func renderLoad(b *strings.Builder, s *Scenario) {
 func renderFindings(b *strings.Builder, s *Scenario, policy string) {
 	if f := s.Failover; f != nil {
 		fmt.Fprintf(b, "**Failover.** `%s` killed (SIGKILL) at %s s, revived at %s s. ", f.KilledInstance, num(f.KillAtS), num(f.ReviveAtS))
-		if policy == "sticky" {
+		if policy == catalog.PolicySticky {
 			fmt.Fprintf(b, "Users pinned to it: %d; users who lost their session: %d (%d of them pinned there, %d pinned users kept theirs, %d lost it without being pinned there). ",
 				len(f.PinnedUsers), len(f.LostUsers), f.PinnedAndLost, f.PinnedNotLost, f.LostNotPinned)
 		} else {

@@ -20,16 +20,20 @@ func Summarize(ds []time.Duration) Percentiles {
 	return Percentiles{
 		Count: len(ds),
 		Mean:  ms(sum / time.Duration(len(ds))),
-		P50:   ms(quantile(ds, 0.50)),
-		P90:   ms(quantile(ds, 0.90)),
-		P99:   ms(quantile(ds, 0.99)),
-		P999:  ms(quantile(ds, 0.999)),
+		P50:   ms(Quantile(ds, 0.50)),
+		P90:   ms(Quantile(ds, 0.90)),
+		P99:   ms(Quantile(ds, 0.99)),
+		P999:  ms(Quantile(ds, 0.999)),
 		Max:   ms(ds[len(ds)-1]),
 	}
 }
 
-// quantile returns the nearest-rank q-quantile of the sorted sample.
-func quantile(sorted []time.Duration, q float64) time.Duration {
+// Quantile returns the nearest-rank q-quantile of the sorted sample (0
+// for an empty one).
+func Quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
 	rank := int(math.Ceil(q * float64(len(sorted))))
 	if rank < 1 {
 		rank = 1
@@ -80,3 +84,7 @@ func Recovery(timeline []Second, fromS float64) *float64 {
 	}
 	return nil
 }
+
+// Round3 rounds v to 3 decimals, the precision of the report's derived
+// figures (rates, seconds, bytes per request).
+func Round3(v float64) float64 { return math.Round(v*1000) / 1000 }

@@ -13,6 +13,10 @@ import (
 	"time"
 
 	"github.com/authlab/authlab/bench"
+	"github.com/authlab/authlab/bench/catalog"
+	"github.com/authlab/authlab/bench/load"
+	"github.com/authlab/authlab/bench/report"
+	"github.com/authlab/authlab/bench/scenario"
 )
 
 // runBench is `authlab bench`: start the topology, drive the scenarios,
@@ -20,17 +24,17 @@ import (
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	strategy := fs.String("strategy", "jwt", "strategy under test: "+strings.Join(bench.Strategies, "|"))
-	scenarios := fs.String("scenario", strings.Join(bench.DefaultScenarios, ","), "comma-separated scenarios: "+strings.Join(bench.AllScenarios, ",")+" (or all)")
+	strategy := fs.String("strategy", catalog.JWT, "strategy under test: "+strings.Join(catalog.Strategies(), "|"))
+	scenarios := fs.String("scenario", strings.Join(scenario.DefaultNames(), ","), "comma-separated scenarios: "+strings.Join(scenario.Names(scenario.All()), ",")+" (or all)")
 	rate := fs.Float64("rate", 200, "requests per second of every load scenario (constant rate, open model)")
 	duration := fs.Duration("duration", 30*time.Second, "length of every load scenario")
 	users := fs.Int("users", 200, "distinct users, each with its own credential")
 	instances := fs.Int("instances", 3, "gateway instances behind the lb")
-	policy := fs.String("policy", "", "lb policy: round-robin|least-conn|sticky (default: sticky for the sticky strategy, round-robin otherwise)")
+	policy := fs.String("policy", "", policyUsage())
 	out := fs.String("out", "results", "results directory; the run goes to <out>/<strategy>/<run-id>/")
 	redisURL := fs.String("redis-url", "", "external Redis (default $REDIS_URL); empty: the harness starts its own")
 	bcryptCost := fs.Int("bcrypt-cost", 4, "bcrypt cost of the seeded users (low so logins do not dominate; recorded)")
-	path := fs.String("path", "/api/me", "request every user repeats")
+	path := fs.String("path", load.DefaultPath, "request every user repeats")
 	gatewayArgs := fs.String("gateway-args", "", "extra flags for every gateway, space-separated (e.g. \"--jwt-denylist\")")
 	revSample := fs.Int("revocation-sample", 0, "users logged out by the revocation scenario (default min(20, users/10))")
 	revTimeout := fs.Duration("revocation-timeout", 10*time.Second, "how long revocation polls an instance before counting the credential as not revoked")
@@ -49,15 +53,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if flags["redis-url"] != "" {
 		flags["redis-url"] = "(external, redacted)"
 	}
-	scen := strings.Split(*scenarios, ",")
-	if *scenarios == "all" {
-		scen = bench.AllScenarios
-	}
-	for i := range scen {
-		scen[i] = strings.TrimSpace(scen[i])
-	}
-	cfg := bench.RunConfig{
-		Strategy: *strategy, Scenarios: scen, Rate: *rate, Duration: *duration, Users: *users,
+	cfg := bench.Config{
+		Strategy: *strategy, Scenarios: scenarioList(*scenarios), Rate: *rate, Duration: *duration, Users: *users,
 		Instances: *instances, Policy: *policy, OutDir: *out, Exe: exe, RedisURL: redisURLOrEnv(*redisURL),
 		BcryptCost: *bcryptCost, Path: *path, GatewayArgs: strings.Fields(*gatewayArgs),
 		RevocationSample: *revSample, RevocationTimeout: *revTimeout,
@@ -69,7 +66,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if r != nil && dir != "" {
 		if _, statErr := os.Stat(filepath.Join(dir, "report.md")); statErr == nil {
 			fmt.Fprintf(stdout, "\n")
-			bench.PrintSummary(stdout, r)
+			report.PrintSummary(stdout, r)
 			fmt.Fprintf(stdout, "\nreport: %s\n", filepath.Join(dir, "report.md"))
 		}
 	}
@@ -79,8 +76,26 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return err
 }
 
+// scenarioList parses --scenario: a comma-separated list, or all.
+func scenarioList(flag string) []string {
+	if flag == "all" {
+		return scenario.Names(scenario.All())
+	}
+	list := strings.Split(flag, ",")
+	for i := range list {
+		list[i] = strings.TrimSpace(list[i])
+	}
+	return list
+}
+
+// policyUsage documents --policy of bench and up.
+func policyUsage() string {
+	return fmt.Sprintf("lb policy: %s (default: %s for the %s strategy, %s otherwise)",
+		strings.Join(catalog.Policies(), "|"), catalog.DefaultPolicy(catalog.Sticky), catalog.Sticky, catalog.PolicyRoundRobin)
+}
+
 // isTerminalWriter reports whether w is a terminal.
 func isTerminalWriter(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	return ok && bench.IsTerminal(f)
+	return ok && load.IsTerminal(f)
 }

@@ -8,21 +8,22 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authlab/authlab/bench"
+	"github.com/authlab/authlab/bench/topology"
 	"github.com/authlab/authlab/internal/secret"
+	"github.com/authlab/authlab/lb"
 )
 
 // TestPrintUpKeepsSecretsInTheEnvFile: up prints no secret, and every
 // variable its curl lines use is set, to the right value, by sourcing the
 // env file it names.
 func TestPrintUpKeepsSecretsInTheEnvFile(t *testing.T) {
-	topo := &bench.Topology{
+	topo := &topology.Topology{
 		LBURL: "http://127.0.0.1:8000", LBAdminURL: "http://127.0.0.1:8001",
 		AdminToken: "lb-admin-token-0123456789abcdef", InstanceAdminToken: "gw-admin-token-0123456789abcdef",
 		Password: "user-password-0123", AdminPassword: "admin-password-0123",
 		RedisURL: "redis://127.0.0.1:6379/0", RedisKind: "redis-server", RedisVersion: "7",
 	}
-	insts := []bench.Instance{{ID: "gw1", Address: "127.0.0.1:9001", AdminAddress: "127.0.0.1:9101", PID: 1}}
+	insts := []lb.InstanceInfo{{ID: "gw1", Address: "127.0.0.1:9001", AdminAddress: "127.0.0.1:9101", PID: 1}}
 	values := map[string]string{
 		"AUTHLAB_UP_LB_TOKEN": topo.AdminToken, "AUTHLAB_UP_GW_TOKEN": topo.InstanceAdminToken,
 		"AUTHLAB_UP_PASSWORD": topo.Password, "AUTHLAB_UP_ADMIN_PASSWORD": topo.AdminPassword,

@@ -24,7 +24,6 @@ import (
 	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/internal/loginlimit"
 	"github.com/authlab/authlab/internal/redismetrics"
-	"github.com/authlab/authlab/internal/redisx"
 	"github.com/authlab/authlab/internal/redisx/redistest"
 	"github.com/authlab/authlab/services/auth"
 	"github.com/authlab/authlab/services/backend"
@@ -48,7 +47,7 @@ const (
 // loopback listeners.
 type stack struct {
 	gw, admin   *httptest.Server
-	redis       *redisx.Server
+	redis       *redistest.Server
 	caps        strategies.Capabilities
 	strat       strategies.Strategy
 	audit, logs *lockedBuffer

@@ -13,7 +13,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authlab/authlab/internal/identity"
-	"github.com/authlab/authlab/internal/redisx"
 	"github.com/authlab/authlab/internal/redisx/redistest"
 	"github.com/authlab/authlab/strategies"
 )
@@ -22,7 +21,7 @@ import (
 // its own client.
 type pairOf struct{ a, b *Strategy }
 
-func newPair(t *testing.T, srv *redisx.Server, cfg Config) pairOf {
+func newPair(t *testing.T, srv *redistest.Server, cfg Config) pairOf {
 	t.Helper()
 	cfg.Client = redistest.Client(t, srv)
 	cfg.FingerprintKey = testFPKey

@@ -12,7 +12,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authlab/authlab/internal/identity"
-	"github.com/authlab/authlab/internal/redisx"
 	"github.com/authlab/authlab/internal/redisx/redistest"
 )
 
@@ -130,7 +129,7 @@ func (h *cmdCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 
 // env is one Redis and one fingerprint key shared by several instances.
 type env struct {
-	srv *redisx.Server
+	srv *redistest.Server
 	key []byte
 }
 

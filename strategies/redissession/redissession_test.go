@@ -26,7 +26,7 @@ var alice = identity.Principal{User: "alice", Roles: []string{"user"}}
 var testKey = bytes.Repeat([]byte("k"), 32)
 
 type env struct {
-	srv    *redisx.Server
+	srv    *redistest.Server
 	client redis.UniversalClient
 	cmds   *redistest.CommandCounter
 }

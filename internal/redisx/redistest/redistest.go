@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/authlab/authlab/internal/redisx"
+	"github.com/authlab/authlab/internal/redisx/redisserver"
 )
 
 // EnvForceEmbedded names the environment variable that, set to 1, makes
@@ -21,18 +22,22 @@ import (
 // held to the same tests as a real server.
 const EnvForceEmbedded = "AUTHLAB_TEST_EMBEDDED_REDIS"
 
+// Server is a Redis started for a test (a redisserver.Server): tests name
+// its type through this package, not the server package.
+type Server = redisserver.Server
+
 // Start starts a Redis for t and stops it when t ends.
-func Start(t testing.TB) *redisx.Server {
+func Start(t testing.TB) *Server {
 	t.Helper()
-	start := redisx.StartServer
+	start := redisserver.Start
 	if os.Getenv(EnvForceEmbedded) == "1" {
-		start = redisx.StartEmbedded
+		start = redisserver.StartEmbedded
 	}
 	s, err := start(context.Background(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("start redis: %v", err)
 	}
-	if s.Kind == redisx.KindEmbedded {
+	if s.Embedded() {
 		t.Logf("WARNING: using the embedded miniredis fallback (redis-server not on PATH, or %s=1)", EnvForceEmbedded)
 	}
 	t.Cleanup(func() { _ = s.Stop() })
@@ -41,7 +46,7 @@ func Start(t testing.TB) *redisx.Server {
 
 // Client returns a client for s with the project's request-path timeouts,
 // closed when t ends.
-func Client(t testing.TB, s *redisx.Server) redis.UniversalClient {
+func Client(t testing.TB, s *Server) redis.UniversalClient {
 	t.Helper()
 	c, err := redisx.NewClient(s.URL())
 	if err != nil {

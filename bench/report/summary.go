@@ -1,15 +1,13 @@
-package bench
+package report
 
 import (
 	"fmt"
 	"io"
 	"text/tabwriter"
-
-	"github.com/authlab/authlab/bench/report"
 )
 
 // PrintSummary writes a short table of r for the terminal.
-func PrintSummary(w io.Writer, r *report.Report) {
+func PrintSummary(w io.Writer, r *Report) {
 	st := r.Settings
 	fmt.Fprintf(w, "%s: %d instances, policy %s, %d users, %v req/s for %vs per scenario; %s, %d CPUs; Redis: %s %s\n",
 		r.Strategy, st.Instances, st.Policy, st.Users, st.Rate, st.DurationS, r.Environment.CPUModel,

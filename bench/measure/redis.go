@@ -1,4 +1,4 @@
-package bench
+package measure
 
 import (
 	"bufio"
@@ -10,10 +10,16 @@ import (
 	"github.com/authlab/authlab/internal/redisx"
 )
 
-// harnessCommands are commands counted in INFO commandstats that are not
-// the gateways' work per request: the harness's own INFO, and connection
-// set-up (HELLO, CLIENT SETINFO) and health pings.
-var harnessCommands = map[string]bool{"info": true, "hello": true, "ping": true, "client": true, "client|setinfo": true}
+// harnessCommand reports whether a command counted in INFO commandstats
+// is not the gateways' work per request: the harness's own INFO, and
+// connection set-up (HELLO, CLIENT and its subcommands) and health pings.
+func harnessCommand(name string) bool {
+	switch name {
+	case "info", "hello", "ping", "client":
+		return true
+	}
+	return strings.HasPrefix(name, "client|")
+}
 
 // redisInfo runs INFO section against url.
 func redisInfo(ctx context.Context, url, section string) (string, error) {
@@ -29,7 +35,8 @@ func redisInfo(ctx context.Context, url, section string) (string, error) {
 	return s, nil
 }
 
-func redisVersion(ctx context.Context, url string) string {
+// RedisVersion returns the redis_version of the Redis at url, or "unknown".
+func RedisVersion(ctx context.Context, url string) string {
 	s, err := redisInfo(ctx, url, "server")
 	if err != nil {
 		return "unknown"
@@ -77,13 +84,13 @@ func parseCommandStats(info string) map[string]int64 {
 	return out
 }
 
-// commandDelta returns after − before per command, without the harness's
+// CommandDelta returns after − before per command, without the harness's
 // own commands, and their sum.
-func commandDelta(before, after map[string]int64) (map[string]int64, int64) {
+func CommandDelta(before, after map[string]int64) (map[string]int64, int64) {
 	out := map[string]int64{}
 	var total int64
 	for k, v := range after {
-		if harnessCommands[k] || strings.HasPrefix(k, "client|") {
+		if harnessCommand(k) {
 			continue
 		}
 		if d := v - before[k]; d > 0 {

@@ -1,4 +1,10 @@
-package redisx
+// Package redisserver starts a Redis the harness or a test owns: a
+// redis-server child process (through internal/proc) when one is on PATH,
+// else the embedded miniredis fallback, which moves its clock in real time.
+// It lives apart from package redisx (the client side) so that the gateway,
+// the strategies and the services, which only ever talk to a Redis, do not
+// link miniredis; only the harness and redistest import it.
+package redisserver
 
 import (
 	"context"
@@ -46,10 +52,10 @@ type Server struct {
 // URL returns the redis:// URL of s.
 func (s *Server) URL() string { return "redis://" + s.Addr }
 
-// StartServer starts a Redis on a free loopback port: redis-server from PATH
+// Start starts a Redis on a free loopback port: redis-server from PATH
 // when present, else an embedded miniredis (with a warning: miniredis is a
 // test double, its latency is not a real Redis's).
-func StartServer(ctx context.Context, logger *slog.Logger) (*Server, error) {
+func Start(ctx context.Context, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -150,6 +156,10 @@ func (s *Server) readVersion(ctx context.Context) string {
 	}
 	return "unknown"
 }
+
+// Embedded reports whether s is the embedded fallback, whose timings are
+// not a real Redis's.
+func (s *Server) Embedded() bool { return s.Kind == KindEmbedded }
 
 // PID returns the redis-server's process id (0 for the embedded server or
 // a stopped one).

@@ -1,4 +1,4 @@
-package bench
+package load
 
 import (
 	"context"
@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authlab/authlab/bench/load/loadtest"
 	"github.com/authlab/authlab/bench/report"
+	"github.com/authlab/authlab/services/auth"
 )
 
 func TestClassify(t *testing.T) {
@@ -85,7 +87,7 @@ func TestUserCookieJar(t *testing.T) {
 
 func newTestDriver(t *testing.T, url string, users int) *Driver {
 	t.Helper()
-	d, err := New(Config{BaseURL: url, Users: users, Password: "pw"})
+	d, err := New(Config{BaseURL: url, Users: users, Password: loadtest.Password})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,16 +101,16 @@ func newTestDriver(t *testing.T, url string, users int) *Driver {
 // killing gw2 loses the sessions of exactly the users pinned to gw2; each
 // logs in again once and carries on.
 func TestFailoverLosesExactlyThePinnedUsers(t *testing.T) {
-	cl, srv := newFakeCluster(t, 3, true)
+	cl, srv := loadtest.NewCluster(t, 3, true)
 	d := newTestDriver(t, srv.URL, 30)
 	var pinned []string
 	pr, err := d.Run(context.Background(), Phase{Name: "failover", Rate: 200, Duration: 1500 * time.Millisecond, Hooks: []Hook{
 		{At: 500 * time.Millisecond, Type: "kill", Do: func(context.Context) (string, error) {
 			pinned = d.PinnedTo("gw2")
-			cl.kill("gw2")
+			cl.Kill("gw2")
 			return "gw2", nil
 		}},
-		{At: time.Second, Type: "revive", Do: func(context.Context) (string, error) { cl.revive("gw2"); return "gw2", nil }},
+		{At: time.Second, Type: "revive", Do: func(context.Context) (string, error) { cl.Revive("gw2"); return "gw2", nil }},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -139,10 +141,10 @@ func TestFailoverLosesExactlyThePinnedUsers(t *testing.T) {
 }
 
 func TestStatelessTokensLoseNothing(t *testing.T) {
-	cl, srv := newFakeCluster(t, 3, false)
+	cl, srv := loadtest.NewCluster(t, 3, false)
 	d := newTestDriver(t, srv.URL, 20)
 	pr, err := d.Run(context.Background(), Phase{Name: "failover", Rate: 200, Duration: time.Second, Hooks: []Hook{
-		{At: 300 * time.Millisecond, Type: "kill", Do: func(context.Context) (string, error) { cl.kill("gw1"); return "gw1", nil }},
+		{At: 300 * time.Millisecond, Type: "kill", Do: func(context.Context) (string, error) { cl.Kill("gw1"); return "gw1", nil }},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -163,11 +165,9 @@ func TestStatelessTokensLoseNothing(t *testing.T) {
 }
 
 func TestStoreDownIsNotSessionLost(t *testing.T) {
-	cl, srv := newFakeCluster(t, 2, true)
+	cl, srv := loadtest.NewCluster(t, 2, true)
 	d := newTestDriver(t, srv.URL, 10)
-	cl.mu.Lock()
-	cl.storeDown = true
-	cl.mu.Unlock()
+	cl.SetStoreDown(true)
 	pr, err := d.Run(context.Background(), Phase{Name: "redis-outage", Rate: 100, Duration: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +179,7 @@ func TestStoreDownIsNotSessionLost(t *testing.T) {
 }
 
 func TestHookErrorFailsThePhase(t *testing.T) {
-	_, srv := newFakeCluster(t, 1, false)
+	_, srv := loadtest.NewCluster(t, 1, false)
 	d := newTestDriver(t, srv.URL, 2)
 	_, err := d.Run(context.Background(), Phase{Name: "x", Rate: 50, Duration: 200 * time.Millisecond, Hooks: []Hook{
 		{At: 10 * time.Millisecond, Type: "kill", Do: func(context.Context) (string, error) { return "", context.DeadlineExceeded }},
@@ -190,7 +190,7 @@ func TestHookErrorFailsThePhase(t *testing.T) {
 }
 
 func TestLoginAllFailsWhenNoLoginWorks(t *testing.T) {
-	_, srv := newFakeCluster(t, 1, false)
+	_, srv := loadtest.NewCluster(t, 1, false)
 	d, err := New(Config{BaseURL: srv.URL, Users: 3, Password: "wrong"})
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +202,7 @@ func TestLoginAllFailsWhenNoLoginWorks(t *testing.T) {
 }
 
 func TestLogout(t *testing.T) {
-	cl, srv := newFakeCluster(t, 1, true)
+	cl, srv := loadtest.NewCluster(t, 1, true)
 	d := newTestDriver(t, srv.URL, 2)
 	h, err := d.Logout(context.Background(), 0)
 	if err != nil {
@@ -211,10 +211,7 @@ func TestLogout(t *testing.T) {
 	if h.Get("Cookie") == "" {
 		t.Fatal("logout returned no credential")
 	}
-	cl.mu.Lock()
-	n := len(cl.instances[0].sessions)
-	cl.mu.Unlock()
-	if n != 1 {
+	if n := cl.Sessions(0); n != 1 {
 		t.Errorf("sessions after logout = %d, want 1", n)
 	}
 }
@@ -230,26 +227,13 @@ func TestStallWarnings(t *testing.T) {
 	}
 }
 
-// TestRevocationThenLoadHasNoErrors: users logged out by the revocation
-// measurement and logged back in send valid credentials afterwards.
-func TestRevocationThenLoadHasNoErrors(t *testing.T) {
-	cl, srv := newFakeCluster(t, 1, true)
-	d := newTestDriver(t, srv.URL, 4)
-	lags, notRevoked, err := MeasureRevocation(context.Background(), d, 2, []string{srv.URL}, "/api/me", 2*time.Second)
-	if err != nil || len(lags) != 2 || notRevoked != 0 {
-		t.Fatalf("MeasureRevocation = %v, %d, %v", lags, notRevoked, err)
+// TestUserNameIsTheSeededName: the harness's user 0 is the auth service's
+// first seeded user, and every index maps to a distinct seeded name.
+func TestUserNameIsTheSeededName(t *testing.T) {
+	if got := UserName(0); got != "user0001" || got != auth.SeedUsername(1) {
+		t.Errorf("UserName(0) = %q, want user0001 (auth.SeedUsername(1))", got)
 	}
-	for i := range 2 {
-		if _, err := d.loginUser(context.Background(), i); err != nil {
-			t.Fatal(err)
-		}
+	if got := UserName(MaxUsers - 1); got != auth.SeedUsername(MaxUsers) {
+		t.Errorf("UserName(%d) = %q, want %q", MaxUsers-1, got, auth.SeedUsername(MaxUsers))
 	}
-	pr, err := d.Run(context.Background(), Phase{Name: "after", Rate: 100, Duration: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s := pr.Summary(); s.Errors.Total() != 0 {
-		t.Errorf("errors after re-login: %+v", s.Errors)
-	}
-	_ = cl
 }

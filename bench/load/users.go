@@ -1,4 +1,4 @@
-package bench
+package load
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/authlab/authlab/lb"
 )
 
 // user is one simulated client: its own cookie jar or bearer token, the
@@ -74,20 +76,27 @@ type loginResponse struct {
 	AccessToken string `json:"access_token"`
 }
 
-// credential is what a login hands back.
-type credential struct {
-	setCookies http.Header
-	bearer     string
-	instance   string
+// Credential is what a login hands back.
+type Credential struct {
+	// SetCookies holds the answer's headers, Set-Cookie among them.
+	SetCookies http.Header
+	// Bearer is the access token of token strategies ("" for cookies).
+	Bearer string
+	// Instance is the gateway that handled the login.
+	Instance string
 }
 
-// login posts the user's name and password to base+/auth/login carrying
-// the given headers (the lb pin cookie, so a sticky user keeps its pin).
-func login(ctx context.Context, c *http.Client, base, name, password string, h http.Header) (credential, error) {
+// Cookies returns the cookies the login set.
+func (c Credential) Cookies() []*http.Cookie { return (&http.Response{Header: c.SetCookies}).Cookies() }
+
+// Login posts the user's name and password to base+/auth/login with the
+// client c (whose cookie jar, if any, keeps the cookies set), carrying the
+// given headers (the lb pin cookie, so a sticky user keeps its pin).
+func Login(ctx context.Context, c *http.Client, base, name, password string, h http.Header) (Credential, error) {
 	body, _ := json.Marshal(map[string]string{"username": name, "password": password})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/auth/login", bytes.NewReader(body))
 	if err != nil {
-		return credential{}, fmt.Errorf("login %s: %w", name, err)
+		return Credential{}, fmt.Errorf("login %s: %w", name, err)
 	}
 	for k, v := range h {
 		req.Header[k] = v
@@ -96,19 +105,19 @@ func login(ctx context.Context, c *http.Client, base, name, password string, h h
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.Do(req)
 	if err != nil {
-		return credential{}, fmt.Errorf("login %s: %w", name, err)
+		return Credential{}, fmt.Errorf("login %s: %w", name, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return credential{}, fmt.Errorf("login %s: read: %w", name, err)
+		return Credential{}, fmt.Errorf("login %s: read: %w", name, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return credential{}, fmt.Errorf("login %s: status %d: %s", name, resp.StatusCode, strings.TrimSpace(string(b)))
+		return Credential{}, fmt.Errorf("login %s: status %d: %s", name, resp.StatusCode, strings.TrimSpace(string(b)))
 	}
 	var lr loginResponse
 	if err := json.Unmarshal(b, &lr); err != nil {
-		return credential{}, fmt.Errorf("login %s: decode: %w", name, err)
+		return Credential{}, fmt.Errorf("login %s: decode: %w", name, err)
 	}
-	return credential{setCookies: resp.Header, bearer: lr.AccessToken, instance: resp.Header.Get(InstanceHeader)}, nil
+	return Credential{SetCookies: resp.Header, Bearer: lr.AccessToken, Instance: resp.Header.Get(lb.InstanceHeader)}, nil
 }

@@ -1,8 +1,11 @@
-// Package bench is the benchmark harness: it drives load through the lb
-// with vegeta (constant rate, open model, one credential per simulated
-// user), starts and tears down the topology, runs the scenarios and builds
-// the report (package bench/report).
-package bench
+// Package load drives the harness's load: simulated users, each with its
+// own credential (cookie jar or bearer token), log in and then send
+// requests through the lb with vegeta at a constant rate (open model:
+// latency counts from when a request was due, no coordinated omission).
+// Every answer is classified (ok, session lost, store down, …); a user
+// whose session is lost logs in again in the background. A phase's
+// records are summarised into the load part of a report.Scenario.
+package load
 
 import (
 	"context"
@@ -11,7 +14,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,17 +24,26 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/authlab/authlab/bench/report"
+	"github.com/authlab/authlab/lb"
+	"github.com/authlab/authlab/services/auth"
 )
+
+// MaxUsers bounds Config.Users (user names have four digits).
+const MaxUsers = 9999
+
+// DefaultPath is the request every user repeats unless told otherwise: the
+// whole chain, lb → gateway → backend.
+const DefaultPath = "/api/me"
 
 // Config configures a Driver.
 type Config struct {
 	// BaseURL is the lb (or a single gateway): http://127.0.0.1:8000.
 	BaseURL string
-	// Users is the number of distinct users (user0001…).
+	// Users is the number of distinct users, UserName(0) … UserName(Users-1).
 	Users int
 	// Password is the seeded users' password.
 	Password string
-	// Path is the request every user repeats (default /api/me).
+	// Path is the request every user repeats (default DefaultPath).
 	Path string
 	// Timeout bounds one request (default 10 s).
 	Timeout time.Duration
@@ -46,11 +57,11 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("bench: base url %q must start with http:// or https://", c.BaseURL)
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
-	if c.Users < 1 || c.Users > 9999 {
-		return fmt.Errorf("bench: users must be 1..9999, got %d", c.Users)
+	if c.Users < 1 || c.Users > MaxUsers {
+		return fmt.Errorf("bench: users must be 1..%d, got %d", MaxUsers, c.Users)
 	}
 	if c.Path == "" {
-		c.Path = "/api/me"
+		c.Path = DefaultPath
 	}
 	if !strings.HasPrefix(c.Path, "/") || strings.Contains(c.Path, "#") {
 		return fmt.Errorf("bench: path %q must start with / and hold no fragment", c.Path)
@@ -64,8 +75,11 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// UserName is the seeded name of user i (0-based): user0001 for 0.
-func UserName(i int) string { return fmt.Sprintf("user%04d", i+1) }
+// UserName is the name of the harness's user i. The harness numbers its
+// users from 0 (they index slices); the auth service seeds them from 1
+// (auth.SeedUsername): user 0 is user0001. This is the one place that maps
+// one to the other.
+func UserName(i int) string { return auth.SeedUsername(i + 1) }
 
 // Driver sends the load. It is not meant for concurrent Run calls.
 type Driver struct {
@@ -105,7 +119,7 @@ func (d *Driver) LoginAll(ctx context.Context) (report.Login, error) {
 	g.SetLimit(16)
 	for i := range d.users {
 		g.Go(func() error {
-			lat, err := d.loginUser(gctx, i)
+			lat, err := d.LogIn(gctx, i)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -133,83 +147,30 @@ func (d *Driver) LoginAll(ctx context.Context) (report.Login, error) {
 	return res, nil
 }
 
-// loginUser logs user i in (keeping its lb pin cookie) and installs the
-// new credential.
-func (d *Driver) loginUser(ctx context.Context, i int) (time.Duration, error) {
+// LogIn logs user i in (keeping its lb pin cookie), installs the new
+// credential and returns how long the login took.
+func (d *Driver) LogIn(ctx context.Context, i int) (time.Duration, error) {
 	d.mu.Lock()
 	u := d.users[i]
 	h, _ := u.headers()
 	d.mu.Unlock()
 	t0 := time.Now()
-	cred, err := login(ctx, d.client, d.cfg.BaseURL, u.name, d.cfg.Password, h)
+	cred, err := Login(ctx, d.client, d.cfg.BaseURL, u.name, d.cfg.Password, h)
 	lat := time.Since(t0)
 	if err != nil {
 		return lat, err
 	}
 	d.mu.Lock()
-	u.mergeSetCookies(cred.setCookies)
-	if cred.bearer != "" {
-		u.bearer = cred.bearer
+	u.mergeSetCookies(cred.SetCookies)
+	if cred.Bearer != "" {
+		u.bearer = cred.Bearer
 	}
-	u.instance = cred.instance
+	u.instance = cred.Instance
 	u.loggedIn = true
 	u.gen++
 	u.relogging = false
 	d.mu.Unlock()
 	return lat, nil
-}
-
-// Record is one request of a phase.
-type Record struct {
-	// At is the intended send time since the start of the phase.
-	At time.Duration
-	// Latency is measured from the send time (workers are unbounded, so a
-	// request is sent when it is due: no coordinated omission).
-	Latency  time.Duration
-	Code     uint16
-	Class    Class
-	User     int
-	Instance string
-}
-
-// Loss is one session lost: user's credential rejected with 401 after it
-// had been logged in. Instance is the one that last served the user
-// before the loss.
-type Loss struct {
-	// At is when the 401 arrived, from the phase's start.
-	At       time.Duration
-	User     string
-	Instance string
-}
-
-// Hook runs during a phase at offset At; it returns the instance it acted
-// on (for the event) or an error that fails the phase.
-type Hook struct {
-	At   time.Duration
-	Type string
-	Do   func(ctx context.Context) (instance string, err error)
-}
-
-// Phase is one constant-rate attack.
-type Phase struct {
-	Name     string
-	Rate     float64
-	Duration time.Duration
-	Hooks    []Hook
-}
-
-// PhaseResult is everything a phase saw.
-type PhaseResult struct {
-	Name            string
-	Rate            float64
-	Duration        time.Duration
-	Records         []Record
-	Losses          []Loss
-	Relogins        []time.Duration
-	ReloginFailures int
-	CredBytes       int64
-	Sent            int64
-	Events          []report.Event
 }
 
 // Run drives one phase: a new vegeta Attacker (an Attacker cannot run a
@@ -221,11 +182,7 @@ func (d *Driver) Run(ctx context.Context, p Phase) (*PhaseResult, error) {
 	if p.Rate <= 0 || p.Duration <= 0 {
 		return nil, fmt.Errorf("bench: phase %s: rate and duration must be positive", p.Name)
 	}
-	pr := &PhaseResult{Name: p.Name, Rate: p.Rate, Duration: p.Duration}
-	d.mu.Lock()
-	d.credBytes, d.sent, d.phase = 0, 0, pr
-	d.mu.Unlock()
-
+	pr := d.beginPhase(p)
 	atk := vegeta.NewAttacker(
 		vegeta.Timeout(d.cfg.Timeout),
 		vegeta.KeepAlive(true),
@@ -233,65 +190,93 @@ func (d *Driver) Run(ctx context.Context, p Phase) (*PhaseResult, error) {
 		vegeta.MaxBody(4096),
 	)
 	pacer := vegeta.ConstantPacer{Freq: int(math.Round(p.Rate * 1000)), Per: 1000 * time.Second}
-	relogCtx, relogCancel := context.WithCancel(ctx)
-	defer relogCancel()
-	var relogWG sync.WaitGroup
-
 	start := time.Now()
 	results := atk.Attack(d.target, pacer, p.Duration, p.Name)
-
-	hookCtx, hookCancel := context.WithCancel(ctx)
-	defer hookCancel()
-	var (
-		hookWG   sync.WaitGroup
-		hookMu   sync.Mutex
-		hookErrs []error
-	)
-	for _, h := range p.Hooks {
-		hookWG.Add(1)
-		go func() {
-			defer hookWG.Done()
-			select {
-			case <-hookCtx.Done():
-				return
-			case <-time.After(time.Until(start.Add(h.At))):
-			}
-			at := time.Since(start)
-			inst, err := h.Do(hookCtx)
-			hookMu.Lock()
-			defer hookMu.Unlock()
-			if err != nil {
-				hookErrs = append(hookErrs, fmt.Errorf("%s at %s: %w", h.Type, at.Round(time.Millisecond), err))
-				return
-			}
-			pr.Events = append(pr.Events, report.Event{Type: h.Type, AtS: round3(at.Seconds()), Instance: inst})
-		}()
+	stopOnCancel := context.AfterFunc(ctx, func() { atk.Stop() })
+	hooks := startHooks(ctx, start, p.Hooks, pr)
+	d.observeAll(ctx, results, start, pr)
+	stopOnCancel()
+	hookErr := hooks.wait()
+	d.endPhase(pr)
+	if err := ctx.Err(); err != nil {
+		return pr, err
 	}
-	stopped := make(chan struct{})
-	go func() {
-		select {
-		case <-ctx.Done():
-			atk.Stop()
-		case <-stopped:
-		}
-	}()
-	for r := range results {
-		d.observe(relogCtx, &relogWG, r, start, pr)
-	}
-	close(stopped)
-	hookCancel()
-	hookWG.Wait()
-	relogWG.Wait()
+	return pr, hookErr
+}
 
+// beginPhase makes pr the phase whose requests target counts.
+func (d *Driver) beginPhase(p Phase) *PhaseResult {
+	pr := &PhaseResult{Name: p.Name, Rate: p.Rate, Duration: p.Duration}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.credBytes, d.sent, d.phase = 0, 0, pr
+	return pr
+}
+
+// endPhase closes pr: its credential bytes and sends, events and records
+// in time order.
+func (d *Driver) endPhase(pr *PhaseResult) {
 	d.mu.Lock()
 	pr.CredBytes, pr.Sent, d.phase = d.credBytes, d.sent, nil
 	d.mu.Unlock()
 	sort.Slice(pr.Events, func(i, j int) bool { return pr.Events[i].AtS < pr.Events[j].AtS })
 	sort.Slice(pr.Records, func(i, j int) bool { return pr.Records[i].At < pr.Records[j].At })
-	if err := ctx.Err(); err != nil {
-		return pr, err
+}
+
+// observeAll classifies every result until the attack ends, then waits
+// for the re-logins it started.
+func (d *Driver) observeAll(ctx context.Context, results <-chan *vegeta.Result, start time.Time, pr *PhaseResult) {
+	relogCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var relogins sync.WaitGroup
+	for r := range results {
+		d.observe(relogCtx, &relogins, r, start, pr)
 	}
-	return pr, errors.Join(hookErrs...)
+	relogins.Wait()
+}
+
+// runningHooks are a phase's hooks, each waiting for its offset.
+type runningHooks struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	errs   []error
+}
+
+// startHooks fires every hook at start+At, recording an event in pr for
+// each that succeeds.
+func startHooks(ctx context.Context, start time.Time, hooks []Hook, pr *PhaseResult) *runningHooks {
+	ctx, cancel := context.WithCancel(ctx)
+	rh := &runningHooks{cancel: cancel}
+	for _, h := range hooks {
+		rh.wg.Add(1)
+		go func() {
+			defer rh.wg.Done()
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Until(start.Add(h.At))):
+			}
+			at := time.Since(start)
+			inst, err := h.Do(ctx)
+			rh.mu.Lock()
+			defer rh.mu.Unlock()
+			if err != nil {
+				rh.errs = append(rh.errs, fmt.Errorf("%s at %s: %w", h.Type, at.Round(time.Millisecond), err))
+				return
+			}
+			pr.Events = append(pr.Events, report.Event{Type: h.Type, AtS: report.Round3(at.Seconds()), Instance: inst})
+		}()
+	}
+	return rh
+}
+
+// wait cancels the hooks not yet fired and returns the errors of those
+// that failed.
+func (rh *runningHooks) wait() error {
+	rh.cancel()
+	rh.wg.Wait()
+	return errors.Join(rh.errs...)
 }
 
 // target is the vegeta Targeter: the next user (skipping users busy
@@ -347,7 +332,7 @@ func (d *Driver) observe(ctx context.Context, wg *sync.WaitGroup, r *vegeta.Resu
 		pr.Records = append(pr.Records, Record{At: r.Timestamp.Sub(start), Latency: r.Latency, Class: ClassTransport, User: -1})
 		return
 	}
-	inst := r.Headers.Get(InstanceHeader)
+	inst := r.Headers.Get(lb.InstanceHeader)
 	u := d.users[idx]
 	cls := Classify(int(r.Code), inst, u.loggedIn)
 	rec := Record{At: r.Timestamp.Sub(start), Latency: r.Latency, Code: r.Code, Class: cls, User: idx, Instance: inst}
@@ -377,7 +362,7 @@ func (d *Driver) observe(ctx context.Context, wg *sync.WaitGroup, r *vegeta.Resu
 // recorded apart from the load's.
 func (d *Driver) relogin(ctx context.Context, idx int, pr *PhaseResult) {
 	for attempt := 0; ; attempt++ {
-		lat, err := d.loginUser(ctx, idx)
+		lat, err := d.LogIn(ctx, idx)
 		d.mu.Lock()
 		if err == nil {
 			pr.Relogins = append(pr.Relogins, lat)
@@ -458,104 +443,6 @@ func (d *Driver) Logout(ctx context.Context, i int) (http.Header, error) {
 	return h, nil
 }
 
-// Summary turns the phase into the load part of a report.Scenario.
-func (pr *PhaseResult) Summary() report.Scenario {
-	s := report.Scenario{
-		Name:                   pr.Name,
-		DurationS:              pr.Duration.Seconds(),
-		RequestedRate:          pr.Rate,
-		Requests:               len(pr.Records),
-		Events:                 slices.Clone(pr.Events),
-		SessionsLost:           len(pr.Losses),
-		SessionsLostByInstance: map[string]int{},
-		Relogins:               len(pr.Relogins),
-		ReloginFailures:        pr.ReloginFailures,
-		ReloginLatency:         report.Summarize(slices.Clone(pr.Relogins)),
-	}
-	if pr.Sent > 0 {
-		s.CredentialBytes = round3(float64(pr.CredBytes) / float64(pr.Sent))
-	}
-	lats := make([]time.Duration, len(pr.Records))
-	nsec := int(math.Ceil(pr.Duration.Seconds()))
-	if n := len(pr.Records); n > 0 {
-		nsec = max(nsec, int(pr.Records[n-1].At/time.Second)+1)
-	}
-	secLats := make([][]time.Duration, nsec)
-	s.Timeline = make([]report.Second, nsec)
-	for i := range s.Timeline {
-		s.Timeline[i].T = i
-	}
-	for i, r := range pr.Records {
-		lats[i] = r.Latency
-		if r.Class == ClassOK {
-			s.OK++
-		}
-		add(&s.Errors, r.Class)
-		sec := int(r.At / time.Second)
-		if sec < 0 || sec >= nsec {
-			continue
-		}
-		t := &s.Timeline[sec]
-		t.Requests++
-		if r.Class == ClassOK {
-			t.OK++
-		}
-		add(&t.Errors, r.Class)
-		secLats[sec] = append(secLats[sec], r.Latency)
-	}
-	for i, sl := range secLats {
-		p := report.Summarize(sl)
-		s.Timeline[i].P50, s.Timeline[i].P99, s.Timeline[i].Max = p.P50, p.P99, p.Max
-	}
-	for _, l := range pr.Losses {
-		s.SessionsLostByInstance[l.Instance]++
-		if sec := int(l.At / time.Second); sec >= 0 && sec < nsec {
-			s.Timeline[sec].SessionLost++
-		}
-	}
-	s.Latency = report.Summarize(lats)
-	s.Warnings = stallWarnings(s.Timeline, pr.Rate, pr.Duration)
-	if n := len(pr.Records); n > 1 {
-		span := pr.Records[n-1].At - pr.Records[0].At
-		if span > 0 {
-			s.AchievedRate = round3(float64(n-1) / span.Seconds())
-		}
-	}
-	return s
-}
-
-// LostUsers returns the sorted distinct users that lost their session at
-// or after from.
-func (pr *PhaseResult) LostUsers(from time.Duration) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, l := range pr.Losses {
-		if l.At >= from && !seen[l.User] {
-			seen[l.User] = true
-			out = append(out, l.User)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
-
-// LiveStats is a running phase's progress.
-type LiveStats struct {
-	Requests, OK, Lost, Relogins int
-	// RecentP99Ms is the p99 of the requests answered in the last second.
-	RecentP99Ms float64
-}
-
-// OKRate is OK/Requests (1 before any request).
-func (s LiveStats) OKRate() float64 {
-	if s.Requests == 0 {
-		return 1
-	}
-	return float64(s.OK) / float64(s.Requests)
-}
-
 // Live returns the progress of the running phase (zero when none runs).
 func (d *Driver) Live() LiveStats {
 	d.mu.Lock()
@@ -583,25 +470,5 @@ func (d *Driver) Live() LiveStats {
 	return st
 }
 
-// stallWarnings flags seconds in which the load generator sent less than
-// half of what it should have: the machine (not the system under test)
-// was too busy to keep the rate, and latencies around them are suspect.
-func stallWarnings(tl []report.Second, rate float64, dur time.Duration) []string {
-	full := int(dur / time.Second) // the last partial second is expected to be short
-	want := rate / 2
-	if want < 1 {
-		return nil
-	}
-	var stalled []string
-	for i := 0; i < full && i < len(tl); i++ {
-		if float64(tl[i].Requests) < want {
-			stalled = append(stalled, strconv.Itoa(tl[i].T))
-		}
-	}
-	if len(stalled) == 0 {
-		return nil
-	}
-	return []string{fmt.Sprintf("the load generator sent less than half the requested rate in second(s) %s: "+
-		"the machine was overloaded (another process, or the harness itself), so latencies and errors around them are not the system's alone; re-run on a quiet machine",
-		strings.Join(stalled, ", "))}
-}
+// Path returns the request every user repeats.
+func (d *Driver) Path() string { return d.cfg.Path }

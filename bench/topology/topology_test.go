@@ -1,4 +1,4 @@
-package bench
+package topology
 
 import (
 	"context"
@@ -17,7 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authlab/authlab/internal/netutil"
+	"github.com/authlab/authlab/internal/proc"
+	"github.com/authlab/authlab/lb"
 )
 
 // The test binary doubles as a fake authlab for the topology: with
@@ -26,6 +27,9 @@ import (
 const (
 	fakeProcEnv = "AUTHLAB_BENCH_FAKE_PROC"
 	fakeLogEnv  = "AUTHLAB_BENCH_FAKE_LOG" // file of one JSON fakeStart per start
+	// fakeMarkerEnv names a file: "never-ready" creates it, and
+	// "exit-on-marker" exits once it exists.
+	fakeMarkerEnv = "AUTHLAB_BENCH_FAKE_MARKER"
 )
 
 func TestMain(m *testing.M) {
@@ -45,7 +49,10 @@ type fakeStart struct {
 
 // fakeProc serves /healthz on --listen; as "lb" also the admin API's
 // GET /_lb/instances on --admin-listen (bearer $AUTHLAB_ADMIN_TOKEN),
-// listing --instances gateways. It exits 1 when a port is taken.
+// listing --instances gateways. It exits 1 when a port is taken. As
+// "fail-loud" it prints a line and exits 1; as "never-ready" it creates
+// the marker file and never listens; as "exit-on-marker" it serves until
+// the marker file exists, then exits 3.
 func fakeProc(args []string) int {
 	if len(args) == 0 {
 		return 2
@@ -61,6 +68,23 @@ func fakeProc(args []string) int {
 			_, _ = f.Write(append(b, '\n'))
 			f.Close()
 		}
+	}
+	switch marker := os.Getenv(fakeMarkerEnv); args[0] {
+	case "fail-loud":
+		fmt.Fprintln(os.Stderr, "boom: the widget is on fire")
+		return 1
+	case "never-ready":
+		_ = os.WriteFile(marker, nil, 0o600)
+		select {}
+	case "exit-on-marker":
+		go func() {
+			for {
+				if _, err := os.Stat(marker); err == nil {
+					os.Exit(3)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
 	}
 	flagValue := func(name string) string {
 		for i, a := range args {
@@ -86,9 +110,9 @@ func fakeProc(args []string) int {
 				w.WriteHeader(http.StatusUnauthorized)
 				return
 			}
-			var list []Instance
+			var list []lb.InstanceInfo
 			for i := range n {
-				list = append(list, Instance{ID: fmt.Sprintf("gw%d", i+1), Address: fmt.Sprintf("127.0.0.1:%d", 20000+i),
+				list = append(list, lb.InstanceInfo{ID: fmt.Sprintf("gw%d", i+1), Address: fmt.Sprintf("127.0.0.1:%d", 20000+i),
 					AdminAddress: fmt.Sprintf("127.0.0.1:%d", 21000+i), State: "up"})
 			}
 			_ = json.NewEncoder(w).Encode(list)
@@ -151,7 +175,7 @@ func TestStartTopologyPortsAndSecrets(t *testing.T) {
 		// 1: auth; 3: backend (2 and 4 are their second tries); 5, 6: the
 		// lb's data and admin ports.
 		if calls != 1 && calls != 3 && calls != 6 {
-			return netutil.FreeLoopbackAddr()
+			return proc.FreeLoopbackAddr()
 		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0") // another process won the race
 		if err != nil {
@@ -164,12 +188,12 @@ func TestStartTopologyPortsAndSecrets(t *testing.T) {
 	const redisURL = "redis://:redis-password-in-url@127.0.0.1:1/0"
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	topo, err := StartTopology(ctx, TopologyConfig{
+	topo, err := Start(ctx, Config{
 		Exe: os.Args[0], Strategy: "jwt", Instances: 2, SeedUsers: 3, RedisURL: redisURL,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), reserve: reserve,
 	})
 	if err != nil {
-		t.Fatalf("StartTopology: %v", err)
+		t.Fatalf("Start: %v", err)
 	}
 	defer topo.Close()
 
@@ -229,7 +253,7 @@ func TestStartTopologyPortsAndSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range starts {
-		if alive(s.PID) {
+		if proc.Alive(s.PID) {
 			t.Errorf("%s (pid %d) survived Close", s.Name, s.PID)
 		}
 	}

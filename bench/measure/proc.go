@@ -1,4 +1,7 @@
-package bench
+// Package measure reads what the harness measures outside its own load:
+// the CPU and memory of processes (from /proc) and the command counts,
+// memory and version of a Redis (from INFO).
+package measure
 
 import (
 	"context"
@@ -8,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/authlab/authlab/lb"
 )
 
 // clockTicks is USER_HZ, the unit of utime/stime in /proc/<pid>/stat; 100
@@ -144,4 +149,16 @@ func TotalRSS(pids []int) int64 {
 		}
 	}
 	return n
+}
+
+// PIDs returns the process ids of the instances an lb lists (those it
+// started: external ones have none).
+func PIDs(insts []lb.InstanceInfo) []int {
+	var out []int
+	for _, in := range insts {
+		if in.PID > 0 {
+			out = append(out, in.PID)
+		}
+	}
+	return out
 }

@@ -1,4 +1,6 @@
-package bench
+// Package loadtest is a test double of the lb and its gateways for tests
+// of the load driver and the scenarios: no process, no Redis.
+package loadtest
 
 import (
 	"encoding/json"
@@ -9,12 +11,18 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/authlab/authlab/lb"
 )
 
-// fakeCluster stands in for the lb and its gateways: cookie mode keeps
+// Password is the password every user of a Cluster logs in with.
+const Password = "pw"
+
+// Cluster stands in for the lb and its gateways: cookie mode keeps
 // sessions in each instance's memory behind a pin cookie (like sticky);
-// bearer mode accepts a token on every instance (like jwt).
-type fakeCluster struct {
+// bearer mode accepts a token on every instance (like jwt). Tokens are
+// "tok-" + the user name.
+type Cluster struct {
 	cookie bool
 
 	mu        sync.Mutex
@@ -31,8 +39,9 @@ type fakeInstance struct {
 	sessions map[string]string // session id → user
 }
 
-func newFakeCluster(t *testing.T, n int, cookie bool) (*fakeCluster, *httptest.Server) {
-	c := &fakeCluster{cookie: cookie}
+// NewCluster serves a Cluster of n instances, gw1…gwN, until t ends.
+func NewCluster(t testing.TB, n int, cookie bool) (*Cluster, *httptest.Server) {
+	c := &Cluster{cookie: cookie}
 	for i := range n {
 		c.instances = append(c.instances, &fakeInstance{id: fmt.Sprintf("gw%d", i+1), alive: true, sessions: map[string]string{}})
 	}
@@ -41,7 +50,8 @@ func newFakeCluster(t *testing.T, n int, cookie bool) (*fakeCluster, *httptest.S
 	return c, srv
 }
 
-func (c *fakeCluster) kill(id string) {
+// Kill takes instance id down; its sessions are gone.
+func (c *Cluster) Kill(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, in := range c.instances {
@@ -51,7 +61,8 @@ func (c *fakeCluster) kill(id string) {
 	}
 }
 
-func (c *fakeCluster) revive(id string) {
+// Revive brings instance id back, empty.
+func (c *Cluster) Revive(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, in := range c.instances {
@@ -61,7 +72,21 @@ func (c *fakeCluster) revive(id string) {
 	}
 }
 
-func (c *fakeCluster) pick(w http.ResponseWriter, r *http.Request) *fakeInstance {
+// SetStoreDown makes every instance answer 503 (its store unreachable).
+func (c *Cluster) SetStoreDown(down bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.storeDown = down
+}
+
+// Sessions returns how many sessions instance i (0-based) holds.
+func (c *Cluster) Sessions(i int) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.instances[i].sessions)
+}
+
+func (c *Cluster) pick(w http.ResponseWriter, r *http.Request) *fakeInstance {
 	if ck, err := r.Cookie("authlab_lb"); err == nil {
 		for _, in := range c.instances {
 			if in.id == ck.Value && in.alive {
@@ -80,7 +105,8 @@ func (c *fakeCluster) pick(w http.ResponseWriter, r *http.Request) *fakeInstance
 	return nil
 }
 
-func (c *fakeCluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP implements http.Handler.
+func (c *Cluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	in := c.pick(w, r)
@@ -88,7 +114,7 @@ func (c *fakeCluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no instance", http.StatusBadGateway)
 		return
 	}
-	w.Header().Set(InstanceHeader, in.id)
+	w.Header().Set(lb.InstanceHeader, in.id)
 	if c.storeDown {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
@@ -103,7 +129,7 @@ func (c *fakeCluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/auth/login":
 		var body struct{ Username, Password string }
-		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Password != "pw" {
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Password != Password {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
@@ -134,7 +160,7 @@ func (c *fakeCluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (c *fakeCluster) auth(in *fakeInstance, r *http.Request) (string, bool) {
+func (c *Cluster) auth(in *fakeInstance, r *http.Request) (string, bool) {
 	if c.cookie {
 		ck, err := r.Cookie("authlab_session")
 		if err != nil {

@@ -1,4 +1,4 @@
-package bench
+package load
 
 import (
 	"net/http"
@@ -19,9 +19,6 @@ const (
 	ClassServer                    // any other 5xx (502 from the lb, 503 from the lb itself)
 	ClassOther                     // any other status
 )
-
-// InstanceHeader names the gateway instance that answered.
-const InstanceHeader = "X-Authlab-Instance"
 
 // String names c as the report does.
 func (c Class) String() string {
@@ -52,8 +49,8 @@ func Classify(code int, instance string, loggedIn bool) Class {
 	return ClassOther
 }
 
-// add counts one request of class c into e.
-func add(e *report.Errors, c Class) {
+// Count counts one request of class c into e (nothing for ClassOK).
+func Count(e *report.Errors, c Class) {
 	switch c {
 	case ClassTransport:
 		e.Transport++

@@ -1,0 +1,196 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authlab/authlab/bench/report"
+)
+
+// Record is one request of a phase.
+type Record struct {
+	// At is the intended send time since the start of the phase.
+	At time.Duration
+	// Latency is measured from the send time (workers are unbounded, so a
+	// request is sent when it is due: no coordinated omission).
+	Latency  time.Duration
+	Code     uint16
+	Class    Class
+	User     int
+	Instance string
+}
+
+// Loss is one session lost: user's credential rejected with 401 after it
+// had been logged in. Instance is the one that last served the user
+// before the loss.
+type Loss struct {
+	// At is when the 401 arrived, from the phase's start.
+	At       time.Duration
+	User     string
+	Instance string
+}
+
+// Hook runs during a phase at offset At; it returns the instance it acted
+// on (for the event) or an error that fails the phase.
+type Hook struct {
+	At   time.Duration
+	Type string
+	Do   func(ctx context.Context) (instance string, err error)
+}
+
+// Phase is one constant-rate attack.
+type Phase struct {
+	Name     string
+	Rate     float64
+	Duration time.Duration
+	Hooks    []Hook
+}
+
+// PhaseResult is everything a phase saw.
+type PhaseResult struct {
+	Name            string
+	Rate            float64
+	Duration        time.Duration
+	Records         []Record
+	Losses          []Loss
+	Relogins        []time.Duration
+	ReloginFailures int
+	CredBytes       int64
+	Sent            int64
+	Events          []report.Event
+}
+
+// Summary turns the phase into the load part of a report.Scenario.
+func (pr *PhaseResult) Summary() report.Scenario {
+	s := report.Scenario{
+		Name:                   pr.Name,
+		DurationS:              pr.Duration.Seconds(),
+		RequestedRate:          pr.Rate,
+		Requests:               len(pr.Records),
+		Events:                 slices.Clone(pr.Events),
+		SessionsLost:           len(pr.Losses),
+		SessionsLostByInstance: map[string]int{},
+		Relogins:               len(pr.Relogins),
+		ReloginFailures:        pr.ReloginFailures,
+		ReloginLatency:         report.Summarize(slices.Clone(pr.Relogins)),
+	}
+	if pr.Sent > 0 {
+		s.CredentialBytes = report.Round3(float64(pr.CredBytes) / float64(pr.Sent))
+	}
+	lats := make([]time.Duration, len(pr.Records))
+	nsec := int(math.Ceil(pr.Duration.Seconds()))
+	if n := len(pr.Records); n > 0 {
+		nsec = max(nsec, int(pr.Records[n-1].At/time.Second)+1)
+	}
+	secLats := make([][]time.Duration, nsec)
+	s.Timeline = make([]report.Second, nsec)
+	for i := range s.Timeline {
+		s.Timeline[i].T = i
+	}
+	for i, r := range pr.Records {
+		lats[i] = r.Latency
+		if r.Class == ClassOK {
+			s.OK++
+		}
+		Count(&s.Errors, r.Class)
+		sec := int(r.At / time.Second)
+		if sec < 0 || sec >= nsec {
+			continue
+		}
+		t := &s.Timeline[sec]
+		t.Requests++
+		if r.Class == ClassOK {
+			t.OK++
+		}
+		Count(&t.Errors, r.Class)
+		secLats[sec] = append(secLats[sec], r.Latency)
+	}
+	for i, sl := range secLats {
+		p := report.Summarize(sl)
+		s.Timeline[i].P50, s.Timeline[i].P99, s.Timeline[i].Max = p.P50, p.P99, p.Max
+	}
+	for _, l := range pr.Losses {
+		s.SessionsLostByInstance[l.Instance]++
+		if sec := int(l.At / time.Second); sec >= 0 && sec < nsec {
+			s.Timeline[sec].SessionLost++
+		}
+	}
+	s.Latency = report.Summarize(lats)
+	s.Warnings = stallWarnings(s.Timeline, pr.Rate, pr.Duration)
+	if n := len(pr.Records); n > 1 {
+		span := pr.Records[n-1].At - pr.Records[0].At
+		if span > 0 {
+			s.AchievedRate = report.Round3(float64(n-1) / span.Seconds())
+		}
+	}
+	return s
+}
+
+// LostUsers returns the sorted distinct users that lost their session at
+// or after from.
+func (pr *PhaseResult) LostUsers(from time.Duration) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range pr.Losses {
+		if l.At >= from && !seen[l.User] {
+			seen[l.User] = true
+			out = append(out, l.User)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// EventAt returns when the phase's first event of type typ happened.
+func (pr *PhaseResult) EventAt(typ string) (time.Duration, bool) {
+	for _, ev := range pr.Events {
+		if ev.Type == typ {
+			return time.Duration(ev.AtS * float64(time.Second)), true
+		}
+	}
+	return 0, false
+}
+
+// LiveStats is a running phase's progress.
+type LiveStats struct {
+	Requests, OK, Lost, Relogins int
+	// RecentP99Ms is the p99 of the requests answered in the last second.
+	RecentP99Ms float64
+}
+
+// OKRate is OK/Requests (1 before any request).
+func (s LiveStats) OKRate() float64 {
+	if s.Requests == 0 {
+		return 1
+	}
+	return float64(s.OK) / float64(s.Requests)
+}
+
+// stallWarnings flags seconds in which the load generator sent less than
+// half of what it should have: the machine (not the system under test)
+// was too busy to keep the rate, and latencies around them are suspect.
+func stallWarnings(tl []report.Second, rate float64, dur time.Duration) []string {
+	full := int(dur / time.Second) // the last partial second is expected to be short
+	want := rate / 2
+	if want < 1 {
+		return nil
+	}
+	var stalled []string
+	for i := 0; i < full && i < len(tl); i++ {
+		if float64(tl[i].Requests) < want {
+			stalled = append(stalled, strconv.Itoa(tl[i].T))
+		}
+	}
+	if len(stalled) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("the load generator sent less than half the requested rate in second(s) %s: "+
+		"the machine was overloaded (another process, or the harness itself), so latencies and errors around them are not the system's alone; re-run on a quiet machine",
+		strings.Join(stalled, ", "))}
+}

@@ -1,0 +1,147 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/authlab/authlab/bench/catalog"
+	"github.com/authlab/authlab/bench/load"
+	"github.com/authlab/authlab/bench/report"
+	"github.com/authlab/authlab/lb"
+)
+
+// RevocationName names the revocation scenario.
+const RevocationName = "revocation"
+
+// Revocation logs a sample of users out through the lb, then polls every
+// gateway directly with each logged-out credential until it rejects it:
+// the lag per (user, instance) pair, and how many pairs still accepted the
+// credential at the timeout. The users are logged back in afterwards.
+type Revocation struct{}
+
+// Name implements Scenario.
+func (Revocation) Name() string { return RevocationName }
+
+// Run implements Scenario.
+func (Revocation) Run(ctx context.Context, env *Env) (report.Scenario, error) {
+	cfg := env.Config
+	if !catalog.HasCredential(cfg.Strategy) {
+		return report.Scenario{Skipped: true, SkipReason: fmt.Sprintf("the %s strategy has no credential to revoke", cfg.Strategy)}, nil
+	}
+	urls, err := liveInstanceURLs(ctx, env.Gateways)
+	if err != nil {
+		return report.Scenario{}, err
+	}
+	n := cfg.RevocationSample
+	env.Progress.Note("revocation: logging out %d users, polling %d instances directly", n, len(urls))
+	lags, notRevoked, err := MeasureRevocation(ctx, env.Driver, n, urls, env.Driver.Path(), cfg.RevocationTimeout)
+	if err != nil {
+		return report.Scenario{}, err
+	}
+	if err := logBackIn(ctx, env.Driver, n); err != nil {
+		return report.Scenario{}, err
+	}
+	return report.Scenario{Revocation: &report.Revocation{
+		Sampled: n, Instances: len(urls), TimeoutS: cfg.RevocationTimeout.Seconds(),
+		Lag: report.Summarize(lags), NotRevoked: notRevoked, Pairs: n * len(urls),
+	}}, nil
+}
+
+// liveInstanceURLs returns the base URLs of the gateways that are up.
+func liveInstanceURLs(ctx context.Context, g Gateways) ([]string, error) {
+	insts, err := g.Instances(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var urls []string
+	for _, in := range insts {
+		if in.State == lb.StateUp || in.State == "" {
+			a := in.Address
+			if !strings.Contains(a, "://") {
+				a = "http://" + a
+			}
+			urls = append(urls, a)
+		}
+	}
+	return urls, nil
+}
+
+// logBackIn logs users 0..n-1 in again, so the scenarios after this one
+// see every user with a valid credential.
+func logBackIn(ctx context.Context, d *load.Driver, n int) error {
+	for i := range n {
+		if _, err := d.LogIn(ctx, i); err != nil {
+			return fmt.Errorf("log user %s back in after revocation: %w", load.UserName(i), err)
+		}
+	}
+	return nil
+}
+
+// MeasureRevocation logs out users 0..n-1 through the lb and polls every
+// instance address (base URLs) directly with each logged-out credential
+// until it answers 401. It returns the lags of the (user, instance) pairs
+// that rejected within timeout and the number that did not.
+func MeasureRevocation(ctx context.Context, d *load.Driver, n int, instances []string, path string, timeout time.Duration) ([]time.Duration, int, error) {
+	client := &http.Client{Timeout: 2 * time.Second}
+	var (
+		mu         sync.Mutex
+		lags       []time.Duration
+		notRevoked int
+		wg         sync.WaitGroup
+	)
+	for i := range n {
+		cred, err := d.Logout(ctx, i)
+		if err != nil {
+			return nil, 0, err
+		}
+		loggedOut := time.Now()
+		for _, base := range instances {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				lag, ok := pollUntilRejected(ctx, client, base+path, cred, loggedOut, timeout)
+				mu.Lock()
+				defer mu.Unlock()
+				if ok {
+					lags = append(lags, lag)
+				} else {
+					notRevoked++
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	return lags, notRevoked, ctx.Err()
+}
+
+func pollUntilRejected(ctx context.Context, c *http.Client, url string, cred http.Header, since time.Time, timeout time.Duration) (time.Duration, bool) {
+	deadline := since.Add(timeout)
+	for time.Now().Before(deadline) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return 0, false
+		}
+		for k, v := range cred {
+			req.Header[k] = v
+		}
+		resp, err := c.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusUnauthorized {
+				return time.Since(since), true
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return 0, false
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return 0, false
+}
