@@ -56,12 +56,22 @@ func lookupPolicy(name Policy) (policy, bool) {
 	return policy{}, false
 }
 
+// Policies lists every policy, in the order help texts list them.
+func Policies() []Policy {
+	ps := policies()
+	out := make([]Policy, len(ps))
+	for i, p := range ps {
+		out[i] = p.name
+	}
+	return out
+}
+
 // PolicyNames lists the policies for a help text: "a, b or c".
 func PolicyNames() string {
-	ps := policies()
+	ps := Policies()
 	names := make([]string, len(ps))
 	for i, p := range ps {
-		names[i] = string(p.name)
+		names[i] = string(p)
 	}
 	if len(names) < 2 {
 		return strings.Join(names, "")

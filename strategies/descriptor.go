@@ -24,6 +24,13 @@ type Descriptor struct {
 	// Control is true for the control group only ("none"): it authenticates
 	// nobody, so the other strategies are measured against it.
 	Control bool `json:"control"`
+	// StateLives is one sentence, whose subject is the strategy, saying
+	// where its state lives (the demo narrates it).
+	StateLives string `json:"state_lives"`
+	// AfterCrash is what happens to a logged-in user when the instance that
+	// served them dies: a sentence with two %s, the dead instance and the
+	// one answering next (the demo narrates it).
+	AfterCrash string `json:"after_crash"`
 	// Needs is what the strategy asks of the topology.
 	Needs Needs `json:"needs"`
 	// Traits are what it can do as built from its default flags.

@@ -1,82 +1,84 @@
-// Package catalog is what the harness knows about the strategies and the
-// lb's policies: their names, the order reports show them in, and the few
-// facts the harness acts on (which strategy needs a sticky lb, which has a
-// credential to revoke, how its credential travels).
-//
-// It is the only place under bench/ that spells a strategy's or a policy's
-// name. It stands in for the strategy catalogue of issue 9 until that
-// lands; then these functions read the catalogue (or this package goes).
-// It imports nothing, so every harness package, report included, may use it.
+// Package catalog is what the harness needs to know about the strategies
+// and the lb's policies, read from their one source: the strategy catalogue
+// (strategies/catalog) and the lb's policy list. It spells no strategy or
+// policy name itself; adding a strategy to the catalogue adds it here.
 package catalog
 
-import "slices"
+import (
+	"slices"
 
-// Strategy names, as the gateway's --strategy takes them.
-const (
-	None         = "none"
-	Sticky       = "sticky"
-	RedisSession = "redis-session"
-	JWT          = "jwt"
-	Opaque       = "opaque"
+	"github.com/authlab/authlab/lb"
+	"github.com/authlab/authlab/strategies"
+	strategycatalog "github.com/authlab/authlab/strategies/catalog"
 )
-
-// Control is the control group every other strategy is compared with.
-const Control = None
 
 // Strategies returns every strategy in display order (reports, comparison
 // columns).
-func Strategies() []string { return []string{None, Sticky, RedisSession, JWT, Opaque} }
+func Strategies() []string { return strategycatalog.Names() }
+
+// Default is the strategy commands use when none is given.
+func Default() string { return strategycatalog.Default }
 
 // Known reports whether name is a strategy.
-func Known(name string) bool { return slices.Contains(Strategies(), name) }
+func Known(name string) bool {
+	_, err := strategycatalog.Lookup(name)
+	return err == nil
+}
+
+// Describe returns strategy's descriptor (ok false for an unknown name).
+func Describe(name string) (strategies.Descriptor, bool) {
+	d, err := strategycatalog.Lookup(name)
+	return d, err == nil
+}
+
+// Control is the control group every other strategy is compared with.
+func Control() string { return strategycatalog.Control().Name }
+
+// IsControl reports whether name is the control group.
+func IsControl(name string) bool { return strategycatalog.IsControl(name) }
 
 // Rank is name's position in display order; unknown names come after every
 // known one.
 func Rank(name string) int {
-	if i := slices.Index(Strategies(), name); i >= 0 {
+	names := Strategies()
+	if i := slices.Index(names, name); i >= 0 {
 		return i
 	}
-	return len(Strategies())
+	return len(names)
 }
 
 // HasCredential reports whether a strategy hands its users a credential
 // (one a logout can revoke): every strategy but the control group.
-func HasCredential(strategy string) bool { return strategy != None }
+func HasCredential(strategy string) bool { return Known(strategy) && !IsControl(strategy) }
 
 // KeepsSessionsInInstance reports whether a strategy's sessions live in
 // one gateway's memory, so they die with it and need a sticky lb.
-func KeepsSessionsInInstance(strategy string) bool { return strategy == Sticky }
+func KeepsSessionsInInstance(strategy string) bool { return strategycatalog.NeedsStickyLB(strategy) }
 
-// Carrier is how a strategy's credential travels.
-type Carrier int
-
-// Carriers.
-const (
-	CarrierNone   Carrier = iota // no credential (the control group)
-	CarrierCookie                // a session cookie
-	CarrierBearer                // Authorization: Bearer
-)
-
-// CarrierOf returns how strategy's credential travels.
-func CarrierOf(strategy string) Carrier {
-	switch strategy {
-	case None:
-		return CarrierNone
-	case Sticky, RedisSession:
-		return CarrierCookie
+// Transport returns how strategy's credential travels ("" for an unknown
+// name).
+func Transport(strategy string) strategies.TransportKind {
+	d, ok := Describe(strategy)
+	if !ok {
+		return ""
 	}
-	return CarrierBearer
+	return d.Traits.Transport
 }
 
-// lb policy names, as the lb's --policy takes them.
-const (
-	PolicyRoundRobin = "round-robin"
-	PolicyLeastConn  = "least-conn"
-	PolicySticky     = "sticky"
-)
-
 // Policies returns every lb policy.
-func Policies() []string { return []string{PolicyRoundRobin, PolicyLeastConn, PolicySticky} }
+func Policies() []string {
+	var out []string
+	for _, p := range lb.Policies() {
+		out = append(out, string(p))
+	}
+	return out
+}
+
+// PolicySticky is the lb policy that pins a client to an instance.
+const PolicySticky = string(lb.Sticky)
+
+// PolicyRoundRobin is the lb's default policy.
+const PolicyRoundRobin = string(lb.RoundRobin)
 
 // DefaultPolicy is the lb policy a strategy needs: sessions kept in one
 // instance's memory need the sticky policy.
@@ -85,4 +87,15 @@ func DefaultPolicy(strategy string) string {
 		return PolicySticky
 	}
 	return PolicyRoundRobin
+}
+
+// FirstNeedingStickyLB returns the first strategy, in display order, whose
+// sessions die with their instance ("" when there is none).
+func FirstNeedingStickyLB() string {
+	for _, n := range Strategies() {
+		if KeepsSessionsInInstance(n) {
+			return n
+		}
+	}
+	return ""
 }

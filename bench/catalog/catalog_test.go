@@ -3,39 +3,49 @@ package catalog
 import (
 	"slices"
 	"testing"
+
+	"github.com/authlab/authlab/strategies"
+	strategycatalog "github.com/authlab/authlab/strategies/catalog"
 )
 
-func TestFacts(t *testing.T) {
-	tests := []struct {
-		strategy   string
-		policy     string
-		carrier    Carrier
-		credential bool
-	}{
-		{None, PolicyRoundRobin, CarrierNone, false},
-		{Sticky, PolicySticky, CarrierCookie, true},
-		{RedisSession, PolicyRoundRobin, CarrierCookie, true},
-		{JWT, PolicyRoundRobin, CarrierBearer, true},
-		{Opaque, PolicyRoundRobin, CarrierBearer, true},
+// TestFactsFollowTheCatalogue: every fact the harness acts on is read from
+// the strategy catalogue, for every strategy in it.
+func TestFactsFollowTheCatalogue(t *testing.T) {
+	all := strategycatalog.All()
+	if !slices.Equal(Strategies(), strategycatalog.Names()) {
+		t.Fatalf("Strategies() = %v, the catalogue lists %v", Strategies(), strategycatalog.Names())
 	}
-	for i, tc := range tests {
-		if got := Strategies()[i]; got != tc.strategy || Rank(got) != i || !Known(got) {
-			t.Errorf("strategy %d = %q (rank %d), want %q", i, got, Rank(got), tc.strategy)
+	for i, d := range all {
+		if Rank(d.Name) != i || !Known(d.Name) {
+			t.Errorf("%s: rank %d, known %v; want rank %d", d.Name, Rank(d.Name), Known(d.Name), i)
 		}
-		if got := DefaultPolicy(tc.strategy); got != tc.policy || !slices.Contains(Policies(), got) {
-			t.Errorf("DefaultPolicy(%s) = %s, want %s", tc.strategy, got, tc.policy)
+		wantPolicy := PolicyRoundRobin
+		if d.Needs.StickyLB {
+			wantPolicy = PolicySticky
 		}
-		if got := CarrierOf(tc.strategy); got != tc.carrier {
-			t.Errorf("CarrierOf(%s) = %v, want %v", tc.strategy, got, tc.carrier)
+		if got := DefaultPolicy(d.Name); got != wantPolicy || !slices.Contains(Policies(), got) {
+			t.Errorf("DefaultPolicy(%s) = %s, want %s", d.Name, got, wantPolicy)
 		}
-		if got := HasCredential(tc.strategy); got != tc.credential {
-			t.Errorf("HasCredential(%s) = %v", tc.strategy, got)
+		if got := Transport(d.Name); got != d.Traits.Transport {
+			t.Errorf("Transport(%s) = %v, want %v", d.Name, got, d.Traits.Transport)
+		}
+		if HasCredential(d.Name) == d.Control {
+			t.Errorf("HasCredential(%s) = %v for a control group = %v", d.Name, HasCredential(d.Name), d.Control)
+		}
+		if IsControl(d.Name) != d.Control {
+			t.Errorf("IsControl(%s) wrong", d.Name)
 		}
 	}
-	if Known("kerberos") || Rank("kerberos") != len(Strategies()) {
-		t.Errorf("an unknown strategy is known or ranked among the known")
+	if Known("kerberos") || Rank("kerberos") != len(all) || HasCredential("kerberos") || Transport("kerberos") != "" {
+		t.Errorf("an unknown strategy is known, ranked among the known, or has facts")
 	}
-	if Control != Strategies()[0] {
-		t.Errorf("the control group %q is not shown first", Control)
+	if Control() != strategycatalog.Control().Name || Rank(Control()) != 0 {
+		t.Errorf("the control group %q is not the catalogue's, shown first", Control())
+	}
+	if n := FirstNeedingStickyLB(); n == "" || !KeepsSessionsInInstance(n) {
+		t.Errorf("FirstNeedingStickyLB() = %q", n)
+	}
+	if Transport(Control()) != strategies.TransportNone {
+		t.Errorf("the control group carries a credential")
 	}
 }

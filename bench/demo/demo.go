@@ -20,10 +20,17 @@ import (
 	"github.com/authlab/authlab/lb"
 )
 
-// DefaultStrategies are walked through unless told otherwise: one that
-// loses the session with its instance and two that keep it.
+// DefaultStrategies are walked through unless told otherwise: every
+// strategy but the control group, in display order — those that lose the
+// session with its instance and those that keep it.
 func DefaultStrategies() []string {
-	return []string{catalog.Sticky, catalog.RedisSession, catalog.JWT}
+	var out []string
+	for _, n := range catalog.Strategies() {
+		if !catalog.IsControl(n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // Config configures the walkthrough.
@@ -75,27 +82,11 @@ type Outcome struct {
 
 // story explains where strategy keeps a session (a sentence whose
 // subject is the strategy's name) and, as a format of the killed and the
-// answering instance, what a kill does to it; ok is false for a strategy
-// the demo does not know.
+// answering instance, what a kill does to it: both from the strategy's
+// descriptor. ok is false for a strategy the catalogue does not know.
 func story(strategy string) (where, afterKill string, ok bool) {
-	switch strategy {
-	case catalog.Sticky:
-		return "keeps the session in the memory of the gateway that created it; the lb pins the user to that gateway with its authlab_lb cookie.",
-			lostWhy, true
-	case catalog.RedisSession:
-		return "keeps the session in Redis, shared by every gateway; the cookie only holds its id.",
-			"%s is gone, but %s read the same session from Redis: the user carries on without noticing.", true
-	case catalog.JWT:
-		return "hands the user a signed token that carries the identity itself; no gateway keeps any state about it.",
-			"%s is gone; %s checked the token's signature with the shared key and needed nothing else: the user carries on.", true
-	case catalog.Opaque:
-		return "hands out a random token whose meaning lives in Redis (cached by each gateway).",
-			"%s is gone; %s looked the token up in Redis (its own cache was cold): the user carries on.", true
-	case catalog.None:
-		return "authenticates nobody: every request is the anonymous user (the control group).",
-			"%s is gone; %s answers the anonymous request just the same.", true
-	}
-	return "", "", false
+	d, ok := catalog.Describe(strategy)
+	return d.StateLives, d.AfterCrash, ok
 }
 
 // lostWhy explains a lost session.
@@ -134,7 +125,7 @@ func summarize(w io.Writer, outs []Outcome) {
 		fmt.Fprintf(w, "  %-14s served by %s, %s killed, next request answered by %s with %d: %s\n",
 			o.Strategy, o.Before, o.Before, o.After, o.AfterStatus, verdict)
 	}
-	fmt.Fprintf(w, "\nMeasure it under load: authlab bench --strategy %s --scenario failover\n", catalog.Sticky)
+	fmt.Fprintf(w, "\nMeasure it under load: authlab bench --strategy %s --scenario failover\n", catalog.FirstNeedingStickyLB())
 }
 
 // walk is one strategy's walkthrough: its topology and the demo user's

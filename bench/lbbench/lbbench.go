@@ -212,7 +212,7 @@ func startChain(ctx context.Context, procs *topology.Group, n int) ([]gateway, e
 	gws := make([]gateway, n)
 	for i := range gws {
 		gws[i].data, gws[i].admin, err = procs.StartGateway(ctx, fmt.Sprintf("gw%d", i+1),
-			topology.Gateways{Strategy: catalog.None, AuthURL: authURL, BackendURL: backendURL})
+			topology.Gateways{Strategy: catalog.Control(), AuthURL: authURL, BackendURL: backendURL})
 		if err != nil {
 			return nil, err
 		}
@@ -407,7 +407,7 @@ func median(v []float64) float64 {
 func (r *Report) WriteTable(w io.Writer) error {
 	c := r.Config
 	fmt.Fprintf(w, "bench-lb: %d gateway instances (strategy %s), %d workers (closed loop, keep-alive), %v rounds after %v warmup, %d alternating repeats\n",
-		c.Instances, catalog.None, c.Workers, c.Duration, c.Warmup, c.Repeats)
+		c.Instances, catalog.Control(), c.Workers, c.Duration, c.Warmup, c.Repeats)
 	fmt.Fprintf(w, "Go lb: policy %s (cookie %s); HAProxy: %s, balance roundrobin, cookie SERVERID insert indirect nocache\n\n", catalog.PolicySticky, "authlab_lb", r.HAProxy)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "path\tproxy\tround\treq/s\tp50\tp99\tproxy CPU\terrors\t")

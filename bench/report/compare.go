@@ -104,7 +104,7 @@ func Compare(reports []*Report) []Row {
 	var base *Scenario
 	var baseMem *float64
 	for _, r := range reports {
-		if r.Strategy == catalog.Control {
+		if catalog.IsControl(r.Strategy) {
 			base = loaded(r.Scenario("steady"))
 			baseMem = Float(r.Memory.GatewayPerLoginBytes)
 		}
@@ -167,7 +167,7 @@ func loaded(s *Scenario) *Scenario {
 // verdict derives a few plain sentences from the numbers.
 func verdict(r Row, users int) string {
 	var parts []string
-	if r.Strategy == catalog.Control {
+	if catalog.IsControl(r.Strategy) {
 		return "Control group: no authentication at all; the floor every other strategy is measured against."
 	}
 	if r.P50Ratio != nil {
@@ -232,7 +232,7 @@ func RenderComparison(w io.Writer, reports []*Report, rows []Row) error {
 		fmt.Fprintf(&b, "| %s | %s |\n", label, strings.Join(cells, " | "))
 	}
 	line("steady p50 / p99 (ms)", func(r Row) string { return pair(r.P50, r.P99, "") })
-	line("latency ratio to `"+catalog.Control+"` (p50 / p99)", func(r Row) string { return pair(r.P50Ratio, r.P99Ratio, "×") })
+	line("latency ratio to `"+catalog.Control()+"` (p50 / p99)", func(r Row) string { return pair(r.P50Ratio, r.P99Ratio, "×") })
 	line("throughput (achieved req/s, steady)", func(r Row) string { return opt(r.Throughput, "") })
 	line("capacity (req/s with p99 under bound)", func(r Row) string { return opt(r.MaxRate, "") })
 	line("sessions lost on kill", func(r Row) string { return optInt(r.SessionsLost) })
@@ -268,7 +268,7 @@ func RenderComparison(w io.Writer, reports []*Report, rows []Row) error {
 	line("credential bytes / request", func(r Row) string { return opt(r.CredentialBytes, "") })
 	line("Redis commands / request", func(r Row) string { return opt(r.RedisCmds, "") })
 	line("Redis bytes per session", func(r Row) string { return num(r.MemPerSession) })
-	line("gateway RSS per login, minus `"+catalog.Control+"`'s (bytes, noisy)", func(r Row) string { return opt(r.GatewayPerLogin, "") })
+	line("gateway RSS per login, minus `"+catalog.Control()+"`'s (bytes, noisy)", func(r Row) string { return opt(r.GatewayPerLogin, "") })
 	b.WriteString("\n## Verdicts\n\n")
 	for _, r := range rows {
 		fmt.Fprintf(&b, "- **%s** — %s\n", r.Strategy, r.Verdict)

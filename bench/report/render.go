@@ -90,7 +90,7 @@ func renderSummary(b *strings.Builder, r *Report) {
 	fmt.Fprintf(b, "Initial login of %d users: p50 %s ms, p99 %s ms, %d failed. ",
 		r.Login.Users, num(r.Login.Latency.P50), num(r.Login.Latency.P99), r.Login.Failures)
 	fmt.Fprintf(b, "Memory across the login: Redis +%s (%s bytes per session); gateways' RSS +%s (%s bytes per login, noisy: compare with the `%s` strategy's).\n\n",
-		bytesText(r.Memory.RedisUsedDeltaBytes), num(r.Memory.PerSessionBytes), bytesText(r.Memory.GatewayRSSDeltaBytes), num(r.Memory.GatewayPerLoginBytes), catalog.Control)
+		bytesText(r.Memory.RedisUsedDeltaBytes), num(r.Memory.PerSessionBytes), bytesText(r.Memory.GatewayRSSDeltaBytes), num(r.Memory.GatewayPerLoginBytes), catalog.Control())
 	if anyTimeline(r) {
 		fmt.Fprintf(b, "![latency percentiles per scenario](%s)\n\n", PercentilesChartFile)
 	}

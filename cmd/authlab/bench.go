@@ -24,7 +24,7 @@ import (
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	strategy := fs.String("strategy", catalog.JWT, "strategy under test: "+strings.Join(catalog.Strategies(), "|"))
+	strategy := fs.String("strategy", catalog.Default(), "strategy under test: "+strings.Join(catalog.Strategies(), "|"))
 	scenarios := fs.String("scenario", strings.Join(scenario.DefaultNames(), ","), "comma-separated scenarios: "+strings.Join(scenario.Names(scenario.All()), ",")+" (or all)")
 	rate := fs.Float64("rate", 200, "requests per second of every load scenario (constant rate, open model)")
 	duration := fs.Duration("duration", 30*time.Second, "length of every load scenario")
@@ -91,7 +91,7 @@ func scenarioList(flag string) []string {
 // policyUsage documents --policy of bench and up.
 func policyUsage() string {
 	return fmt.Sprintf("lb policy: %s (default: %s for the %s strategy, %s otherwise)",
-		strings.Join(catalog.Policies(), "|"), catalog.DefaultPolicy(catalog.Sticky), catalog.Sticky, catalog.PolicyRoundRobin)
+		strings.Join(catalog.Policies(), "|"), catalog.DefaultPolicy(catalog.FirstNeedingStickyLB()), catalog.FirstNeedingStickyLB(), catalog.PolicyRoundRobin)
 }
 
 // isTerminalWriter reports whether w is a terminal.

@@ -19,7 +19,7 @@ import (
 func runBenchLB(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench-lb", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	instances := fs.Int("instances", 3, "gateway instances (strategy "+catalog.None+")")
+	instances := fs.Int("instances", 3, "gateway instances (strategy "+catalog.Control()+")")
 	duration := fs.Duration("duration", 0, "one measured round (default 5s)")
 	warmup := fs.Duration("warmup", 0, "unmeasured warm-up before every round (default 1s)")
 	repeats := fs.Int("repeats", 3, "alternating rounds per proxy and path")

@@ -15,6 +15,7 @@ import (
 	"github.com/authlab/authlab/internal/secret"
 	"github.com/authlab/authlab/lb"
 	"github.com/authlab/authlab/services/auth"
+	"github.com/authlab/authlab/strategies"
 )
 
 // runUp is `authlab up`: the benchmark topology for hands-on use, until
@@ -22,7 +23,7 @@ import (
 func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	strategy := fs.String("strategy", catalog.JWT, "strategy: "+strings.Join(catalog.Strategies(), "|"))
+	strategy := fs.String("strategy", catalog.Default(), "strategy: "+strings.Join(catalog.Strategies(), "|"))
 	instances := fs.Int("instances", 3, "gateway instances behind the lb")
 	policy := fs.String("policy", "", policyUsage())
 	listen := fs.String("listen", "127.0.0.1:8000", "the lb's data address")
@@ -111,11 +112,11 @@ authlab is up — strategy %s
 Try, in a shell that has loaded the secrets:
   . %s
 `, strategy, lbURL, admin, strings.Join(ids, ", "), user, auth.AdminUser, t.RedisURL, t.RedisKind, t.RedisVersion, envPath, envPath)
-	switch catalog.CarrierOf(strategy) {
-	case catalog.CarrierCookie:
+	switch catalog.Transport(strategy) {
+	case strategies.TransportCookie:
 		fmt.Fprintf(w, "  %s -c /tmp/authlab.jar\n", login)
 		fmt.Fprintf(w, "  curl -si -b /tmp/authlab.jar -c /tmp/authlab.jar %s/api/me     # see X-Authlab-Instance\n", lbURL)
-	case catalog.CarrierNone:
+	case strategies.TransportNone:
 		fmt.Fprintf(w, "  curl -si %s/api/me     # no credential: the anonymous principal\n", lbURL)
 	default:
 		fmt.Fprintf(w, "  TOKEN=$(%s | sed -n 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/p')\n", strings.Replace(login, "curl -si", "curl -s", 1))

@@ -18,10 +18,12 @@ import (
 // key is generated with internal/secret's loud warning.
 func Descriptor() strategies.Descriptor {
 	return strategies.Descriptor{
-		Name:    Name,
-		Summary: "signed bearer access token carrying the identity itself, plus a single-use refresh token kept in Redis",
-		Needs:   strategies.Needs{Redis: true},
-		Traits:  strategies.Traits{Transport: strategies.TransportBearer, RevokeFlag: "jwt-denylist", SharedState: true, Refreshable: true},
+		Name:       Name,
+		Summary:    "signed bearer access token carrying the identity itself, plus a single-use refresh token kept in Redis",
+		StateLives: "hands the user a signed token that carries the identity itself; no gateway keeps any state about it.",
+		AfterCrash: "%s is gone; %s checked the token's signature with the shared key and needed nothing else: the user carries on.",
+		Needs:      strategies.Needs{Redis: true},
+		Traits:     strategies.Traits{Transport: strategies.TransportBearer, RevokeFlag: "jwt-denylist", SharedState: true, Refreshable: true},
 		Register: func(fs *flag.FlagSet) strategies.Builder {
 			f := &flags{}
 			f.register(fs)

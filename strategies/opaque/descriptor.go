@@ -11,10 +11,12 @@ import (
 // --opaque-* flags.
 func Descriptor() strategies.Descriptor {
 	return strategies.Descriptor{
-		Name:    Name,
-		Summary: "random bearer token; its meaning lives in Redis, cached by each gateway",
-		Needs:   strategies.Needs{Redis: true},
-		Traits:  strategies.Traits{Transport: strategies.TransportBearer, RevokeFlag: "opaque-pubsub", SharedState: true},
+		Name:       Name,
+		Summary:    "random bearer token; its meaning lives in Redis, cached by each gateway",
+		StateLives: "hands out a random token whose meaning lives in Redis (cached by each gateway).",
+		AfterCrash: "%s is gone; %s looked the token up in Redis (its own cache was cold): the user carries on.",
+		Needs:      strategies.Needs{Redis: true},
+		Traits:     strategies.Traits{Transport: strategies.TransportBearer, RevokeFlag: "opaque-pubsub", SharedState: true},
 		Register: func(fs *flag.FlagSet) strategies.Builder {
 			tokenTTL := fs.Duration("opaque-ttl", DefaultTokenTTL, "token lifetime")
 			cacheTTL := fs.Duration("opaque-cache-ttl", DefaultCacheTTL, "per-instance cache entry lifetime (bounds revocation lag without pub/sub)")

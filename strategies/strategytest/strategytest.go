@@ -362,6 +362,9 @@ func CheckOnlyIssued(t *testing.T, s strategies.Strategy, raw string, issued map
 func CheckDescriptor(t *testing.T, d strategies.Descriptor, s strategies.Strategy) {
 	t.Helper()
 	caps := s.Capabilities()
+	if d.Summary == "" || d.StateLives == "" || strings.Count(d.AfterCrash, "%s") != 2 {
+		t.Errorf("%s: descriptor needs a Summary, a StateLives sentence and an AfterCrash format with two %%s", d.Name)
+	}
 	for _, c := range []struct {
 		what      string
 		got, want any
