@@ -24,8 +24,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/authlab/authlab/bench/report"
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/lb"
-	"github.com/authlab/authlab/services/auth"
 )
 
 // MaxUsers bounds Config.Users (user names have four digits).
@@ -77,9 +77,9 @@ func (c *Config) Validate() error {
 
 // UserName is the name of the harness's user i. The harness numbers its
 // users from 0 (they index slices); the auth service seeds them from 1
-// (auth.SeedUsername): user 0 is user0001. This is the one place that maps
+// (identity.SeedUsername): user 0 is user0001. This is the one place that maps
 // one to the other.
-func UserName(i int) string { return auth.SeedUsername(i + 1) }
+func UserName(i int) string { return identity.SeedUsername(i + 1) }
 
 // Driver sends the load. It is not meant for concurrent Run calls.
 type Driver struct {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/authlab/authlab/bench/load/loadtest"
 	"github.com/authlab/authlab/bench/report"
-	"github.com/authlab/authlab/services/auth"
+	"github.com/authlab/authlab/internal/identity"
 )
 
 func TestClassify(t *testing.T) {
@@ -232,10 +232,10 @@ func TestStallWarnings(t *testing.T) {
 // TestUserNameIsTheSeededName: the harness's user 0 is the auth service's
 // first seeded user, and every index maps to a distinct seeded name.
 func TestUserNameIsTheSeededName(t *testing.T) {
-	if got := UserName(0); got != "user0001" || got != auth.SeedUsername(1) {
-		t.Errorf("UserName(0) = %q, want user0001 (auth.SeedUsername(1))", got)
+	if got := UserName(0); got != "user0001" || got != identity.SeedUsername(1) {
+		t.Errorf("UserName(0) = %q, want user0001 (identity.SeedUsername(1))", got)
 	}
-	if got := UserName(MaxUsers - 1); got != auth.SeedUsername(MaxUsers) {
-		t.Errorf("UserName(%d) = %q, want %q", MaxUsers-1, got, auth.SeedUsername(MaxUsers))
+	if got := UserName(MaxUsers - 1); got != identity.SeedUsername(MaxUsers) {
+		t.Errorf("UserName(%d) = %q, want %q", MaxUsers-1, got, identity.SeedUsername(MaxUsers))
 	}
 }

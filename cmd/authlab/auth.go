@@ -11,6 +11,7 @@ import (
 
 	"github.com/authlab/authlab/internal/cliflag"
 	"github.com/authlab/authlab/internal/httpserver"
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/internal/secret"
 	"github.com/authlab/authlab/services/auth"
 )
@@ -51,7 +52,7 @@ func runAuth(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if cfg.SeedPassword == "" && cfg.SeedUsers > 0 {
 		cfg.SeedPassword = secret.Random()
 		generated = append(generated, secret.EnvVar{Name: cliflag.EnvName("seed-password"), Value: cfg.SeedPassword,
-			Comment: fmt.Sprintf("password of users %s…%s", auth.SeedUsername(1), auth.SeedUsername(cfg.SeedUsers))})
+			Comment: fmt.Sprintf("password of users %s…%s", identity.SeedUsername(1), identity.SeedUsername(cfg.SeedUsers))})
 		logger.Warn("NO SEED PASSWORD GIVEN: generated a random one (see the secrets file on stdout); clients that were not told it cannot log in",
 			"flag", "--seed-password", "fix", "set --seed-password or AUTHLAB_SEED_PASSWORD")
 	}

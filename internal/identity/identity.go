@@ -5,6 +5,8 @@
 // them needs another's package for that.
 package identity
 
+import "fmt"
+
 import "slices"
 
 // Role names. The auth service hands them out; the backend checks them.
@@ -28,3 +30,9 @@ func (p Principal) HasRole(role string) bool { return slices.Contains(p.Roles, r
 func (p Principal) Clone() Principal {
 	return Principal{User: p.User, Roles: slices.Clone(p.Roles)}
 }
+
+// SeedUsername is the name of seeded user n, counting from 1: user0001,
+// user0002, … (four digits at least; user10000 and beyond widen). The auth
+// service seeds these users and the harness logs them in; this is the one
+// place that spells the pattern.
+func SeedUsername(n int) string { return fmt.Sprintf("user%04d", n) }

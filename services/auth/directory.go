@@ -37,8 +37,8 @@ var ErrInvalidLogin = errors.New("invalid username or password")
 
 // Config configures a Directory.
 type Config struct {
-	// SeedUsers is how many synthetic users (SeedUsername(1) …
-	// SeedUsername(SeedUsers)) are created, all with SeedPassword and role
+	// SeedUsers is how many synthetic users (identity.SeedUsername(1) …
+	// identity.SeedUsername(SeedUsers)) are created, all with SeedPassword and role
 	// "user". Zero is allowed.
 	SeedUsers int
 	// SeedPassword is the password of every seeded user; required when
@@ -79,10 +79,6 @@ func (c Config) cost() int {
 	}
 	return c.BcryptCost
 }
-
-// SeedUsername returns the name of the i-th seeded user (1-based),
-// zero-padded to at least four digits: user0001, …, user9999, user10000.
-func SeedUsername(i int) string { return fmt.Sprintf("user%04d", i) }
 
 // hashFunc hashes a password at a cost (bcrypt.GenerateFromPassword); tests
 // inject a counting one.
@@ -131,7 +127,7 @@ func newDirectory(cfg Config, hash hashFunc) (*Directory, error) {
 		}
 		userRoles := []string{identity.RoleUser}
 		for i := 1; i <= cfg.SeedUsers; i++ {
-			d.users[SeedUsername(i)] = entry{hash: shared, roles: userRoles}
+			d.users[identity.SeedUsername(i)] = entry{hash: shared, roles: userRoles}
 		}
 	}
 	adminHash, err := hash([]byte(cfg.AdminPassword), cost)

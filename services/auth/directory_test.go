@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/authlab/authlab/internal/identity"
 )
 
 const (
@@ -67,8 +69,8 @@ func TestConfigValidate(t *testing.T) {
 
 func TestSeedUsername(t *testing.T) {
 	for i, want := range map[int]string{1: "user0001", 42: "user0042", 9999: "user9999", 10000: "user10000"} {
-		if got := SeedUsername(i); got != want {
-			t.Errorf("SeedUsername(%d) = %q, want %q", i, got, want)
+		if got := identity.SeedUsername(i); got != want {
+			t.Errorf("identity.SeedUsername(%d) = %q, want %q", i, got, want)
 		}
 	}
 }
@@ -122,12 +124,12 @@ func TestSeedingHashesSharedPasswordOnce(t *testing.T) {
 		if n == 0 {
 			continue
 		}
-		for _, u := range []string{SeedUsername(1), SeedUsername((n + 1) / 2), SeedUsername(n)} {
+		for _, u := range []string{identity.SeedUsername(1), identity.SeedUsername((n + 1) / 2), identity.SeedUsername(n)} {
 			if _, err := d.Verify(context.Background(), u, testSeedPassword); err != nil {
 				t.Errorf("n=%d: seeded %s does not verify: %v", n, u, err)
 			}
 		}
-		if _, err := d.Verify(context.Background(), SeedUsername(n+1), testSeedPassword); !errors.Is(err, ErrInvalidLogin) {
+		if _, err := d.Verify(context.Background(), identity.SeedUsername(n+1), testSeedPassword); !errors.Is(err, ErrInvalidLogin) {
 			t.Errorf("n=%d: user beyond the seed verifies: %v", n, err)
 		}
 	}
