@@ -38,6 +38,8 @@ func commands() map[string]command {
 		"up":       {"start the benchmark topology for hands-on use until Ctrl-C", runUp},
 		"demo":     {"narrated walkthrough: what an instance crash does to a logged-in user", runDemo},
 		"compare":  {"write results/COMPARISON.md from the latest run of every strategy", runCompare},
+
+		"healthcheck": {"GET a URL with a short timeout; exit 0 on 2xx (container health checks)", runHealthcheck},
 	}
 }
 
