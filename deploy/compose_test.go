@@ -183,6 +183,31 @@ func TestComposeDeployment(t *testing.T) {
 		t.Fatalf("redis-session after %s and %s died: /api/me = %d from %s", inst, victim, st, from)
 	}
 
+	// A partition: the last gateway cut off from Redis alone (its store
+	// network) answers /readyz 503 on its published port, and 200 again
+	// once reconnected.
+	last := ""
+	for _, gw := range []string{"gw1", "gw2", "gw3"} {
+		if gw != inst && gw != victim {
+			last = gw
+		}
+	}
+	gwAddr, err := d.Port(ctx, last, 8080)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Disconnect(ctx, last, NetworkStore); err != nil {
+		t.Fatal(err)
+	}
+	d.waitStatus(t, "http://"+gwAddr+"/readyz", http.StatusServiceUnavailable)
+	if err := d.Connect(ctx, last, NetworkStore); err != nil {
+		t.Fatal(err)
+	}
+	d.waitStatus(t, "http://"+gwAddr+"/readyz", http.StatusOK)
+	if st, from := u.me(t); st != http.StatusOK || from != last {
+		t.Fatalf("redis-session after %s reconnected to Redis: /api/me = %d from %s", last, st, from)
+	}
+
 	// --- sticky: the sessions of the killed gateway are lost ------------
 	d.env["STRATEGY"], d.env["LB_POLICY"] = "sticky", "sticky"
 	d.up(t) // recreates the gateways and the lb, starting the dead ones
@@ -351,6 +376,25 @@ func (d *deployment) waitInstanceDown(t *testing.T, id string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("the lb still routes to %s 30 s after its container was killed: %+v", id, d.instances(t))
+}
+
+// waitStatus polls url until it answers want (at most 30 s).
+func (d *deployment) waitStatus(t *testing.T, url string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	got := 0
+	for time.Now().Before(deadline) {
+		resp, err := d.client.Get(url)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if got = resp.StatusCode; got == want {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("GET %s: %d after 30 s, want %d", url, got, want)
 }
 
 // adminKill kills id through the lb's admin API (the instance's own
