@@ -153,6 +153,17 @@ func TestComposeDeployment(t *testing.T) {
 	t.Logf("up (redis-session) after %v", time.Since(began).Round(time.Second))
 	d.checkLoopbackOnly(t)
 
+	if out, err := d.Exec(ctx, "redis", "redis-cli", "ping"); err != nil || out != "PONG" {
+		t.Fatalf("exec redis-cli ping in redis: %q, %v", out, err)
+	}
+	redisIP, err := docker(ctx, "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", mustID(t, d, "redis"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc, err := d.ServiceAt(ctx, redisIP); err != nil || svc != "redis" {
+		t.Fatalf("ServiceAt(%s) = %q, %v; want redis", redisIP, svc, err)
+	}
+
 	u := d.newUser(t, "user0001")
 	u.login(t)
 	_, inst := u.me(t)
@@ -498,6 +509,15 @@ func (u *user) meUntilNot5xx(t *testing.T) (int, string, int) {
 func (u *user) meUntilNot5xxStatus(t *testing.T) (int, string) {
 	st, from, _ := u.meUntilNot5xx(t)
 	return st, from
+}
+
+func mustID(t *testing.T, d *deployment, service string) string {
+	t.Helper()
+	id, err := d.ContainerID(context.Background(), service)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
 
 func freePort(t *testing.T) string {

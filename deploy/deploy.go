@@ -315,6 +315,41 @@ func (p Project) Running(ctx context.Context, service string) (bool, error) {
 	return out == "true", err
 }
 
+// Exec runs argv in service's running container (docker exec) and returns
+// its output: for example redis-cli in a Redis container, to ask a
+// sentinel which service is the master
+// (redis-cli -p 26379 sentinel get-master-addr-by-name mymaster answers
+// with the service name: the nodes announce their names).
+func (p Project) Exec(ctx context.Context, service string, argv ...string) (string, error) {
+	id, err := p.ContainerID(ctx, service)
+	if err != nil {
+		return "", err
+	}
+	return docker(ctx, append([]string{"exec", id}, argv...)...)
+}
+
+// ServiceAt returns the service whose container has ip on one of the
+// project's networks (Redis Cluster nodes announce their IP, not their
+// name).
+func (p Project) ServiceAt(ctx context.Context, ip string) (string, error) {
+	out, err := docker(ctx, "ps", "-q", "--filter", p.label())
+	if err != nil {
+		return "", err
+	}
+	for _, id := range strings.Fields(out) {
+		s, err := docker(ctx, "inspect", "-f",
+			`{{index .Config.Labels "com.docker.compose.service"}}{{range .NetworkSettings.Networks}} {{.IPAddress}}{{end}}`, id)
+		if err != nil {
+			return "", err
+		}
+		f := strings.Fields(s)
+		if len(f) > 1 && slices.Contains(f[1:], ip) {
+			return f[0], nil
+		}
+	}
+	return "", fmt.Errorf("deploy: no running container of project %s has address %s: %w", p.Name, ip, ErrNoContainer)
+}
+
 // NetworkID returns the id of the project's network called name in
 // docker-compose.yml (NetworkEdge, NetworkServices, NetworkStore).
 func (p Project) NetworkID(ctx context.Context, name string) (string, error) {
