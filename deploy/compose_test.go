@@ -534,3 +534,86 @@ func portOf(addr string) string {
 	_, p, _ := net.SplitHostPort(addr)
 	return p
 }
+
+// TestComposeRedisFailover runs the gateways (redis-session) on the
+// cluster and on the sentinel profile, logs users in through the lb, kills
+// a Redis master container (docker kill) and checks every session is
+// served again, none lost (they were replicated long before the kill); it
+// logs how long that took.
+func TestComposeRedisFailover(t *testing.T) {
+	tool := needEngine(t)
+	ctx := context.Background()
+	var buildLog bytes.Buffer
+	if err := BuildImages(ctx, repoDir, &buildLog); err != nil {
+		t.Fatalf("build images: %v\n%s", err, buildLog.String())
+	}
+	tests := []struct {
+		profile, redisURL, master string
+	}{
+		// redis-cli --cluster create makes the first three nodes masters.
+		{"cluster", "redis+cluster://redis-node-1:6379,redis-node-2:6379,redis-node-3:6379", "redis-node-1"},
+		{"sentinel", "redis+sentinel://redis-sentinel-1:26379,redis-sentinel-2:26379,redis-sentinel-3:26379/mymaster", "redis-master"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.profile, func(t *testing.T) {
+			began := time.Now()
+			lbAddr, adminAddr := freePort(t), freePort(t)
+			d := &deployment{
+				Project: Project{Name: randomName(t), Dir: repoDir, Tool: tool, Profiles: []string{tt.profile},
+					EnvFile: filepath.Join(t.TempDir(), "compose.env")},
+				lb: "http://" + lbAddr, lbAdmin: "http://" + adminAddr,
+				client: &http.Client{Timeout: 10 * time.Second},
+			}
+			d.env = NewEnv(map[string]string{
+				"STRATEGY": "redis-session", "LB_POLICY": "round-robin", "REDIS_URL": tt.redisURL,
+				"AUTHLAB_LB_PORT": portOf(lbAddr), "AUTHLAB_LB_ADMIN_PORT": portOf(adminAddr),
+				"AUTHLAB_SEED_USERS": "20", "AUTHLAB_BCRYPT_COST": "4", "AUTHLAB_LOG_LEVEL": "warn",
+			})
+			d.adminToken, d.seedPassword = d.env["AUTHLAB_LB_ADMIN_TOKEN"], d.env["AUTHLAB_SEED_PASSWORD"]
+			t.Cleanup(func() { d.tearDown(t) })
+			d.up(t)
+			t.Logf("up with Redis %s after %v", tt.profile, time.Since(began).Round(time.Second))
+
+			if role, err := d.Exec(ctx, tt.master, "redis-cli", "role"); err != nil || !strings.HasPrefix(role, "master") {
+				t.Fatalf("%s: ROLE = %q, %v; want master", tt.master, role, err)
+			}
+			var users []*user
+			for i := 1; i <= 10; i++ {
+				u := d.newUser(t, fmt.Sprintf("user%04d", i))
+				u.login(t)
+				if st, _ := u.me(t); st != http.StatusOK {
+					t.Fatalf("%s: /api/me = %d", u.name, st)
+				}
+				users = append(users, u)
+			}
+			if err := d.Kill(ctx, tt.master); err != nil {
+				t.Fatal(err)
+			}
+			killed := time.Now()
+			// Every session must be served again; a 401 is a lost session.
+			deadline := killed.Add(3 * time.Minute)
+			pending := users
+			for len(pending) > 0 && time.Now().Before(deadline) {
+				var still []*user
+				for _, u := range pending {
+					st, _ := u.me(t)
+					switch {
+					case st == http.StatusUnauthorized:
+						t.Fatalf("%s: session lost (401) after %s was killed", u.name, tt.master)
+					case st != http.StatusOK:
+						still = append(still, u)
+					}
+				}
+				pending = still
+				if len(pending) > 0 {
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+			if len(pending) > 0 {
+				t.Fatalf("%d of %d sessions not served 3 minutes after %s was killed", len(pending), len(users), tt.master)
+			}
+			t.Logf("RECOVERY (compose, %s): every session served again %v after docker kill of %s",
+				tt.profile, time.Since(killed).Round(time.Millisecond), tt.master)
+		})
+	}
+}
