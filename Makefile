@@ -75,3 +75,28 @@ bench-lb: build ## the Go lb versus HAProxy at saturation, same chain
 
 clean: ## remove build output
 	rm -rf bin
+
+# --- the docker compose deployment (docker-compose.yml, deploy/) -----------
+REDIS_TOPOLOGY ?= single
+FRONT          ?= lb
+# STRATEGY reaches compose only when given (make … STRATEGY=x, or the
+# environment): otherwise .env's STRATEGY applies.
+COMPOSE_VARS := $(if $(filter command line environment,$(origin STRATEGY)),STRATEGY=$(STRATEGY)) \
+	REDIS_TOPOLOGY=$(REDIS_TOPOLOGY) FRONT=$(FRONT)
+
+.PHONY: compose-images compose-env compose-up compose-down compose-bench
+
+compose-images: ## build the compose images without a registry (authlab FROM scratch; Redis/HAProxy stand-ins from Debian's packages when they cannot be pulled)
+	GO=$(GO) bash deploy/build-images.sh
+
+compose-env: ## write .env with random secrets, unless there is one
+	bash deploy/compose.sh env
+
+compose-up: compose-images ## start the compose deployment, wait for a login through the lb: make compose-up STRATEGY=redis-session [REDIS_TOPOLOGY=cluster|sentinel] [FRONT=haproxy]
+	$(COMPOSE_VARS) bash deploy/compose.sh up
+
+compose-down: ## remove every container, network and volume of the compose deployment
+	bash deploy/compose.sh down
+
+compose-bench: ## the harness against the compose deployment (placeholder until bench --target lands)
+	$(COMPOSE_VARS) bash deploy/compose.sh bench

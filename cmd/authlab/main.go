@@ -29,16 +29,17 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"gateway":    {"API gateway with one authentication strategy", runGateway},
-		"auth":       {"auth service: user directory and password check", runAuth},
-		"backend":    {"backend service: demo API that verifies the identity assertion", runBackend},
-		"lb":         {"load balancer that can kill and revive gateway instances", runLB},
-		"bench-lb":   {"the Go lb versus HAProxy at saturation, same chain", runBenchLB},
-		"bench":      {"benchmark one strategy: start the topology, run scenarios, write a report", runBench},
-		"up":         {"start the benchmark topology for hands-on use until Ctrl-C", runUp},
-		"demo":       {"narrated walkthrough: what an instance crash does to a logged-in user", runDemo},
-		"compare":    {"write results/COMPARISON.md from the latest run of every strategy", runCompare},
-		"strategies": {"list the strategies: summary, needs, capabilities (--names: names only)", runStrategies},
+		"gateway":     {"API gateway with one authentication strategy", runGateway},
+		"auth":        {"auth service: user directory and password check", runAuth},
+		"backend":     {"backend service: demo API that verifies the identity assertion", runBackend},
+		"lb":          {"load balancer that can kill and revive gateway instances", runLB},
+		"bench-lb":    {"the Go lb versus HAProxy at saturation, same chain", runBenchLB},
+		"bench":       {"benchmark one strategy: start the topology, run scenarios, write a report", runBench},
+		"up":          {"start the benchmark topology for hands-on use until Ctrl-C", runUp},
+		"demo":        {"narrated walkthrough: what an instance crash does to a logged-in user", runDemo},
+		"compare":     {"write results/COMPARISON.md from the latest run of every strategy", runCompare},
+		"strategies":  {"list the strategies: summary, needs, capabilities (--names: names only)", runStrategies},
+		"healthcheck": {"GET a URL with a short timeout; exit 0 on 2xx (container health checks)", runHealthcheck},
 	}
 }
 
@@ -115,7 +116,7 @@ func usage(w io.Writer, cmds map[string]command) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, cmds[n].summary)
+		fmt.Fprintf(w, "  %-11s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprintln(w, "\nEvery flag --some-flag can also be set as AUTHLAB_SOME_FLAG. Run 'authlab <command> -h' for its flags.")
 }
