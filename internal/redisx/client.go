@@ -29,6 +29,12 @@ const (
 	// refused connection cost ~0.5 s per command.
 	DialerRetries      = 1
 	DialerRetryTimeout = 10 * time.Millisecond
+	// ClusterStateReloadInterval bounds how stale a Cluster client's slot
+	// map gets. go-redis reloads it on a MOVED/ASK redirect or after this
+	// long (60 s by default); a dead master redirects nothing, so with the
+	// default a client kept sending a failed-over shard's keys to the dead
+	// node for ~60 s after the cluster had promoted a replica (~8 s).
+	ClusterStateReloadInterval = time.Second
 )
 
 // Kinds of Redis deployment a URL names.
@@ -137,6 +143,11 @@ func NewClient(rawURL string) (redis.UniversalClient, error) {
 		o.DisableIdentity = opts.DisableIdentity
 		o.MaintNotificationsConfig = opts.MaintNotificationsConfig
 		return redis.NewClient(o), nil
+	}
+	if kind == TopologyCluster {
+		co := opts.Cluster()
+		co.ClusterStateReloadInterval = ClusterStateReloadInterval
+		return redis.NewClusterClient(co), nil
 	}
 	return redis.NewUniversalClient(opts), nil
 }

@@ -27,8 +27,13 @@ func TestNewClientURLs(t *testing.T) {
 			}
 		}},
 		{url: "redis+cluster://127.0.0.1:7000,127.0.0.1:7001", check: func(t *testing.T, c redis.UniversalClient) {
-			if _, ok := c.(*redis.ClusterClient); !ok {
+			cc, ok := c.(*redis.ClusterClient)
+			if !ok {
 				t.Fatalf("got %T, want *redis.ClusterClient", c)
+			}
+			if o := cc.Options(); o.ClusterStateReloadInterval != ClusterStateReloadInterval ||
+				o.ReadTimeout != ReadTimeout || o.DialerRetries != DialerRetries || !o.DisableIdentity {
+				t.Fatalf("cluster options %+v", o)
 			}
 		}},
 		{url: "redis+sentinel://127.0.0.1:26379/mymaster", check: func(t *testing.T, c redis.UniversalClient) {
