@@ -18,7 +18,7 @@ BENCH_FLAGS := --strategy $(STRATEGY) \
 	$(if $(USERS),--users $(USERS)) \
 	$(if $(INSTANCES),--instances $(INSTANCES))
 
-.PHONY: help build test test-fallback test-short lint fuzz gobench bench bench-all compare demo up bench-lb clean
+.PHONY: help build test test-fallback test-deploy test-short lint fuzz gobench bench bench-all compare demo up bench-lb clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -30,9 +30,13 @@ build: ## build bin/authlab
 # fallback, which must pass what a real redis-server passes.
 REDIS_PKGS := ./internal/redisx/... ./strategies/... ./services/...
 
-test: lint ## gofmt, go vet, every test with the race detector (starts redis-server itself), then the Redis tests against the embedded fallback
-	$(GO) test -race -count=1 -timeout 20m ./...
+test: lint ## gofmt, go vet, every test with the race detector (starts redis-server itself), the Redis tests against the embedded fallback, then the docker compose deployment (skipped without a Docker engine)
+	$(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/deploy$$')
 	$(MAKE) --no-print-directory test-fallback
+	$(MAKE) --no-print-directory test-deploy
+
+test-deploy: ## the docker compose deployment: builds the images, kills containers (skipped without a Docker engine); run alone, it is the heaviest
+	$(GO) test -count=1 -timeout 30m ./deploy/
 
 test-fallback: ## the Redis-dependent tests against the embedded fallback (miniredis), as on a machine without redis-server
 	AUTHLAB_TEST_EMBEDDED_REDIS=1 $(GO) test -race -count=1 -timeout 10m $(REDIS_PKGS)

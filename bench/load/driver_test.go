@@ -99,18 +99,18 @@ func newTestDriver(t *testing.T, url string, users int) *Driver {
 
 // TestFailoverLosesExactlyThePinnedUsers: with sessions in instance memory,
 // killing gw2 loses the sessions of exactly the users pinned to gw2; each
-// logs in again once and carries on.
+// logs in again once, on another instance, and carries on. (No revive: a
+// re-login delayed on a busy machine could land on a revived gw2.)
 func TestFailoverLosesExactlyThePinnedUsers(t *testing.T) {
 	cl, srv := loadtest.NewCluster(t, 3, true)
 	d := newTestDriver(t, srv.URL, 30)
 	var pinned []string
-	pr, err := d.Run(context.Background(), Phase{Name: "failover", Rate: 200, Duration: 1500 * time.Millisecond, Hooks: []Hook{
+	pr, err := d.Run(context.Background(), Phase{Name: "failover", Rate: 200, Duration: 3 * time.Second, Hooks: []Hook{
 		{At: 500 * time.Millisecond, Type: "kill", Do: func(context.Context) (string, error) {
 			pinned = d.PinnedTo("gw2")
 			cl.Kill("gw2")
 			return "gw2", nil
 		}},
-		{At: time.Second, Type: "revive", Do: func(context.Context) (string, error) { cl.Revive("gw2"); return "gw2", nil }},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -129,10 +129,12 @@ func TestFailoverLosesExactlyThePinnedUsers(t *testing.T) {
 	if s.Errors.SessionLost < 10 || s.Errors.Total() != s.Errors.SessionLost {
 		t.Errorf("errors = %+v", s.Errors)
 	}
-	if len(s.Events) != 2 || s.Events[0].Type != "kill" || s.Events[1].Type != "revive" {
+	if len(s.Events) != 1 || s.Events[0].Type != "kill" {
 		t.Errorf("events = %+v", s.Events)
 	}
-	if s.Requests < 200 || s.Requests > 301 || s.OK+s.Errors.Total() != s.Requests {
+	// A bound, not a count: vegeta's pacer falls behind on a saturated
+	// machine; every request sent is accounted for either way.
+	if s.Requests < 100 || s.Requests > 601 || s.OK+s.Errors.Total() != s.Requests {
 		t.Errorf("requests %d ok %d errors %d", s.Requests, s.OK, s.Errors.Total())
 	}
 	if c := d.InstanceCounts(); c["gw2"] != 0 {
