@@ -37,6 +37,66 @@ type Report struct {
 	Memory Memory `json:"memory"`
 
 	Scenarios []Scenario `json:"scenarios"`
+
+	// Floor is the measurement floor: the same load against a bare echo
+	// server on loopback, so overheads are read above it (nil when not run).
+	Floor *Floor `json:"floor,omitempty"`
+	// Micro is the Go micro-benchmark of the strategy's Authenticate
+	// (nil when not run).
+	Micro *Micro `json:"micro,omitempty"`
+}
+
+// Floor is the latency the harness measures against a bare echo server at
+// the same rate: what any strategy's latency sits on top of.
+type Floor struct {
+	Rate    float64     `json:"rate"`
+	Latency Percentiles `json:"latency"`
+	Load    *LoadHealth `json:"load,omitempty"`
+}
+
+// Micro is a testing.Benchmark of one strategy's Authenticate.
+type Micro struct {
+	NsPerOp     float64 `json:"ns_per_op"`
+	AllocsPerOp int64   `json:"allocs_per_op"`
+	BytesPerOp  int64   `json:"bytes_per_op"`
+	N           int     `json:"n"`
+}
+
+// LoadHealth says whether the load generator kept up: latency is measured
+// from each request's intended send time, so a generator that fell behind
+// shows as send lag rather than hiding it (no coordinated omission).
+type LoadHealth struct {
+	RequestedRate float64 `json:"requested_rate"`
+	AchievedRate  float64 `json:"achieved_rate"`
+	// SendLagP99Ms is the p99 of (actual send − intended send).
+	SendLagP99Ms float64 `json:"send_lag_p99_ms"`
+	// GeneratorCPUPercent is the harness process's CPU over the phase
+	// (100 = one core busy).
+	GeneratorCPUPercent float64 `json:"generator_cpu_percent"`
+	// Saturated is true when the generator did not keep up; its latency
+	// is then the generator's, not the system's. Reason says why.
+	Saturated bool   `json:"saturated"`
+	Reason    string `json:"reason,omitempty"`
+}
+
+// Cost is the marginal CPU of a request: (CPU under load − idle CPU over
+// an equal window) / requests, at two rates, so fixed costs are not
+// charged to requests.
+type Cost struct {
+	IdleCPUPercent float64    `json:"idle_cpu_percent"`
+	Points         []CostStep `json:"points"`
+	// MarginalUsPerRequest is the slope between the two rates (µs of
+	// gateway CPU per extra request); nil when it could not be computed.
+	MarginalUsPerRequest *float64 `json:"marginal_us_per_request"`
+}
+
+// CostStep is the gateways' CPU at one rate, net of idle.
+type CostStep struct {
+	Rate            float64 `json:"rate"`
+	Requests        int     `json:"requests"`
+	CPUSeconds      float64 `json:"cpu_seconds"`
+	IdleCPUSeconds  float64 `json:"idle_cpu_seconds"`
+	NetUsPerRequest float64 `json:"net_us_per_request"`
 }
 
 // Settings are the knobs the run was started with.
@@ -91,6 +151,10 @@ type Memory struct {
 	// Noisy: it includes the Go runtime warming up (compare it with the
 	// none strategy's, which keeps no session at all).
 	GatewayPerLoginBytes float64 `json:"gateway_rss_per_login_bytes"`
+	// GatewayHeapPerSessionBytes is the growth of the gateways' live heap
+	// after a forced GC, per logged-in user (sessions held in process,
+	// sticky); nil when not measured.
+	GatewayHeapPerSessionBytes *float64 `json:"gateway_heap_per_session_bytes,omitempty"`
 }
 
 // Percentiles of a latency distribution, in milliseconds.
@@ -265,6 +329,10 @@ type Scenario struct {
 	RedisOutage *RedisOutage `json:"redis_outage,omitempty"`
 	Revocation  *Revocation  `json:"revocation,omitempty"`
 	Capacity    *Capacity    `json:"capacity,omitempty"`
+	Cost        *Cost        `json:"cost,omitempty"`
+
+	// Load says whether the load generator kept up during this scenario.
+	Load *LoadHealth `json:"load,omitempty"`
 }
 
 // Scenario returns the scenario called name, or nil.
