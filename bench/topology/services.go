@@ -86,6 +86,9 @@ func (g *Group) StartGateway(ctx context.Context, id string, gw Gateways) (data,
 
 // LB describes an lb.
 type LB struct {
+	// Name names it in logs and its output's prefix (default "lb"); a
+	// topology with several lbs gives each its own.
+	Name string
 	// Listen and AdminListen are its data and admin addresses ("": free
 	// loopback ports).
 	Listen, AdminListen string
@@ -108,8 +111,12 @@ func (g *Group) StartLB(ctx context.Context, l LB) (p *proc.Process, data, admin
 	if l.Instances > 0 {
 		env = append(env, l.Gateways.env()...)
 	}
+	name := l.Name
+	if name == "" {
+		name = "lb"
+	}
 	p, addrs, err := g.Start(ctx, Service{
-		Name: "lb", Env: env, Addrs: []string{l.Listen, l.AdminListen}, ReadyTimeout: lbReadyTimeout,
+		Name: name, Env: env, Addrs: []string{l.Listen, l.AdminListen}, ReadyTimeout: lbReadyTimeout,
 		Args: func(a []string) []string {
 			args := []string{"lb", "--listen", a[0], "--admin-listen", a[1], "--instances", strconv.Itoa(l.Instances)}
 			if len(l.External) > 0 {

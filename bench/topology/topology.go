@@ -171,17 +171,32 @@ func (t *Topology) setSecrets(s Secrets) {
 
 // startRedis uses the external Redis when one is given, else starts one.
 func (t *Topology) startRedis(ctx context.Context) error {
-	if t.cfg.RedisURL != "" {
-		t.RedisURL, t.RedisKind = t.cfg.RedisURL, redisserver.KindExternal
-		t.RedisVersion = measure.RedisVersion(ctx, t.cfg.RedisURL)
-		return nil
-	}
-	srv, err := redisserver.Start(ctx, t.cfg.Logger)
+	r, err := startRedis(ctx, t.cfg.RedisURL, t.cfg.Logger)
 	if err != nil {
-		return fmt.Errorf("start redis: %w", err)
+		return err
 	}
-	t.Redis, t.RedisURL, t.RedisKind, t.RedisVersion = srv, srv.URL(), srv.Kind, srv.Version
+	t.Redis, t.RedisURL, t.RedisKind, t.RedisVersion = r.server, r.url, r.kind, r.version
 	return nil
+}
+
+// sharedRedis is the Redis of a topology: an external one, or one started
+// (server set).
+type sharedRedis struct {
+	server             *redisserver.Server
+	url, kind, version string
+}
+
+// startRedis uses the external Redis at external when given, else starts
+// one.
+func startRedis(ctx context.Context, external string, logger *slog.Logger) (sharedRedis, error) {
+	if external != "" {
+		return sharedRedis{url: external, kind: redisserver.KindExternal, version: measure.RedisVersion(ctx, external)}, nil
+	}
+	srv, err := redisserver.Start(ctx, logger)
+	if err != nil {
+		return sharedRedis{}, fmt.Errorf("start redis: %w", err)
+	}
+	return sharedRedis{server: srv, url: srv.URL(), kind: srv.Kind, version: srv.Version}, nil
 }
 
 // startLB starts the lb with its gateways and waits for its admin plane.
