@@ -39,7 +39,14 @@ func renderHeader(b *strings.Builder, r *Report) {
 	fmt.Fprintf(b, "# authlab bench — `%s`\n\n", r.Strategy)
 	fmt.Fprintf(b, "Run `%s`, %s → %s (UTC). Schema version %d; see `results/README.md` for every field.\n\n",
 		r.RunID, r.StartedAt.UTC().Format("2006-01-02 15:04:05"), r.FinishedAt.UTC().Format("15:04:05"), r.SchemaVersion)
+	fmt.Fprintf(b, "> %s\n\n", StandAloneNote)
 }
+
+// StandAloneNote heads every single-strategy report: its numbers are not a
+// comparison.
+const StandAloneNote = "These numbers stand alone: one strategy, measured by itself at one moment of this machine. " +
+	"They are not a comparison — identical runs here differ by tens of percent in latency. " +
+	"To compare strategies, read `results/COMPARISON.md`, whose latency comes from a paired run (`authlab bench --strategy all --rounds N`)."
 
 func renderSettings(b *strings.Builder, st Settings) {
 	b.WriteString("## Settings\n\n")

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -50,4 +51,28 @@ func recovery(v *float64) string {
 		return "never"
 	}
 	return fmt.Sprintf("%.2fs", *v)
+}
+
+// PrintPairedSummary writes a short table of a paired run for the
+// terminal: each pool's p50 and its ratio to the control, labelled.
+func PrintPairedSummary(w io.Writer, run *PairedRun) {
+	st := run.Settings
+	fmt.Fprintf(w, "paired: %s; %d of %d rounds × %vs, %v req/s per pool, %d users and %d gateways per pool; %s, %d CPUs; Redis: %s %s\n",
+		strings.Join(st.Strategies, ", "), len(run.Rounds), st.Rounds, st.DurationS, st.RatePerPool, st.UsersPerPool, st.Instances,
+		run.Environment.CPUModel, run.Environment.CPUs, run.Environment.RedisKind, run.Environment.RedisVersion)
+	fmt.Fprintf(w, "noise floor (A/A %s/%s p50): ±%s%%, A/A ratio %s\n", run.AAPool, run.ControlPool,
+		num(100*run.Summary.NoiseFloor.P50), ratioText(run.Summary.AA.RatioP50))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "pool\tp50 ms\tp99 ms\tp50 / %s\n", run.ControlPool)
+	rows := append([]PoolSummary{}, run.Summary.Pools...)
+	if run.Summary.AA.Pool != "" {
+		rows = append(rows, run.Summary.AA)
+	}
+	for _, s := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Pool, s.P50Ms, s.P99Ms, strings.ReplaceAll(labelOr(s.RatioP50, "control"), "**", ""))
+	}
+	tw.Flush()
+	for _, wn := range run.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", wn)
+	}
 }

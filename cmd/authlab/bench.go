@@ -15,21 +15,36 @@ import (
 	"github.com/authlab/authlab/bench"
 	"github.com/authlab/authlab/bench/catalog"
 	"github.com/authlab/authlab/bench/load"
+	"github.com/authlab/authlab/bench/paired"
 	"github.com/authlab/authlab/bench/report"
 	"github.com/authlab/authlab/bench/scenario"
 )
 
-// runBench is `authlab bench`: start the topology, drive the scenarios,
-// write results/<strategy>/<run-id>/.
+// Defaults of a paired comparison where they differ from a single run's.
+const (
+	pairedDefaultRate     = 100
+	pairedDefaultDuration = 20 * time.Second
+	pairedDefaultRounds   = 3
+)
+
+// runBench is `authlab bench`: with one strategy, start the topology,
+// drive the scenarios, write results/<strategy>/<run-id>/; with several
+// (--strategy all, or a,b,…), the paired comparison in rounds, written to
+// results/paired/<run-id>/.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	strategy := fs.String("strategy", catalog.Default(), "strategy under test: "+strings.Join(catalog.Strategies(), "|"))
-	scenarios := fs.String("scenario", strings.Join(scenario.DefaultNames(), ","), "comma-separated scenarios: "+strings.Join(scenario.Names(scenario.All()), ",")+" (or all)")
-	rate := fs.Float64("rate", 200, "requests per second of every load scenario (constant rate, open model)")
-	duration := fs.Duration("duration", 30*time.Second, "length of every load scenario")
-	users := fs.Int("users", 200, "distinct users, each with its own credential")
-	instances := fs.Int("instances", 3, "gateway instances behind the lb")
+	strategy := fs.String("strategy", catalog.Default(), "strategy under test: "+strings.Join(catalog.Strategies(), "|")+
+		"; several (a,b,… or all): the paired comparison, every strategy's pool and a second "+catalog.Control()+" pool (A/A) loaded at once")
+	scenarios := fs.String("scenario", strings.Join(scenario.DefaultNames(), ","), "comma-separated scenarios: "+strings.Join(scenario.Names(scenario.All()), ",")+" (or all); one strategy only")
+	rate := fs.Float64("rate", 200, fmt.Sprintf("requests per second of every load scenario (constant rate, open model); paired: per pool (default %d)", pairedDefaultRate))
+	duration := fs.Duration("duration", 30*time.Second, fmt.Sprintf("length of every load scenario; paired: of each round's measured window (default %s)", pairedDefaultDuration))
+	users := fs.Int("users", 200, "distinct users, each with its own credential; paired: per pool")
+	instances := fs.Int("instances", 3, "gateway instances behind the lb; paired: per pool")
+	rounds := fs.Int("rounds", pairedDefaultRounds, "paired: rounds, each on a fresh topology")
+	warmup := fs.Duration("warmup", 2*time.Second, "paired: unmeasured load before each round's window")
+	seed := fs.Uint64("seed", 0, "paired: seed of the interleaving and the bootstrap (0: from the clock; recorded)")
+	listScenarios := fs.Bool("list-scenarios", false, "print the scenario names, one per line, and exit")
 	policy := fs.String("policy", "", policyUsage())
 	out := fs.String("out", "results", "results directory; the run goes to <out>/<strategy>/<run-id>/")
 	redisURL := fs.String("redis-url", "", "external Redis (default $REDIS_URL); empty: the harness starts its own")
@@ -44,6 +59,21 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if *listScenarios {
+		for _, n := range scenario.Names(scenario.All()) {
+			fmt.Fprintln(stdout, n)
+		}
+		return nil
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	strategies := strategyList(*strategy)
+	if len(strategies) == 0 {
+		return errors.New("--strategy: no strategy given")
+	}
+	if len(strategies) == 1 && set["rounds"] {
+		return fmt.Errorf("--rounds applies to a paired comparison (--strategy all, or a,b,…); --strategy %s is a single run", *strategy)
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find own executable: %w", err)
@@ -53,20 +83,43 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if flags["redis-url"] != "" {
 		flags["redis-url"] = "(external, redacted)"
 	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if len(strategies) > 1 {
+		if set["scenario"] {
+			return errors.New("--scenario applies to one strategy; a paired comparison measures latency side by side (run the event scenarios per strategy)")
+		}
+		pc := paired.Config{
+			Strategies: strategies, Rounds: *rounds, Rate: *rate, Duration: *duration, Warmup: *warmup, Users: *users,
+			Instances: *instances, BcryptCost: *bcryptCost, Path: *path, GatewayArgs: strings.Fields(*gatewayArgs),
+			OutDir: *out, Exe: exe, RedisURL: redisURLOrEnv(*redisURL), Seed: *seed,
+			Flags: flags, Progress: stderr, Terminal: isTerminalWriter(stderr), Logger: logger,
+		}
+		if !set["rate"] {
+			pc.Rate = pairedDefaultRate
+		}
+		if !set["duration"] {
+			pc.Duration = pairedDefaultDuration
+		}
+		if *policy != "" {
+			return errors.New("--policy applies to one strategy; each pool of a paired comparison uses its strategy's policy")
+		}
+		return runPaired(ctx, pc, stdout)
+	}
 	cfg := bench.Config{
-		Strategy: *strategy, Scenarios: scenarioList(*scenarios), Rate: *rate, Duration: *duration, Users: *users,
+		Strategy: strategies[0], Scenarios: scenarioList(*scenarios), Rate: *rate, Duration: *duration, Users: *users,
 		Instances: *instances, Policy: *policy, OutDir: *out, Exe: exe, RedisURL: redisURLOrEnv(*redisURL),
 		BcryptCost: *bcryptCost, Path: *path, GatewayArgs: strings.Fields(*gatewayArgs),
 		RevocationSample: *revSample, RevocationTimeout: *revTimeout,
 		CapacityP99: *capP99, CapacityStep: *capStep, CapacityBudget: *capBudget,
 		Flags: flags, Progress: stderr, Terminal: isTerminalWriter(stderr),
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger: logger,
 	}
 	r, dir, err := bench.Run(ctx, cfg)
 	if r != nil && dir != "" {
 		if _, statErr := os.Stat(filepath.Join(dir, "report.md")); statErr == nil {
 			fmt.Fprintf(stdout, "\n")
 			report.PrintSummary(stdout, r)
+			fmt.Fprintf(stdout, "\n%s\n", report.StandAloneNote)
 			fmt.Fprintf(stdout, "\nreport: %s\n", filepath.Join(dir, "report.md"))
 		}
 	}
@@ -74,6 +127,35 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("interrupted: %w (everything started was stopped)", err)
 	}
 	return err
+}
+
+// runPaired runs the paired comparison and prints its summary.
+func runPaired(ctx context.Context, cfg paired.Config, stdout io.Writer) error {
+	run, dir, err := paired.Run(ctx, cfg)
+	if run != nil && len(run.Rounds) > 0 {
+		fmt.Fprintln(stdout)
+		report.PrintPairedSummary(stdout, run)
+		fmt.Fprintf(stdout, "\nreport: %s\n", filepath.Join(dir, report.PairedMDFile))
+	}
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("interrupted: %w (everything started was stopped)", err)
+	}
+	return err
+}
+
+// strategyList parses --strategy: one name, a comma-separated list, or
+// all.
+func strategyList(flag string) []string {
+	if flag == "all" {
+		return catalog.Strategies()
+	}
+	var out []string
+	for _, s := range strings.Split(flag, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // scenarioList parses --scenario: a comma-separated list, or all.
