@@ -19,7 +19,7 @@ const DefaultMinNoiseFloor = 0.02
 const Method = "Per round, each pool's latency percentiles are divided by the control pool's of the same round (paired). " +
 	"p50 headline: per-second paired ratios (pool p50 / control p50 in the same second), median over every second of every round, " +
 	"95% interval from a two-level bootstrap (rounds, then seconds within each drawn round). " +
-	"p90/p99 and the p50 per-round figure: median over rounds of the per-round ratios, percentile-bootstrap interval. " +
+	"p90/p99 and the p50 per-round figure: median over rounds of the per-round ratios, percentile-bootstrap interval (a verdict from 5 rounds up). " +
 	"Absolute latencies: median over rounds with a bootstrap interval. " +
 	"Noise floor: how far from 1 the A/A pair's interval reaches (at least the minimum floor). " +
 	"A ratio is a finding only when its interval excludes 1 and its estimate differs from 1 by more than the floor."
@@ -149,13 +149,21 @@ func summarizePool(rounds []report.PairedRound, p report.PoolInfo, control strin
 	if p.Pool == control {
 		return s
 	}
-	s.RatioP50 = &report.Ratio{Interval: interval(stats.HierarchicalRatio(blocks, o.Resamples, o.Level, rng)), Method: "seconds"}
+	s.RatioP50 = &report.Ratio{Interval: interval(stats.HierarchicalRatio(blocks, o.Resamples, o.Level, rng)), Method: report.MethodSeconds}
 	rounds50 := stats.MedianCI(positive(r50), o.Resamples, o.Level, rng)
-	s.RatioP50Rounds = &report.Ratio{Interval: interval(rounds50), Method: "rounds"}
-	s.RatioP90 = &report.Ratio{Interval: interval(stats.MedianCI(positive(r90), o.Resamples, o.Level, rng)), Method: "rounds"}
-	s.RatioP99 = &report.Ratio{Interval: interval(stats.MedianCI(positive(r99), o.Resamples, o.Level, rng)), Method: "rounds"}
+	s.RatioP50Rounds = &report.Ratio{Interval: interval(rounds50), Method: report.MethodRounds}
+	s.RatioP90 = &report.Ratio{Interval: interval(stats.MedianCI(positive(r90), o.Resamples, o.Level, rng)), Method: report.MethodRounds}
+	s.RatioP99 = &report.Ratio{Interval: interval(stats.MedianCI(positive(r99), o.Resamples, o.Level, rng)), Method: report.MethodRounds}
 	return s
 }
+
+// MinRoundsForVerdict is the fewest rounds a per-round ratio needs for a
+// verdict: the bootstrap interval of a median of n values is about their
+// range, which holds the true median with probability 1 − 2·0.5ⁿ (50% for
+// two rounds, 94% for five). With fewer, its verdict is unknown; the
+// per-second p50 ratio, whose interval rests on every second, still has
+// one.
+const MinRoundsForVerdict = 5
 
 // judge labels r against floor.
 func judge(r *report.Ratio, floor float64) {
@@ -164,7 +172,7 @@ func judge(r *report.Ratio, floor float64) {
 	}
 	r.NoiseFloor = clean(floor)
 	r.Verdict = stats.Classify(r.Interval, floor)
-	if math.IsNaN(floor) {
+	if math.IsNaN(floor) || (r.Method == report.MethodRounds && r.N < MinRoundsForVerdict) {
 		r.Verdict = stats.Unknown
 	}
 }

@@ -12,8 +12,10 @@ import (
 // fixedRounds builds rounds in which the machine drifts (the control's p50
 // is 1.0, 1.4, 0.8 ms) while each pool keeps a fixed factor over it,
 // second by second, with a small deterministic wobble.
-func fixedRounds(factors map[string]float64) ([]report.PairedRound, []report.PoolInfo) {
-	drift := []float64{1.0, 1.4, 0.8}
+func fixedRounds(factors map[string]float64, drift ...float64) ([]report.PairedRound, []report.PoolInfo) {
+	if len(drift) == 0 {
+		drift = []float64{1.0, 1.4, 0.8}
+	}
 	names := []string{"none", "none-b", "jwt", "opaque", "sticky"}
 	strategy := map[string]string{"none": "none", "none-b": "none", "jwt": "jwt", "opaque": "opaque", "sticky": "sticky"}
 	var pools []report.PoolInfo
@@ -89,8 +91,18 @@ func TestSummarizeRatiosArePairedPerRound(t *testing.T) {
 		if math.Abs(p.RatioP50.Est-tc.est) > 0.02 || p.RatioP50.Verdict != tc.verdict || p.RatioP50.N != 30 {
 			t.Errorf("%s: ratio p50 %+v, want ≈ %v %s over 30 seconds", tc.pool, p.RatioP50, tc.est, tc.verdict)
 		}
-		if p.RatioP99.Verdict != tc.verdict || p.RatioP99.N != 3 || p.RatioP99.Method != "rounds" {
-			t.Errorf("%s: ratio p99 %+v, want %s over 3 rounds", tc.pool, p.RatioP99, tc.verdict)
+		// Three rounds are too few for a per-round interval's verdict.
+		if p.RatioP99.Verdict != stats.Unknown || p.RatioP99.N != 3 || p.RatioP99.Method != report.MethodRounds ||
+			!strings.Contains(p.RatioP99.Label(), "too few") {
+			t.Errorf("%s: ratio p99 %+v (%s), want no verdict from 3 rounds", tc.pool, p.RatioP99, p.RatioP99.Label())
+		}
+	}
+	// Five rounds are enough.
+	rounds, pools = fixedRounds(map[string]float64{"none": 1, "none-b": 1.005, "jwt": 1.25, "opaque": 0.99, "sticky": 0.6}, 1, 1.4, 0.8, 1.1, 0.9)
+	sum, _ = Summarize(rounds, pools, "none", "none-b", Options{Seed: 1, Resamples: 500})
+	for _, tc := range tests {
+		if p := sum.Pool(tc.pool); p.RatioP99.Verdict != tc.verdict || p.RatioP99.N != 5 {
+			t.Errorf("%s over 5 rounds: ratio p99 %+v, want %s", tc.pool, p.RatioP99, tc.verdict)
 		}
 	}
 }

@@ -164,6 +164,14 @@ type PoolSummary struct {
 	RatioP99       *Ratio `json:"ratio_p99,omitempty"`
 }
 
+// Ratio methods.
+const (
+	// MethodSeconds: per-second paired ratios, two-level bootstrap.
+	MethodSeconds = "seconds"
+	// MethodRounds: per-round paired ratios, median over rounds.
+	MethodRounds = "rounds"
+)
+
 // Ratio is a ratio to the control with its interval and its label.
 type Ratio struct {
 	stats.Interval
@@ -194,7 +202,10 @@ func (r Ratio) Label() string {
 	case stats.WithinNoise:
 		return s + " within noise"
 	default:
-		return s + " unknown (no noise floor)"
+		if r.Method == MethodRounds && r.NoiseFloor > 0 {
+			return s + fmt.Sprintf(" no verdict (%d rounds: too few for this interval)", r.N)
+		}
+		return s + " no verdict (no noise floor)"
 	}
 }
 
