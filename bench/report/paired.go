@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/authlab/authlab/bench/stats"
@@ -193,7 +194,7 @@ func (r Ratio) Label() string {
 	if !r.Valid() {
 		return "– (not measured)"
 	}
-	s := fmt.Sprintf("%s× [%s, %s]", num(r.Est), num(r.Lo), num(r.Hi))
+	s := strings.Replace(RatioText(r.Interval), " [", "× [", 1)
 	switch r.Verdict {
 	case stats.Slower:
 		return s + " **slower** (finding)"
@@ -207,6 +208,23 @@ func (r Ratio) Label() string {
 		}
 		return s + " no verdict (no noise floor)"
 	}
+}
+
+// RatioText formats a ratio's interval with three decimals: "1.120 [1.080,
+// 1.170]" ("–" when invalid).
+func RatioText(i stats.Interval) string {
+	if !i.Valid() {
+		return "–"
+	}
+	return fmt.Sprintf("%.3f [%.3f, %.3f]", i.Est, i.Lo, i.Hi)
+}
+
+// IntervalText formats an interval of a measure with num: "1.24 [1.11, 1.38]".
+func IntervalText(i stats.Interval) string {
+	if !i.Valid() {
+		return "–"
+	}
+	return fmt.Sprintf("%s [%s, %s]", num(i.Est), num(i.Lo), num(i.Hi))
 }
 
 // WriteJSON writes p as indented JSON to path.

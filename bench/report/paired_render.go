@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"github.com/authlab/authlab/bench/stats"
 )
 
 // WritePairedRun writes paired.json, the charts and paired.md into dir.
@@ -115,7 +113,7 @@ func RenderPaired(w io.Writer, run *PairedRun) error {
 		if s.Pool == "" {
 			continue
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s | %s |\n", s.Pool, s.P50Ms, s.P90Ms, s.P99Ms,
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s | %s | %s |\n", s.Pool, IntervalText(s.P50Ms), IntervalText(s.P90Ms), IntervalText(s.P99Ms),
 			labelOr(s.RatioP50, "control"), labelOr(s.RatioP50Rounds, "–"), labelOr(s.RatioP90, "–"), labelOr(s.RatioP99, "–"))
 	}
 	b.WriteString("\nIntervals are 95% bootstrap intervals: `estimate [low, high]`. " + run.Summary.Method + "\n\n")
@@ -185,13 +183,5 @@ func ratioText(r *Ratio) string {
 	if r == nil || !r.Valid() {
 		return "–"
 	}
-	return r.Interval.String()
-}
-
-// verdictOf returns r's verdict (Unknown for nil).
-func verdictOf(r *Ratio) stats.Verdict {
-	if r == nil {
-		return stats.Unknown
-	}
-	return r.Verdict
+	return RatioText(r.Interval)
 }

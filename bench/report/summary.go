@@ -69,7 +69,7 @@ func PrintPairedSummary(w io.Writer, run *PairedRun) {
 		rows = append(rows, run.Summary.AA)
 	}
 	for _, s := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Pool, s.P50Ms, s.P99Ms, strings.ReplaceAll(labelOr(s.RatioP50, "control"), "**", ""))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Pool, IntervalText(s.P50Ms), IntervalText(s.P99Ms), strings.ReplaceAll(labelOr(s.RatioP50, "control"), "**", ""))
 	}
 	tw.Flush()
 	for _, wn := range run.Warnings {
