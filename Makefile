@@ -9,6 +9,13 @@ DURATION  ?=
 USERS     ?=
 INSTANCES ?=
 FUZZTIME  ?= 60s
+# bench-all: rounds of the paired comparison (each ≈ 25–30 s here: start-up,
+# logins, 2 s warm-up, a 20 s window), and the event scenarios run once per
+# strategy at EVENT_DURATION each (unless DURATION is set). With the defaults
+# bench-all takes about 15 minutes on the 2-core machine it was sized on.
+ROUNDS          ?= 8
+EVENT_SCENARIOS ?= failover,redis-outage,revocation,cost
+EVENT_DURATION  ?= 20s
 
 # Only pass the overrides the user set, so the harness's defaults apply otherwise.
 BENCH_FLAGS := --strategy $(STRATEGY) \
@@ -18,7 +25,7 @@ BENCH_FLAGS := --strategy $(STRATEGY) \
 	$(if $(USERS),--users $(USERS)) \
 	$(if $(INSTANCES),--instances $(INSTANCES))
 
-.PHONY: help build test test-fallback test-deploy test-short lint fuzz gobench bench bench-all compare demo up bench-lb clean
+.PHONY: help build test test-fallback test-deploy test-short lint fuzz gobench bench bench-all bench-paired compare demo up bench-lb clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -60,12 +67,27 @@ gobench: ## Go micro-benchmarks of every strategy's authenticate path
 bench: build ## run the harness: make bench STRATEGY=jwt [SCENARIO= RATE= DURATION= USERS=]
 	$(BIN) bench $(BENCH_FLAGS)
 
-bench-all: build ## every strategy, every scenario (SCENARIO=all unless set), then compare
-	@set -e; names=$$($(BIN) strategies --names); for s in $$names; do \
-		$(MAKE) --no-print-directory bench STRATEGY=$$s SCENARIO=$(or $(SCENARIO),all); done
+# The paired comparison's flags: only the overrides given (RATE and USERS are
+# per pool there).
+PAIRED_FLAGS := --strategy all --rounds $(ROUNDS) \
+	$(if $(RATE),--rate $(RATE)) \
+	$(if $(DURATION),--duration $(DURATION)) \
+	$(if $(USERS),--users $(USERS)) \
+	$(if $(INSTANCES),--instances $(INSTANCES))
+
+bench-all: build ## the paired latency comparison in ROUNDS rounds, the event scenarios once per strategy, then compare (~15 min; short check: make bench-all DURATION=10s ROUNDS=2)
+	$(BIN) bench $(PAIRED_FLAGS)
+	@set -e; known=$$($(BIN) bench --list-scenarios); scen=""; \
+	for x in $$(echo "$(or $(SCENARIO),$(EVENT_SCENARIOS))" | tr ',' ' '); do \
+		if echo "$$known" | grep -qx "$$x"; then scen="$${scen:+$$scen,}$$x"; else echo "bench-all: no scenario $$x in this build; skipped"; fi; done; \
+	for s in $$($(BIN) strategies --names); do \
+		$(MAKE) --no-print-directory bench STRATEGY=$$s SCENARIO=$$scen DURATION=$(or $(DURATION),$(EVENT_DURATION)); done
 	$(BIN) compare
 
-compare: build ## write results/COMPARISON.md from the latest run of each strategy
+bench-paired: build ## only the paired latency comparison: make bench-paired [ROUNDS=8 DURATION=20s RATE=100 USERS=200]
+	$(BIN) bench $(PAIRED_FLAGS)
+
+compare: build ## write results/COMPARISON.md and COMPARISON.json: latency from the latest paired run, events from the latest run of each strategy
 	$(BIN) compare
 
 demo: build ## narrated walkthrough: a session lost with its instance, and kept

@@ -287,6 +287,11 @@ func Compare(res Results, now time.Time) *Comparison {
 			row.CPUPerRequest = &ValueCell{Value: l.Report.Scenario("steady").Gateway.CPUPerRequestUs, Kind: "gross",
 				Note: "steady: idle CPU included", Source: use(*l)}
 		}
+		if row.CPUPerRequest == nil && latest != nil {
+			if v, ok := pairedMedian(latest.Run, s, func(p PoolRound) float64 { return p.GatewayCPUPerRequestUs }); ok {
+				row.CPUPerRequest = &ValueCell{Value: Round3(v), Kind: "gross", Note: "paired run, median over rounds: idle CPU included", Source: c.Paired.Source}
+			}
+		}
 		if l := find(res, s, func(r *Report) bool { return loaded(r.Scenario("failover")) != nil }); l != nil {
 			f := l.Report.Scenario("failover")
 			row.SessionsLostOnCrash = &ValueCell{Value: float64(f.SessionsLost), Note: fmt.Sprintf("of %d users", l.Report.Settings.Users), Source: use(*l)}
@@ -311,6 +316,11 @@ func Compare(res Results, now time.Time) *Comparison {
 		if l, sc := findLoad(res, s, func(sc *Scenario) bool { return true }); l != nil {
 			row.CredentialBytes = &ValueCell{Value: sc.CredentialBytes, Note: sc.Name, Source: use(*l)}
 		}
+		if row.CredentialBytes == nil && latest != nil {
+			if v, ok := pairedMedian(latest.Run, s, func(p PoolRound) float64 { return p.CredentialBytes }); ok {
+				row.CredentialBytes = &ValueCell{Value: Round3(v), Note: "paired run", Source: c.Paired.Source}
+			}
+		}
 		if l, sc := findLoad(res, s, func(sc *Scenario) bool { return sc.RedisCommandsPerRequest != nil }); l != nil {
 			row.RedisCommands = &ValueCell{Value: *sc.RedisCommandsPerRequest, Note: sc.Name, Source: use(*l)}
 		}
@@ -333,6 +343,23 @@ func Compare(res Results, now time.Time) *Comparison {
 	}
 	c.Warnings = append(c.Warnings, environmentWarnings(c)...)
 	return c
+}
+
+// pairedMedian is the median over the rounds of run of f of the pool
+// named strategy (ok false when no round measured it).
+func pairedMedian(run *PairedRun, strategy string, f func(PoolRound) float64) (float64, bool) {
+	var xs []float64
+	for _, r := range run.Rounds {
+		for _, p := range r.Pools {
+			if p.Pool == strategy && p.Requests > 0 {
+				xs = append(xs, f(p))
+			}
+		}
+	}
+	if len(xs) == 0 {
+		return 0, false
+	}
+	return stats.Median(xs), true
 }
 
 // strategiesIn lists every strategy measured, in display order.
