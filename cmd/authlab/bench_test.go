@@ -1,0 +1,56 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/authlab/authlab/bench/catalog"
+)
+
+func TestStrategyList(t *testing.T) {
+	if got := strategyList("all"); !slices.Equal(got, catalog.Strategies()) {
+		t.Errorf("all = %v", got)
+	}
+	if got := strategyList(" jwt, none ,"); !slices.Equal(got, []string{"jwt", "none"}) {
+		t.Errorf("list = %v", got)
+	}
+	if got := strategyList("sticky"); !slices.Equal(got, []string{"sticky"}) {
+		t.Errorf("one = %v", got)
+	}
+}
+
+// TestBenchFlagsSingleVersusPaired: the flags of a paired comparison are
+// refused for a single run and the reverse, before anything starts.
+func TestBenchFlagsSingleVersusPaired(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--strategy", "jwt", "--rounds", "2"}, "--rounds applies to a paired comparison"},
+		{[]string{"--strategy", "none,jwt", "--scenario", "failover"}, "--scenario applies to one strategy"},
+		{[]string{"--strategy", "none,jwt", "--policy", "sticky"}, "--policy applies to one strategy"},
+		{[]string{"--strategy", "none,kerberos"}, `unknown strategy "kerberos"`},
+		{[]string{"--strategy", ","}, "no strategy"},
+	}
+	for _, tc := range tests {
+		err := runBench(context.Background(), append(tc.args, "--out", t.TempDir()), io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("bench %v: %v, want %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestBenchListScenarios(t *testing.T) {
+	var out bytes.Buffer
+	if err := runBench(context.Background(), []string{"--list-scenarios"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Fields(out.String())
+	if !slices.Contains(lines, "steady") || !slices.Contains(lines, "failover") {
+		t.Errorf("scenarios = %v", lines)
+	}
+}
