@@ -605,7 +605,7 @@ func overviewChart(c *Comparison, run *PairedRun) IntervalChart {
 	}
 	ch := IntervalChart{
 		Title:  fmt.Sprintf("latency overhead vs `%s` (p50, measured side by side, %d rounds)", c.Control, len(run.Rounds)),
-		XLabel: fmt.Sprintf("strategy (%s: the A/A control) — bar: 95%% interval; rings: single rounds; shaded: noise band ±%s%%", run.AAPool, num(100*floor)),
+		XLabel: fmt.Sprintf("strategy (%s: A/A control) · bar: 95%% interval · rings: single rounds · shaded: noise band ±%s%%", run.AAPool, num(100*floor)),
 		YLabel: fmt.Sprintf("p50 latency / %s p50 (×)", c.Control),
 		Ref:    &one, Band: floor, Unit: "×",
 	}
@@ -615,6 +615,7 @@ func overviewChart(c *Comparison, run *PairedRun) IntervalChart {
 		}
 		ch.Names = append(ch.Names, s.Pool)
 		ch.Intervals = append(ch.Intervals, s.RatioP50.Interval)
+		ch.Notes = append(ch.Notes, string(s.RatioP50.Verdict))
 		var dots []float64
 		for _, r := range run.Rounds {
 			for _, rr := range r.Ratios {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"slices"
 	"strconv"
 
 	"gonum.org/v1/plot"
@@ -31,6 +32,9 @@ type IntervalChart struct {
 	Band float64
 	// Unit follows each estimate's label ("×", " ms").
 	Unit string
+	// Notes[i], when set, follows name i's estimate (a ratio's verdict, so
+	// the chart never shows a ratio without it).
+	Notes []string
 }
 
 // Plot builds the chart.
@@ -89,15 +93,22 @@ func (c IntervalChart) Plot() (*plot.Plot, error) {
 		p.Add(sc)
 	}
 	var pts errPoints
-	var labels plotter.XYLabels
+	// Each estimate is written under its name (with its note), clear of
+	// the data.
+	ticks := slices.Clone(c.Names)
 	for i, iv := range c.Intervals {
 		if !iv.Valid() {
 			continue
 		}
 		pts.XYs = append(pts.XYs, plotter.XY{X: float64(i), Y: iv.Est})
 		pts.YErrors = append(pts.YErrors, struct{ Low, High float64 }{iv.Est - iv.Lo, iv.Hi - iv.Est})
-		labels.XYs = append(labels.XYs, plotter.XY{X: float64(i), Y: iv.Est})
-		labels.Labels = append(labels.Labels, " "+num(iv.Est)+c.Unit)
+		l := num(iv.Est) + c.Unit
+		if i < len(c.Notes) && c.Notes[i] != "" {
+			l += " " + c.Notes[i]
+		}
+		if i < len(ticks) {
+			ticks[i] += "\n" + l
+		}
 		see(iv.Lo)
 		see(iv.Hi)
 	}
@@ -113,14 +124,9 @@ func (c IntervalChart) Plot() (*plot.Plot, error) {
 			return nil, fmt.Errorf("interval chart points: %w", err)
 		}
 		sc.GlyphStyle = draw.GlyphStyle{Color: color.Black, Radius: vg.Points(3.5), Shape: draw.CircleGlyph{}}
-		lb, err := plotter.NewLabels(labels)
-		if err != nil {
-			return nil, fmt.Errorf("interval chart labels: %w", err)
-		}
-		lb.Offset = vg.Point{X: vg.Points(-34), Y: vg.Points(3)}
-		p.Add(bars, sc, lb)
+		p.Add(bars, sc)
 	}
-	p.NominalX(c.Names...)
+	p.NominalX(ticks...)
 	p.X.Min, p.X.Max = -0.5, float64(n)-0.5
 	if math.IsInf(lo, 1) {
 		lo, hi = 0, 1

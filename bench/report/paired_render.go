@@ -35,20 +35,21 @@ func WritePairedCharts(dir string, run *PairedRun) error {
 	one := 1.0
 	rc := IntervalChart{
 		Title: fmt.Sprintf("latency p50 relative to `%s`, measured side by side (%d rounds)", run.ControlPool, len(run.Rounds)),
-		XLabel: fmt.Sprintf("pool — bar: 95%% interval; rings: single rounds; shaded: A/A noise band ±%s%%",
+		XLabel: fmt.Sprintf("pool · bar: 95%% interval · rings: single rounds · shaded: A/A noise band ±%s%%",
 			num(100*run.Summary.NoiseFloor.P50)),
 		YLabel: fmt.Sprintf("p50 latency / %s p50 (×)", run.ControlPool),
 		Ref:    &one, Band: run.Summary.NoiseFloor.P50, Unit: "×",
 	}
 	ac := IntervalChart{
 		Title:  "latency p50 per pool: median over rounds",
-		XLabel: "pool — bar: 95% interval of the median; rings: single rounds",
+		XLabel: "pool · bar: 95% interval of the median · rings: single rounds",
 		YLabel: "p50 latency (ms)", Unit: " ms",
 	}
 	for _, s := range append([]PoolSummary{run.Summary.AA}, run.Summary.Pools...) {
 		if s.RatioP50 != nil {
 			rc.Names = append(rc.Names, s.Pool)
 			rc.Intervals = append(rc.Intervals, s.RatioP50.Interval)
+			rc.Notes = append(rc.Notes, string(s.RatioP50.Verdict))
 			var dots []float64
 			for _, r := range run.Rounds {
 				for _, rr := range r.Ratios {
