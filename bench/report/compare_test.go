@@ -270,3 +270,23 @@ func TestWriteComparison(t *testing.T) {
 		t.Errorf("COMPARISON.json lacks its documented fields")
 	}
 }
+
+// TestCompareFallsBackToThePairedRun: a strategy measured only in the
+// paired run still gets its gross CPU and credential bytes from it.
+func TestCompareFallsBackToThePairedRun(t *testing.T) {
+	p := pairedFixture("20261121-220000", time.Date(2026, 11, 21, 22, 0, 0, 0, time.UTC), ratio(1.12, 1.08, 1.17, 40, MethodSeconds, 0.031, stats.Slower))
+	for i := range p.Rounds {
+		p.Rounds[i].Pools = []PoolRound{{Pool: "jwt", Strategy: "jwt", Requests: 100, CredentialBytes: 353, GatewayCPUPerRequestUs: float64(300 + 10*i)}}
+	}
+	c := Compare(Results{Paired: []LocatedPaired{{Run: p, Dir: "paired/20261121-220000"}}}, time.Now())
+	var jwt *ComparisonRow
+	for i := range c.Rows {
+		if c.Rows[i].Strategy == "jwt" {
+			jwt = &c.Rows[i]
+		}
+	}
+	if jwt == nil || jwt.CPUPerRequest == nil || jwt.CPUPerRequest.Kind != "gross" || jwt.CPUPerRequest.Value != 305 ||
+		jwt.CredentialBytes == nil || jwt.CredentialBytes.Value != 353 || jwt.SessionsLostOnCrash != nil {
+		t.Errorf("jwt row from the paired run alone: %+v", jwt)
+	}
+}
