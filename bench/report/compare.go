@@ -326,9 +326,13 @@ func Compare(res Results, now time.Time) *Comparison {
 		}
 		if l := find(res, s, func(r *Report) bool { return r.Login.Users > 0 }); l != nil {
 			m := l.Report.Memory
-			if m.GatewayHeapPerSessionBytes != nil {
+			switch {
+			case m.GatewayHeapPerSessionBytes != nil:
 				row.MemoryPerSession = &ValueCell{Value: *m.GatewayHeapPerSessionBytes, Kind: "gateway heap", Source: use(*l)}
-			} else {
+			case catalog.KeepsSessionsInInstance(s):
+				// Its sessions are in the gateways' memory, which only a
+				// heap measurement sees: Redis's 0 would mislead.
+			default:
 				row.MemoryPerSession = &ValueCell{Value: m.PerSessionBytes, Kind: "redis", Source: use(*l)}
 			}
 		}
@@ -462,7 +466,11 @@ func outageCell(s *Scenario, source string) *OutageCell {
 		cell.Summary += fmt.Sprintf(", %d sessions lost", s.SessionsLost)
 	}
 	if pct < 99 || s.SessionsLost > 0 {
-		cell.Summary += ", recovery " + secondsText(o.RecoveryS)
+		if o.RecoveryS == nil {
+			cell.Summary += ", not recovered by the end of the run"
+		} else {
+			cell.Summary += ", recovered " + num(*o.RecoveryS) + " s after the restart"
+		}
 	}
 	return cell
 }

@@ -172,6 +172,19 @@ func TestCompareCells(t *testing.T) {
 	if v := jwt.MemoryPerSession; v == nil || v.Kind != "redis" || v.Value != 10240 {
 		t.Errorf("jwt memory %+v", v)
 	}
+	// Without a heap figure, sessions held in the gateway are not
+	// reported as Redis's 0 bytes.
+	res.Reports[len(res.Reports)-1].Report.Memory.GatewayHeapPerSessionBytes = nil
+	for i := range res.Reports {
+		if res.Reports[i].Report.Strategy == "sticky" {
+			res.Reports[i].Report.Memory.GatewayHeapPerSessionBytes = nil
+		}
+	}
+	for _, r := range Compare(res, time.Now()).Rows {
+		if r.Strategy == "sticky" && r.MemoryPerSession != nil {
+			t.Errorf("sticky memory without a heap figure: %+v", r.MemoryPerSession)
+		}
+	}
 	if v := jwt.RevocationLagP99; v == nil || v.P99Ms != nil || v.NotRevoked != 15 {
 		t.Errorf("jwt revocation %+v", v)
 	}
