@@ -1,6 +1,7 @@
 package load
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -140,5 +141,17 @@ func TestSummaryHealth(t *testing.T) {
 	}
 	if len(s.Warnings) == 0 {
 		t.Error("no warning for a saturated phase")
+	}
+}
+
+// TestMeasureFloor: the floor runs the load against the in-process echo
+// server and reports its latency and load health.
+func TestMeasureFloor(t *testing.T) {
+	f, err := MeasureFloor(context.Background(), Config{BaseURL: "http://placeholder", Users: 5}, 100, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Rate != 100 || f.Latency.Count < 50 || f.Latency.Count > 101 || f.Load == nil || f.Load.RequestedRate != 100 {
+		t.Errorf("floor %+v load %+v", f, f.Load)
 	}
 }
