@@ -252,7 +252,8 @@ func measureFloor(ctx context.Context, cfg Config, progress *load.Progress) *rep
 
 // logInAll logs every user in and measures the memory their sessions take:
 // the gateways' live heap after a forced GC (read with the gateways'
-// admin token), their RSS, and Redis's used memory across the login.
+// admin token) across the second half of the logins, and their RSS and
+// Redis's used memory across the whole login.
 func logInAll(ctx context.Context, env *scenario.Env, adminToken string, logger *slog.Logger) (report.Login, report.Memory, error) {
 	gatewayRSS := func() int64 {
 		pids, _ := env.GatewayPIDs(ctx)
@@ -266,27 +267,34 @@ func logInAll(ctx context.Context, env *scenario.Env, adminToken string, logger 
 		return measure.GatewayHeaps(ctx, nil, insts, adminToken)
 	}
 	redis := measure.RedisCounters{URL: env.RedisURL}
-	heapBefore, heapErr := gatewayHeap()
 	rssBefore := gatewayRSS()
 	redisBefore, _ := redis.UsedMemory(ctx)
-	login, err := env.Driver.LoginAll(ctx)
+	// The heap is read across the second half of the logins only: the
+	// first half has grown the gateways' connection pools and buffers,
+	// which are no session's cost.
+	var heapPerSession *float64
+	login, err := env.Driver.LoginAllSplit(ctx, func(secondHalf func() int) {
+		before, err1 := gatewayHeap()
+		n := secondHalf()
+		after, err2 := gatewayHeap()
+		if err := errors.Join(err1, err2); err != nil {
+			logger.Warn("gateways' heap not measured", "err", err)
+			return
+		}
+		if n > 0 {
+			heapPerSession = report.Float(math.Round(float64(after.HeapAllocBytes-before.HeapAllocBytes) / float64(n)))
+		}
+	})
 	if err != nil {
 		return login, report.Memory{}, err
 	}
 	rssAfter := gatewayRSS()
 	redisAfter, _ := redis.UsedMemory(ctx)
-	heapAfter, err := gatewayHeap()
-	heapErr = errors.Join(heapErr, err)
-	m := report.Memory{GatewayRSSDeltaBytes: rssAfter - rssBefore, RedisUsedDeltaBytes: redisAfter - redisBefore}
+	m := report.Memory{GatewayRSSDeltaBytes: rssAfter - rssBefore, RedisUsedDeltaBytes: redisAfter - redisBefore,
+		GatewayHeapPerSessionBytes: heapPerSession}
 	if n := login.Users - login.Failures; n > 0 {
 		m.PerSessionBytes = math.Round(float64(max(0, m.RedisUsedDeltaBytes)) / float64(n))
 		m.GatewayPerLoginBytes = math.Round(float64(m.GatewayRSSDeltaBytes) / float64(n))
-		if heapErr == nil {
-			m.GatewayHeapPerSessionBytes = report.Float(math.Round(float64(heapAfter.HeapAllocBytes-heapBefore.HeapAllocBytes) / float64(n)))
-		}
-	}
-	if heapErr != nil {
-		logger.Warn("gateways' heap not measured", "err", heapErr)
 	}
 	return login, m, nil
 }

@@ -112,31 +112,36 @@ func New(cfg Config) (*Driver, error) {
 // LoginAll logs every user in (16 at a time). It fails only when no login
 // at all succeeded; other failures are counted in the result.
 func (d *Driver) LoginAll(ctx context.Context) (report.Login, error) {
+	return d.LoginAllSplit(ctx, nil)
+}
+
+// LoginAllSplit is LoginAll in two halves: once the first half is logged
+// in it calls between (when not nil), which must call secondHalf once;
+// secondHalf logs the second half in and returns how many of those logins
+// succeeded. The first half warms up whatever
+// grows with concurrent logins (connection pools, buffers), so a
+// measurement across the second half is the sessions' own cost.
+func (d *Driver) LoginAllSplit(ctx context.Context, between func(secondHalf func() int)) (report.Login, error) {
 	var (
 		mu    sync.Mutex
 		lats  []time.Duration
 		fails int
 		first error
 	)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(16)
-	for i := range d.users {
-		g.Go(func() error {
-			lat, err := d.LogIn(gctx, i)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				fails++
-				if first == nil {
-					first = err
-				}
-				return nil
-			}
-			lats = append(lats, lat)
-			return nil
-		})
+	half := len(d.users) / 2
+	if between == nil {
+		half = 0
 	}
-	_ = g.Wait()
+	d.loginRange(ctx, 0, half, &mu, &lats, &fails, &first)
+	okBefore := len(lats)
+	if between != nil {
+		between(func() int {
+			d.loginRange(ctx, half, len(d.users), &mu, &lats, &fails, &first)
+			return len(lats) - okBefore
+		})
+	} else {
+		d.loginRange(ctx, half, len(d.users), &mu, &lats, &fails, &first)
+	}
 	res := report.Login{Users: len(d.users), Failures: fails, Latency: report.Summarize(lats)}
 	if err := ctx.Err(); err != nil {
 		return res, err
@@ -148,6 +153,30 @@ func (d *Driver) LoginAll(ctx context.Context) (report.Login, error) {
 		d.cfg.Logger.Warn("some logins failed", "failed", fails, "users", len(d.users), "first", first)
 	}
 	return res, nil
+}
+
+// loginRange logs users [from, to) in, 16 at a time, adding to the
+// latencies, failures and first error under mu.
+func (d *Driver) loginRange(ctx context.Context, from, to int, mu *sync.Mutex, lats *[]time.Duration, fails *int, first *error) {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for i := from; i < to; i++ {
+		g.Go(func() error {
+			lat, err := d.LogIn(gctx, i)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				*fails++
+				if *first == nil {
+					*first = err
+				}
+				return nil
+			}
+			*lats = append(*lats, lat)
+			return nil
+		})
+	}
+	_ = g.Wait()
 }
 
 // LogIn logs user i in (keeping its lb pin cookie), installs the new

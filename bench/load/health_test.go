@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authlab/authlab/bench/load/loadtest"
 )
 
 // TestPacingTime: latency counts from the intended send time
@@ -154,4 +156,37 @@ func TestMeasureFloor(t *testing.T) {
 	if f.Rate != 100 || f.Latency.Count < 50 || f.Latency.Count > 101 || f.Load == nil || f.Load.RequestedRate != 100 {
 		t.Errorf("floor %+v load %+v", f, f.Load)
 	}
+}
+
+// TestLoginAllSplit: the hook runs between the halves and the second half
+// counts its own logins; everyone ends logged in.
+func TestLoginAllSplit(t *testing.T) {
+	_, srv := loadtest.NewCluster(t, 2, true)
+	d, err := New(Config{BaseURL: srv.URL, Users: 9, Password: loadtest.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, n int
+	login, err := d.LoginAllSplit(context.Background(), func(secondHalf func() int) {
+		before = loggedIn(d)
+		n = secondHalf()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before != 4 || n != 5 || loggedIn(d) != 9 || login.Users != 9 || login.Latency.Count != 9 {
+		t.Errorf("first half %d, second half %d, logged in %d, login %+v", before, n, loggedIn(d), login)
+	}
+}
+
+func loggedIn(d *Driver) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, u := range d.users {
+		if u.loggedIn {
+			n++
+		}
+	}
+	return n
 }
