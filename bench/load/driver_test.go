@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/authlab/authlab/bench/load/loadtest"
-	"github.com/authlab/authlab/bench/report"
 	"github.com/authlab/authlab/internal/identity"
 )
 
@@ -227,7 +226,7 @@ func TestLogout(t *testing.T) {
 }
 
 func TestStallWarnings(t *testing.T) {
-	tl := []report.Second{{T: 0, Requests: 100}, {T: 1, Requests: 40}, {T: 2, Requests: 0}, {T: 3, Requests: 100}, {T: 4, Requests: 3}}
+	tl := []int{100, 40, 0, 100, 3}
 	w := stallWarnings(tl, 100, 4500*time.Millisecond)
 	if len(w) != 1 || !strings.Contains(w[0], "second(s) 1, 2:") {
 		t.Errorf("warnings = %v, want seconds 1 and 2 (4 is the partial last second)", w)

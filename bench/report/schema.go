@@ -97,6 +97,11 @@ type CostStep struct {
 	CPUSeconds      float64 `json:"cpu_seconds"`
 	IdleCPUSeconds  float64 `json:"idle_cpu_seconds"`
 	NetUsPerRequest float64 `json:"net_us_per_request"`
+	// WindowS is the length of the measured window (the load phase until
+	// its last answer); IdleCPUSeconds is the idle rate over that long.
+	WindowS float64 `json:"window_s,omitempty"`
+	// Load says whether the generator kept up at this rate.
+	Load *LoadHealth `json:"load,omitempty"`
 }
 
 // Settings are the knobs the run was started with.
@@ -281,6 +286,15 @@ type CapacityStep struct {
 	P99       float64 `json:"p99_ms"`
 	ErrorRate float64 `json:"error_rate"`
 	Pass      bool    `json:"pass"`
+	// Saturated: the load generator did not keep up at this rate (see
+	// Load), so the step measured the generator, not the system; it never
+	// passes.
+	Saturated bool        `json:"saturated,omitempty"`
+	Load      *LoadHealth `json:"load,omitempty"`
+	// CPU of each side over the step, percent of one core.
+	GeneratorCPUPercent float64 `json:"generator_cpu_percent,omitempty"`
+	GatewaysCPUPercent  float64 `json:"gateways_cpu_percent,omitempty"`
+	LBCPUPercent        float64 `json:"lb_cpu_percent,omitempty"`
 }
 
 // Capacity is the result of the capacity scenario.
@@ -289,6 +303,11 @@ type Capacity struct {
 	Steps      []CapacityStep `json:"steps"`
 	// MaxRate is the highest rate that passed (0 when none did).
 	MaxRate float64 `json:"max_rate"`
+	// LimitedBy says which side ran out at the lowest failing step:
+	// "generator" (the harness could not keep the rate), "gateways" or
+	// "lb" (the one using the most CPU), with the figures in LimitReason.
+	LimitedBy   string `json:"limited_by,omitempty"`
+	LimitReason string `json:"limit_reason,omitempty"`
 }
 
 // Scenario is the measurements of one scenario.
