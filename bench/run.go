@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/authlab/authlab/bench/load"
@@ -52,6 +53,8 @@ type Config struct {
 	CapacityP99    time.Duration
 	CapacityStep   time.Duration
 	CapacityBudget time.Duration
+	// Failover: kill modes, lb retry settings, freeze length.
+	Failover scenario.FailoverConfig
 	// Flags are recorded in the report as given.
 	Flags map[string]string
 	// Progress receives the live progress line; Terminal says whether it is
@@ -77,6 +80,7 @@ func (c *Config) Validate() error {
 	}
 	c.RevocationSample, c.RevocationTimeout = sc.RevocationSample, sc.RevocationTimeout
 	c.CapacityP99, c.CapacityStep, c.CapacityBudget = sc.CapacityP99, sc.CapacityStep, sc.CapacityBudget
+	c.Failover = sc.Failover
 	tc := c.topologyConfig(nil)
 	if err := tc.Validate(); err != nil {
 		return err
@@ -102,6 +106,7 @@ func (c *Config) scenarioConfig() scenario.Config {
 		Strategy: c.Strategy, Users: c.Users, Rate: c.Rate, Duration: c.Duration,
 		RevocationSample: c.RevocationSample, RevocationTimeout: c.RevocationTimeout,
 		CapacityP99: c.CapacityP99, CapacityStep: c.CapacityStep, CapacityBudget: c.CapacityBudget,
+		Failover: c.Failover,
 	}
 }
 
@@ -110,7 +115,16 @@ func (c *Config) topologyConfig(output io.Writer) topology.Config {
 		Exe: c.Exe, Strategy: c.Strategy, Instances: c.Instances, Policy: c.Policy,
 		SeedUsers: c.Users, BcryptCost: c.BcryptCost, RedisURL: c.RedisURL,
 		GatewayArgs: c.GatewayArgs, Output: output, Logger: c.Logger,
+		LBArgs: c.lbArgs(),
 	}
+}
+
+// lbArgs are the lb flags the scenarios need (the failover kill modes').
+func (c *Config) lbArgs() []string {
+	if slices.Contains(c.Scenarios, scenario.FailoverName) {
+		return c.Failover.LBArgs()
+	}
+	return nil
 }
 
 // Run starts the topology, logs the users in, runs the scenarios, writes

@@ -81,6 +81,8 @@ type Config struct {
 	CapacityP99    time.Duration
 	CapacityStep   time.Duration
 	CapacityBudget time.Duration
+	// Failover: the kill modes, lb retry settings and freeze length.
+	Failover FailoverConfig
 }
 
 // Validate checks c and fills defaults.
@@ -105,7 +107,7 @@ func (c *Config) Validate() error {
 	c.CapacityP99 = orDefault(c.CapacityP99, 50*time.Millisecond)
 	c.CapacityStep = orDefault(c.CapacityStep, 5*time.Second)
 	c.CapacityBudget = orDefault(c.CapacityBudget, 60*time.Second)
-	return nil
+	return c.Failover.Validate()
 }
 
 func orDefault(d, def time.Duration) time.Duration {
