@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -64,7 +65,7 @@ func TestEndToEndCrash(t *testing.T) {
 			noRetry.DeadInstanceRequests, noRetry.DetectionS, noRetry.DetectedBy)
 	}
 	t.Logf("crash without retry: detection %v s (%s), %d to the dead instance, %d failed; with retry: detection %v s, %d failed, %v failed tries at the lb",
-		*noRetry.DetectionS, noRetry.DetectedBy, noRetry.DeadInstanceRequests, noRetry.FailedRequests, retry.DetectionS, retry.FailedRequests, retry.LBFailedTries)
+		secs(noRetry.DetectionS), noRetry.DetectedBy, noRetry.DeadInstanceRequests, noRetry.FailedRequests, secs(retry.DetectionS), retry.FailedRequests, secs(retry.LBFailedTries))
 	if retry.FailedRequests != 0 {
 		t.Errorf("with retry: %d failed requests, want 0", retry.FailedRequests)
 	}
@@ -89,4 +90,12 @@ func TestEndToEndFreeze(t *testing.T) {
 	if f.DeadInstanceRequests == 0 {
 		t.Error("no request reached the frozen instance")
 	}
+}
+
+// secs formats an optional number for a log line.
+func secs[T int | float64](v *T) string {
+	if v == nil {
+		return "none"
+	}
+	return fmt.Sprint(*v)
 }
