@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/authlab/authlab/bench/load"
@@ -62,6 +63,8 @@ type Config struct {
 	// strategy's Authenticate after the scenarios (report.Micro).
 	Floor bool
 	Micro bool
+	// Failover: kill modes, lb retry settings, freeze length.
+	Failover scenario.FailoverConfig
 	// Flags are recorded in the report as given.
 	Flags map[string]string
 	// Progress receives the live progress line; Terminal says whether it is
@@ -88,6 +91,7 @@ func (c *Config) Validate() error {
 	c.RevocationSample, c.RevocationTimeout = sc.RevocationSample, sc.RevocationTimeout
 	c.CapacityP99, c.CapacityStep, c.CapacityBudget = sc.CapacityP99, sc.CapacityStep, sc.CapacityBudget
 	c.CostRates, c.CostWindow = sc.CostRates, sc.CostWindow
+	c.Failover = sc.Failover
 	tc := c.topologyConfig(nil)
 	if err := tc.Validate(); err != nil {
 		return err
@@ -114,6 +118,7 @@ func (c *Config) scenarioConfig() scenario.Config {
 		RevocationSample: c.RevocationSample, RevocationTimeout: c.RevocationTimeout,
 		CapacityP99: c.CapacityP99, CapacityStep: c.CapacityStep, CapacityBudget: c.CapacityBudget,
 		CostRates: c.CostRates, CostWindow: c.CostWindow,
+		Failover: c.Failover,
 	}
 }
 
@@ -122,7 +127,16 @@ func (c *Config) topologyConfig(output io.Writer) topology.Config {
 		Exe: c.Exe, Strategy: c.Strategy, Instances: c.Instances, Policy: c.Policy,
 		SeedUsers: c.Users, BcryptCost: c.BcryptCost, RedisURL: c.RedisURL,
 		GatewayArgs: c.GatewayArgs, Output: output, Logger: c.Logger,
+		LBArgs: c.lbArgs(),
 	}
+}
+
+// lbArgs are the lb flags the scenarios need (the failover kill modes').
+func (c *Config) lbArgs() []string {
+	if slices.Contains(c.Scenarios, scenario.FailoverName) {
+		return c.Failover.LBArgs()
+	}
+	return nil
 }
 
 // Run starts the topology, logs the users in, runs the scenarios, writes

@@ -344,18 +344,7 @@ func renderLoad(b *strings.Builder, s *Scenario) {
 }
 
 func renderFindings(b *strings.Builder, s *Scenario, policy string) {
-	if f := s.Failover; f != nil {
-		fmt.Fprintf(b, "**Failover.** `%s` killed (SIGKILL) at %s s, revived at %s s. ", f.KilledInstance, num(f.KillAtS), num(f.ReviveAtS))
-		if policy == catalog.PolicySticky {
-			fmt.Fprintf(b, "Users pinned to it: %d; users who lost their session: %d (%d of them pinned there, %d pinned users kept theirs, %d lost it without being pinned there). ",
-				len(f.PinnedUsers), len(f.LostUsers), f.PinnedAndLost, f.PinnedNotLost, f.LostNotPinned)
-		} else {
-			fmt.Fprintf(b, "Users it served last before the kill: %d (lb policy %s: nobody is pinned); users who lost their session: %d (%d of them last served there). ",
-				len(f.PinnedUsers), policy, len(f.LostUsers), f.PinnedAndLost)
-		}
-		fmt.Fprintf(b, "Errors between kill and revive: %d; requests sent to the dead instance: %d; time to recover: %s.\n\n",
-			f.WindowErrors, f.DeadInstanceRequests, secondsText(f.RecoveryS))
-	}
+	renderFailover(b, s, policy)
 	if o := s.RedisOutage; o != nil {
 		rate := 0.0
 		if o.DuringRequests > 0 {

@@ -246,11 +246,45 @@ type Failover struct {
 	// RecoveryS is the time from the kill until the success rate was back
 	// to ≥ 99% for 5 consecutive seconds; nil when it never was.
 	RecoveryS *float64 `json:"recovery_s"`
-	// DeadInstanceRequests: requests after the kill that failed because
-	// they were routed to the dead instance (transport error or 502/504).
+	// DeadInstanceRequests: requests sent between the kill and the revive
+	// whose answer shows they went to the dead or frozen instance: a
+	// 502/504 naming it (X-Authlab-Instance), a late answer from it (a
+	// freeze), or no answer at all. Retried requests are not among them
+	// (see LBFailedTries).
 	DeadInstanceRequests int `json:"dead_instance_requests"`
 	// WindowErrors: failed requests between kill and revive.
 	WindowErrors int `json:"window_errors"`
+
+	// KillMode is how the instance went down: announced (the lb's admin
+	// kill, which takes it out of rotation first), crash (SIGKILL from
+	// outside the lb, which learns of it from failed requests and health
+	// checks only), freeze (SIGSTOP from outside, SIGCONT at the revive),
+	// drain (the lb's drain: no new requests, in-flight ones finish).
+	// Empty in reports written before the field.
+	KillMode string `json:"kill_mode,omitempty"`
+	// Retry reports whether the lb retried failed requests on another
+	// instance during the phase.
+	Retry bool `json:"retry"`
+	// FreezeS is how long a freeze lasted (0 for the other modes).
+	FreezeS float64 `json:"freeze_s,omitempty"`
+	// DetectionS is the time from the kill until the lb took the instance
+	// out of rotation (its "down" event); nil when it did not before the
+	// revive. DetectedBy is the reason the lb gave.
+	DetectionS *float64 `json:"detection_s"`
+	DetectedBy string   `json:"detected_by,omitempty"`
+	// LBFailedTries counts the requests the lb sent to the instance
+	// between the kill and the revive that got no answer from it, whether
+	// retried elsewhere or answered 502/504 (the lb's per-instance
+	// counter); nil when it could not be read.
+	LBFailedTries *int `json:"lb_failed_tries"`
+	// FailedRequests: failed requests from the kill to the end of the phase.
+	FailedRequests int `json:"failed_requests"`
+	// SessionsLost: sessions lost from the kill to the end of the phase.
+	SessionsLost int `json:"sessions_lost"`
+	// Variants are the other kill modes and retry settings the same
+	// scenario ran, one whole load phase each, in the order run; the
+	// fields above (and the scenario's) describe the first.
+	Variants []Scenario `json:"variants,omitempty"`
 }
 
 // RedisOutage is what the redis-outage scenario saw.

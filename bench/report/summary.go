@@ -42,7 +42,7 @@ func PrintSummary(w io.Writer, r *Report) {
 		}
 		note := ""
 		if f := s.Failover; f != nil {
-			note = fmt.Sprintf("killed %s: %d pinned, %d lost; recovery %s", f.KilledInstance, len(f.PinnedUsers), len(f.LostUsers), recovery(f.RecoveryS))
+			note = failoverNote(f)
 		}
 		if o := s.RedisOutage; o != nil {
 			note = fmt.Sprintf("Redis down: %d/%d OK; recovery %s", o.DuringOK, o.DuringRequests, recovery(o.RecoveryS))

@@ -69,12 +69,6 @@ func TestCostArithmetic(t *testing.T) {
 	}
 }
 
-func deref(v *float64) any {
-	if v == nil {
-		return nil
-	}
-	return *v
-}
 
 func TestCostConfig(t *testing.T) {
 	c := Config{Strategy: "jwt", Rate: 150, Duration: 30 * time.Second, Users: 5}

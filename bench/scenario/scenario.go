@@ -86,6 +86,8 @@ type Config struct {
 	// 10 s)).
 	CostRates  []float64
 	CostWindow time.Duration
+	// Failover: the kill modes, lb retry settings and freeze length.
+	Failover FailoverConfig
 }
 
 // Validate checks c and fills defaults.
@@ -116,6 +118,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	c.CostRates = rates
+	if err := c.Failover.Validate(); err != nil {
+		return err
+	}
 	return nil
 }
 

@@ -109,7 +109,8 @@ func newEnv(t *testing.T, instances, users int, cookie bool) (*Env, *fakeGateway
 		strategy = "sticky"
 	}
 	return &Env{Config: Config{Strategy: strategy, Users: users, Rate: 200, Duration: 1500 * time.Millisecond,
-		RevocationSample: 2, RevocationTimeout: 2 * time.Second}, Driver: d, Gateways: g}, g
+		RevocationSample: 2, RevocationTimeout: 2 * time.Second,
+		Failover: FailoverConfig{Modes: []string{KillAnnounced}}}, Driver: d, Gateways: g}, g
 }
 
 // TestFailoverFindsThePinnedUsersLost: the failover scenario kills the

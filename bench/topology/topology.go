@@ -54,6 +54,8 @@ type Config struct {
 	LBAdminListen string
 	// GatewayArgs are extra gateway flags (after the lb's --).
 	GatewayArgs []string
+	// LBArgs are extra lb flags (e.g. --ignore-exits).
+	LBArgs []string
 	// LogLevel of every child (default warn: per-request logs cost CPU).
 	LogLevel string
 	// Output receives the children's stdout and stderr (default discarded).
@@ -188,7 +190,7 @@ func (t *Topology) startRedis(ctx context.Context) error {
 func (t *Topology) startLB(ctx context.Context) error {
 	_, data, admin, err := t.procs.StartLB(ctx, LB{
 		Listen: t.cfg.LBListen, AdminListen: t.cfg.LBAdminListen, Policy: t.cfg.Policy,
-		Instances: t.cfg.Instances,
+		Instances: t.cfg.Instances, Args: t.cfg.LBArgs,
 		Gateways: Gateways{Strategy: t.cfg.Strategy, AuthURL: t.AuthURL, BackendURL: t.BackendURL,
 			RedisURL: t.RedisURL, Args: t.cfg.GatewayArgs},
 	})

@@ -42,6 +42,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	capStep := fs.Duration("capacity-step", 5*time.Second, "capacity: length of each rate step")
 	capBudget := fs.Duration("capacity-budget", 60*time.Second, "capacity: total time allowed")
 	extras := registerBenchExtras(fs)
+	failover := registerFailoverFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -59,7 +60,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Instances: *instances, Policy: *policy, OutDir: *out, Exe: exe, RedisURL: redisURLOrEnv(*redisURL),
 		BcryptCost: *bcryptCost, Path: *path, GatewayArgs: strings.Fields(*gatewayArgs),
 		RevocationSample: *revSample, RevocationTimeout: *revTimeout,
-		CapacityP99: *capP99, CapacityStep: *capStep, CapacityBudget: *capBudget,
+		CapacityP99: *capP99, CapacityStep: *capStep, CapacityBudget: *capBudget, Failover: *failover,
 		Flags: flags, Progress: stderr, Terminal: isTerminalWriter(stderr),
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
