@@ -39,8 +39,12 @@ type Config struct {
 	// Exe is the authlab binary to start the topology from.
 	Exe string
 	// RedisURL, when set, is an external Redis (redis-outage is skipped).
-	RedisURL   string
-	BcryptCost int
+	RedisURL string
+	// RedisDeployment is the Redis the harness starts otherwise:
+	// topology.RedisSingle (default), RedisCluster or RedisSentinel (the
+	// last two from local redis-server processes; redis-failover needs one).
+	RedisDeployment string
+	BcryptCost      int
 	// Path is the request every user repeats (default load.DefaultPath).
 	Path string
 	// GatewayArgs are extra flags for every gateway.
@@ -108,7 +112,7 @@ func (c *Config) scenarioConfig() scenario.Config {
 func (c *Config) topologyConfig(output io.Writer) topology.Config {
 	return topology.Config{
 		Exe: c.Exe, Strategy: c.Strategy, Instances: c.Instances, Policy: c.Policy,
-		SeedUsers: c.Users, BcryptCost: c.BcryptCost, RedisURL: c.RedisURL,
+		SeedUsers: c.Users, BcryptCost: c.BcryptCost, RedisURL: c.RedisURL, RedisDeployment: c.RedisDeployment,
 		GatewayArgs: c.GatewayArgs, Output: output, Logger: c.Logger,
 	}
 }
@@ -198,6 +202,9 @@ func logInAndRunScenarios(ctx context.Context, cfg Config, topo *topology.Topolo
 	env := &scenario.Env{Config: cfg.scenarioConfig(), Driver: d, Gateways: topo, RedisURL: topo.RedisURL, Progress: progress}
 	if topo.Redis != nil {
 		env.Redis = topo.Redis
+	}
+	if topo.Replicated != nil {
+		env.Replicated, env.RedisDeployment = topo.Replicated, cfg.RedisDeployment
 	}
 	progress.Note("logging in %d users", cfg.Users)
 	if r.Login, r.Memory, err = logInAll(ctx, env); err != nil {

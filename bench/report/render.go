@@ -224,6 +224,9 @@ func renderFindings(b *strings.Builder, s *Scenario, policy string) {
 			num(o.StopAtS), num(o.StartAtS), o.DuringRequests, num(rate), o.DuringErrors.StoreDown,
 			o.DuringErrors.Total()-o.DuringErrors.StoreDown, secondsText(o.RecoveryS))
 	}
+	if f := s.RedisFailover; f != nil {
+		renderRedisFailover(b, f)
+	}
 	if v := s.Revocation; v != nil {
 		fmt.Fprintf(b, "**Revocation.** %d users logged out, polled on %d instances directly (%d pairs, timeout %s s): lag %s; %d pairs still accepted the credential at the timeout.\n\n",
 			v.Sampled, v.Instances, v.Pairs, num(v.TimeoutS), lagText(v.Lag), v.NotRevoked)
@@ -262,6 +265,8 @@ func recoveryText(s *Scenario) string {
 		return secondsText(s.Failover.RecoveryS)
 	case s.RedisOutage != nil:
 		return secondsText(s.RedisOutage.RecoveryS)
+	case s.RedisFailover != nil:
+		return secondsText(s.RedisFailover.RecoveryS)
 	}
 	return "–"
 }

@@ -331,6 +331,8 @@ type Scenario struct {
 	Capacity    *Capacity    `json:"capacity,omitempty"`
 	Cost        *Cost        `json:"cost,omitempty"`
 
+	RedisFailover *RedisFailover `json:"redis_failover,omitempty"`
+
 	// Load says whether the load generator kept up during this scenario.
 	Load *LoadHealth `json:"load,omitempty"`
 }

@@ -45,6 +45,11 @@ type Env struct {
 	RedisURL string
 	// Redis is that Redis when the harness owns it, else nil.
 	Redis OwnedRedis
+	// Replicated is that Redis when it is a Cluster or Sentinel group the
+	// harness started, else nil.
+	Replicated ReplicatedRedis
+	// RedisDeployment names it (cluster, sentinel) for the report.
+	RedisDeployment string
 	// Progress receives what the run is doing (nil: nothing is printed).
 	Progress *load.Progress
 }
