@@ -193,7 +193,7 @@ func newReport(ctx context.Context, cfg Config, runID string, started time.Time)
 }
 
 // logInAndRunScenarios logs the users in (measuring what their sessions
-// cost) and runs the scenarios into r.
+// cost) and runs the scenarios into r, against the topology it started.
 func logInAndRunScenarios(ctx context.Context, cfg Config, topo *topology.Topology, r *report.Report, progress *load.Progress) error {
 	d, err := load.New(load.Config{BaseURL: topo.LBURL, Users: cfg.Users, Password: topo.Password, Path: cfg.Path, Logger: cfg.Logger})
 	if err != nil {
@@ -206,7 +206,13 @@ func logInAndRunScenarios(ctx context.Context, cfg Config, topo *topology.Topolo
 	if topo.Replicated != nil {
 		env.Replicated, env.RedisDeployment = topo.Replicated, cfg.RedisDeployment
 	}
-	progress.Note("logging in %d users", cfg.Users)
+	return logInAndRun(ctx, cfg, env, r)
+}
+
+// logInAndRun logs env's users in and runs the configured scenarios.
+func logInAndRun(ctx context.Context, cfg Config, env *scenario.Env, r *report.Report) error {
+	var err error
+	env.Progress.Note("logging in %d users", cfg.Users)
 	if r.Login, r.Memory, err = logInAll(ctx, env); err != nil {
 		return fmt.Errorf("initial login: %w", err)
 	}

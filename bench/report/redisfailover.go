@@ -40,6 +40,25 @@ type RedisFailover struct {
 	RevocationsLost int `json:"revocations_lost"`
 }
 
+// Partition is what the redis-partition scenario saw: one gateway cut off
+// from Redis by the network while the others kept it. The window fields
+// are those of RedisOutage (StopAtS: the cut, StartAtS: the heal).
+type Partition struct {
+	Instance string `json:"instance"`
+	RedisOutage
+}
+
+// renderPartition writes the redis-partition finding of report.md.
+func renderPartition(b *strings.Builder, p *Partition) {
+	rate := 0.0
+	if p.DuringRequests > 0 {
+		rate = 100 * float64(p.DuringOK) / float64(p.DuringRequests)
+	}
+	fmt.Fprintf(b, "**Redis partition.** `%s` cut off from Redis at %s s (network disconnect), reconnected at %s s; Redis stayed up for the others. While cut: %d requests, %s%% OK, %d 503, %d other errors. Time to recover after the heal: %s.\n\n",
+		p.Instance, num(p.StopAtS), num(p.StartAtS), p.DuringRequests, num(rate), p.DuringErrors.StoreDown,
+		p.DuringErrors.Total()-p.DuringErrors.StoreDown, secondsText(p.RecoveryS))
+}
+
 // renderRedisFailover writes the redis-failover finding of report.md.
 func renderRedisFailover(b *strings.Builder, f *RedisFailover) {
 	fmt.Fprintf(b, "**Redis failover** (%s). Master `%s` SIGKILLed at %s s under load", f.Deployment, f.KilledMaster, num(f.KillAtS))

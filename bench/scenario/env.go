@@ -50,6 +50,12 @@ type Env struct {
 	Replicated ReplicatedRedis
 	// RedisDeployment names it (cluster, sentinel) for the report.
 	RedisDeployment string
+	// Kill is how the failover scenario takes a gateway down when it is
+	// given none (default Announced through the lb's admin API).
+	Kill Kill
+	// Partition cuts a gateway off from Redis (nil: redis-partition is
+	// skipped).
+	Partition Partitioner
 	// Progress receives what the run is doing (nil: nothing is printed).
 	Progress *load.Progress
 }

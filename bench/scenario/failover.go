@@ -62,6 +62,9 @@ func (f Failover) Run(ctx context.Context, env *Env) (report.Scenario, error) {
 	}
 	kill := f.Kill
 	if kill == nil {
+		kill = env.Kill
+	}
+	if kill == nil {
 		kill = Announced{env.Gateways}
 	}
 	var pinned []string // written by the kill hook, read once the phase is over

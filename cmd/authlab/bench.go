@@ -43,6 +43,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	capP99 := fs.Duration("capacity-p99", 50*time.Millisecond, "capacity: the p99 latency bound")
 	capStep := fs.Duration("capacity-step", 5*time.Second, "capacity: length of each rate step")
 	capBudget := fs.Duration("capacity-budget", 60*time.Second, "capacity: total time allowed")
+	tf := registerTargetFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -64,7 +65,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Flags: flags, Progress: stderr, Terminal: isTerminalWriter(stderr),
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
-	r, dir, err := bench.Run(ctx, cfg)
+	var (
+		r   *report.Report
+		dir string
+	)
+	if tf.url == "" {
+		r, dir, err = bench.Run(ctx, cfg)
+	} else {
+		tc, terr := tf.config(ctx)
+		if terr != nil {
+			return terr
+		}
+		r, dir, err = bench.RunTarget(ctx, cfg, tc)
+	}
 	if r != nil && dir != "" {
 		if _, statErr := os.Stat(filepath.Join(dir, "report.md")); statErr == nil {
 			fmt.Fprintf(stdout, "\n")
