@@ -41,8 +41,12 @@ type Config struct {
 	// Exe is the authlab binary to start the topology from.
 	Exe string
 	// RedisURL, when set, is an external Redis (redis-outage is skipped).
-	RedisURL   string
-	BcryptCost int
+	RedisURL string
+	// RedisDeployment is the Redis the harness starts otherwise:
+	// topology.RedisSingle (default), RedisCluster or RedisSentinel (the
+	// last two from local redis-server processes; redis-failover needs one).
+	RedisDeployment string
+	BcryptCost      int
 	// Path is the request every user repeats (default load.DefaultPath).
 	Path string
 	// GatewayArgs are extra flags for every gateway.
@@ -125,7 +129,7 @@ func (c *Config) scenarioConfig() scenario.Config {
 func (c *Config) topologyConfig(output io.Writer) topology.Config {
 	return topology.Config{
 		Exe: c.Exe, Strategy: c.Strategy, Instances: c.Instances, Policy: c.Policy,
-		SeedUsers: c.Users, BcryptCost: c.BcryptCost, RedisURL: c.RedisURL,
+		SeedUsers: c.Users, BcryptCost: c.BcryptCost, RedisURL: c.RedisURL, RedisDeployment: c.RedisDeployment,
 		GatewayArgs: c.GatewayArgs, Output: output, Logger: c.Logger,
 		LBArgs: c.lbArgs(),
 	}
@@ -215,7 +219,7 @@ func newReport(ctx context.Context, cfg Config, runID string, started time.Time)
 }
 
 // logInAndRunScenarios logs the users in (measuring what their sessions
-// cost) and runs the scenarios into r.
+// cost) and runs the scenarios into r, against the topology it started.
 func logInAndRunScenarios(ctx context.Context, cfg Config, topo *topology.Topology, r *report.Report, progress *load.Progress) error {
 	d, err := load.New(load.Config{BaseURL: topo.LBURL, Users: cfg.Users, Password: topo.Password, Path: cfg.Path, Logger: cfg.Logger})
 	if err != nil {
@@ -225,8 +229,20 @@ func logInAndRunScenarios(ctx context.Context, cfg Config, topo *topology.Topolo
 	if topo.Redis != nil {
 		env.Redis = topo.Redis
 	}
+	if topo.Replicated != nil {
+		env.Replicated, env.RedisDeployment = topo.Replicated, cfg.RedisDeployment
+	}
+	return logInAndRun(ctx, cfg, env, r, topo.InstanceAdminToken, true)
+}
+
+// logInAndRun logs env's users in and runs the configured scenarios.
+// gatewayToken reads the gateways' heap (none when ""); micro says whether
+// the micro-benchmark may run here (with env's Redis).
+func logInAndRun(ctx context.Context, cfg Config, env *scenario.Env, r *report.Report, gatewayToken string, micro bool) error {
+	var err error
+	progress := env.Progress
 	progress.Note("logging in %d users", cfg.Users)
-	if r.Login, r.Memory, err = logInAll(ctx, env, topo.InstanceAdminToken, cfg.Logger); err != nil {
+	if r.Login, r.Memory, err = logInAll(ctx, env, gatewayToken, cfg.Logger); err != nil {
 		return fmt.Errorf("initial login: %w", err)
 	}
 	if cfg.Floor {
@@ -237,9 +253,9 @@ func logInAndRunScenarios(ctx context.Context, cfg Config, topo *topology.Topolo
 		return err
 	}
 	r.Scenarios, err = scenario.RunAll(ctx, env, ss)
-	if cfg.Micro && err == nil {
+	if cfg.Micro && micro && err == nil {
 		progress.Note("micro-benchmark of %s's Authenticate", cfg.Strategy)
-		r.Micro, err = microbench.Run(ctx, microbench.Config{Strategy: cfg.Strategy, RedisURL: topo.RedisURL, Args: cfg.GatewayArgs})
+		r.Micro, err = microbench.Run(ctx, microbench.Config{Strategy: cfg.Strategy, RedisURL: env.RedisURL, Args: cfg.GatewayArgs})
 		if err != nil {
 			cfg.Logger.Warn("micro-benchmark failed; the report has none", "err", err)
 			err = nil
@@ -274,6 +290,9 @@ func logInAll(ctx context.Context, env *scenario.Env, adminToken string, logger 
 		return measure.TotalRSS(pids)
 	}
 	gatewayHeap := func() (measure.Heap, error) {
+		if adminToken == "" {
+			return measure.Heap{}, errors.New("the gateways' admin token is not known here")
+		}
 		insts, err := env.Gateways.Instances(ctx)
 		if err != nil {
 			return measure.Heap{}, err

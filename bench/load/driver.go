@@ -508,5 +508,8 @@ func (d *Driver) Live() LiveStats {
 	return st
 }
 
+// BaseURL returns the lb (or gateway) the driver sends to.
+func (d *Driver) BaseURL() string { return d.cfg.BaseURL }
+
 // Path returns the request every user repeats.
 func (d *Driver) Path() string { return d.cfg.Path }

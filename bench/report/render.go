@@ -354,6 +354,12 @@ func renderFindings(b *strings.Builder, s *Scenario, policy string) {
 			num(o.StopAtS), num(o.StartAtS), o.DuringRequests, num(rate), o.DuringErrors.StoreDown,
 			o.DuringErrors.Total()-o.DuringErrors.StoreDown, secondsText(o.RecoveryS))
 	}
+	if f := s.RedisFailover; f != nil {
+		renderRedisFailover(b, f)
+	}
+	if p := s.RedisPartition; p != nil {
+		renderPartition(b, p)
+	}
 	if v := s.Revocation; v != nil {
 		fmt.Fprintf(b, "**Revocation.** %d users logged out, polled on %d instances directly (%d pairs, timeout %s s): lag %s; %d pairs still accepted the credential at the timeout.\n\n",
 			v.Sampled, v.Instances, v.Pairs, num(v.TimeoutS), lagText(v.Lag), v.NotRevoked)
@@ -400,6 +406,10 @@ func recoveryText(s *Scenario) string {
 		return secondsText(s.Failover.RecoveryS)
 	case s.RedisOutage != nil:
 		return secondsText(s.RedisOutage.RecoveryS)
+	case s.RedisFailover != nil:
+		return secondsText(s.RedisFailover.RecoveryS)
+	case s.RedisPartition != nil:
+		return secondsText(s.RedisPartition.RecoveryS)
 	}
 	return "–"
 }

@@ -116,6 +116,9 @@ type Settings struct {
 	BcryptCost    int      `json:"bcrypt_cost"`
 	Path          string   `json:"path"`
 	CapacityP99Ms float64  `json:"capacity_p99_bound_ms"`
+	// Target is the deployment measured when the harness did not start it
+	// (bench --target); empty for a topology on loopback.
+	Target string `json:"target,omitempty"`
 	// Flags is every flag of the bench command with its effective value.
 	Flags map[string]string `json:"flags"`
 }
@@ -383,6 +386,9 @@ type Scenario struct {
 	Revocation  *Revocation  `json:"revocation,omitempty"`
 	Capacity    *Capacity    `json:"capacity,omitempty"`
 	Cost        *Cost        `json:"cost,omitempty"`
+
+	RedisFailover  *RedisFailover `json:"redis_failover,omitempty"`
+	RedisPartition *Partition     `json:"redis_partition,omitempty"`
 
 	// Load says whether the load generator kept up during this scenario.
 	Load *LoadHealth `json:"load,omitempty"`

@@ -69,7 +69,6 @@ func TestCostArithmetic(t *testing.T) {
 	}
 }
 
-
 func TestCostConfig(t *testing.T) {
 	c := Config{Strategy: "jwt", Rate: 150, Duration: 30 * time.Second, Users: 5}
 	if err := c.Validate(); err != nil {

@@ -126,6 +126,15 @@ func (f Failover) variants(env *Env, cfg FailoverConfig) ([]variant, error) {
 	if f.Kill != nil {
 		return []variant{{mode: "custom", kill: f.Kill, retry: cfg.Retry[0]}}, nil
 	}
+	if env.Kill != nil {
+		// A deployment the harness did not start: its own way of killing
+		// (docker kill is a crash), with every retry setting asked for.
+		vs := make([]variant, 0, len(cfg.Retry))
+		for _, r := range cfg.Retry {
+			vs = append(vs, variant{mode: KillCrash, kill: env.Kill, retry: r})
+		}
+		return vs, nil
+	}
 	var vs []variant
 	for _, mode := range cfg.Modes {
 		k, err := newKill(mode, env.Gateways, cfg.FreezeFor)

@@ -32,7 +32,7 @@ type Scenario interface {
 
 // All returns every scenario in the order a run sequences them.
 func All() []Scenario {
-	return []Scenario{Steady{}, Cost{}, Failover{}, RedisOutage{}, Revocation{}, Capacity{}}
+	return []Scenario{Steady{}, Cost{}, Failover{}, RedisOutage{}, RedisFailover{}, RedisPartition{}, Revocation{}, Capacity{}}
 }
 
 // Names returns the names of ss.

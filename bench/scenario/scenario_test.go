@@ -27,7 +27,7 @@ func TestSelect(t *testing.T) {
 	if _, err := Select([]string{"chaos"}); err == nil || !strings.Contains(err.Error(), `"chaos"`) {
 		t.Errorf("Select(chaos) = %v, want an unknown-scenario error", err)
 	}
-	if names := strings.Join(Names(All()), ","); names != "steady,cost,failover,redis-outage,revocation,capacity" {
+	if names := strings.Join(Names(All()), ","); names != "steady,cost,failover,redis-outage,redis-failover,redis-partition,revocation,capacity" {
 		t.Errorf("All = %s", names)
 	}
 }
@@ -245,5 +245,13 @@ func TestSearchCapacity(t *testing.T) {
 	c, _ := searchCapacity(100, 50, func() bool { n++; return n <= 2 }, limit(1e9))
 	if len(c.Steps) != 2 {
 		t.Errorf("budget not respected: %d steps", len(c.Steps))
+	}
+}
+
+func TestRedisFailoverNeedsAReplicatedRedis(t *testing.T) {
+	env, _ := newEnv(t, 1, 2, false)
+	s, err := RedisFailover{}.Run(context.Background(), env)
+	if err != nil || !s.Skipped || !strings.Contains(s.SkipReason, "--redis cluster") {
+		t.Errorf("redis-failover without a replicated Redis = %+v, %v; want skipped, saying how to get one", s, err)
 	}
 }

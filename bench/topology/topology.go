@@ -47,6 +47,9 @@ type Config struct {
 	BcryptCost int
 	// RedisURL, when set, is an external Redis (not started, not stopped).
 	RedisURL string
+	// RedisDeployment is the Redis the topology starts when RedisURL is
+	// empty: RedisSingle (default), RedisCluster or RedisSentinel.
+	RedisDeployment string
 	// LBListen is the lb's data address (default a free loopback port).
 	LBListen string
 	// LBAdminListen is the lb's admin address: /_lb/*, /metrics (default
@@ -90,7 +93,7 @@ func (c *Config) Validate() error {
 	if c.BcryptCost == 0 {
 		c.BcryptCost = 4
 	}
-	return nil
+	return c.validRedisDeployment()
 }
 
 func (c Config) group() GroupConfig {
@@ -112,8 +115,12 @@ type Topology struct {
 	Password, AdminPassword string
 	// RedisURL is the Redis every gateway uses.
 	RedisURL string
-	// Redis is the harness's own Redis, nil when RedisURL is external.
+	// Redis is the harness's own single Redis, nil when RedisURL is
+	// external or the deployment is replicated.
 	Redis *redisserver.Server
+	// Replicated is the harness's own Redis Cluster or Sentinel group (nil
+	// for a single Redis).
+	Replicated ReplicatedRedis
 	// RedisKind and RedisVersion describe it (for the report).
 	RedisKind, RedisVersion string
 	// AuthURL and BackendURL of the services.
@@ -178,6 +185,9 @@ func (t *Topology) startRedis(ctx context.Context) error {
 		t.RedisVersion = measure.RedisVersion(ctx, t.cfg.RedisURL)
 		return nil
 	}
+	if t.cfg.RedisDeployment != RedisSingle {
+		return t.startReplicated(ctx)
+	}
 	srv, err := redisserver.Start(ctx, t.cfg.Logger)
 	if err != nil {
 		return fmt.Errorf("start redis: %w", err)
@@ -227,6 +237,9 @@ func (t *Topology) Close() error {
 	pids := t.pidsForTeardown()
 	t.procs.Stop()
 	killSurvivors(pids, t.cfg.Logger)
+	if t.Replicated != nil {
+		return t.Replicated.Close()
+	}
 	if t.Redis != nil {
 		return t.Redis.Stop()
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/authlab/authlab/bench/load"
 	"github.com/authlab/authlab/bench/report"
 	"github.com/authlab/authlab/bench/scenario"
+	"github.com/authlab/authlab/bench/topology"
 )
 
 // runBench is `authlab bench`: start the topology, drive the scenarios,
@@ -33,6 +34,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	policy := fs.String("policy", "", policyUsage())
 	out := fs.String("out", "results", "results directory; the run goes to <out>/<strategy>/<run-id>/")
 	redisURL := fs.String("redis-url", "", "external Redis (default $REDIS_URL); empty: the harness starts its own")
+	redisDeploy := fs.String("redis", topology.RedisSingle, "the Redis the harness starts: "+strings.Join(topology.RedisDeployments(), "|")+" (cluster: 3 masters + 3 replicas, sentinel: master + 2 replicas + 3 sentinels, from local redis-server processes; the redis-failover scenario needs one of them)")
 	bcryptCost := fs.Int("bcrypt-cost", 4, "bcrypt cost of the seeded users (low so logins do not dominate; recorded)")
 	path := fs.String("path", load.DefaultPath, "request every user repeats")
 	gatewayArgs := fs.String("gateway-args", "", "extra flags for every gateway, space-separated (e.g. \"--jwt-denylist\")")
@@ -43,6 +45,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	capBudget := fs.Duration("capacity-budget", 60*time.Second, "capacity: total time allowed")
 	extras := registerBenchExtras(fs)
 	failover := registerFailoverFlags(fs)
+	tf := registerTargetFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -57,7 +60,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	cfg := bench.Config{
 		Strategy: *strategy, Scenarios: scenarioList(*scenarios), Rate: *rate, Duration: *duration, Users: *users,
-		Instances: *instances, Policy: *policy, OutDir: *out, Exe: exe, RedisURL: redisURLOrEnv(*redisURL),
+		Instances: *instances, Policy: *policy, OutDir: *out, Exe: exe, RedisURL: redisURLOrEnv(*redisURL), RedisDeployment: *redisDeploy,
 		BcryptCost: *bcryptCost, Path: *path, GatewayArgs: strings.Fields(*gatewayArgs),
 		RevocationSample: *revSample, RevocationTimeout: *revTimeout,
 		CapacityP99: *capP99, CapacityStep: *capStep, CapacityBudget: *capBudget, Failover: *failover,
@@ -65,7 +68,19 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	extras.apply(&cfg)
-	r, dir, err := bench.Run(ctx, cfg)
+	var (
+		r   *report.Report
+		dir string
+	)
+	if tf.url == "" {
+		r, dir, err = bench.Run(ctx, cfg)
+	} else {
+		tc, terr := tf.config(ctx)
+		if terr != nil {
+			return terr
+		}
+		r, dir, err = bench.RunTarget(ctx, cfg, tc)
+	}
 	if r != nil && dir != "" {
 		if _, statErr := os.Stat(filepath.Join(dir, "report.md")); statErr == nil {
 			fmt.Fprintf(stdout, "\n")
