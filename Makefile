@@ -124,5 +124,5 @@ compose-up: compose-images ## start the compose deployment, wait for a login thr
 compose-down: ## remove every container, network and volume of the compose deployment
 	bash deploy/compose.sh down
 
-compose-bench: ## the harness against the compose deployment (placeholder until bench --target lands)
-	$(COMPOSE_VARS) bash deploy/compose.sh bench
+compose-bench: build compose-images ## the harness against the compose deployment (started when needed): steady, docker kill of a gateway, a gateway cut off from Redis: make compose-bench STRATEGY=redis-session [RATE= DURATION= USERS=]
+	$(COMPOSE_VARS) BENCH_ARGS="$(strip $(if $(RATE),--rate $(RATE)) $(if $(DURATION),--duration $(DURATION)) $(if $(USERS),--users $(USERS)))" bash deploy/compose.sh bench

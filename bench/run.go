@@ -12,10 +12,12 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/authlab/authlab/bench/load"
 	"github.com/authlab/authlab/bench/measure"
+	"github.com/authlab/authlab/bench/microbench"
 	"github.com/authlab/authlab/bench/report"
 	"github.com/authlab/authlab/bench/scenario"
 	"github.com/authlab/authlab/bench/topology"
@@ -39,8 +41,12 @@ type Config struct {
 	// Exe is the authlab binary to start the topology from.
 	Exe string
 	// RedisURL, when set, is an external Redis (redis-outage is skipped).
-	RedisURL   string
-	BcryptCost int
+	RedisURL string
+	// RedisDeployment is the Redis the harness starts otherwise:
+	// topology.RedisSingle (default), RedisCluster or RedisSentinel (the
+	// last two from local redis-server processes; redis-failover needs one).
+	RedisDeployment string
+	BcryptCost      int
 	// Path is the request every user repeats (default load.DefaultPath).
 	Path string
 	// GatewayArgs are extra flags for every gateway.
@@ -52,6 +58,17 @@ type Config struct {
 	CapacityP99    time.Duration
 	CapacityStep   time.Duration
 	CapacityBudget time.Duration
+	// Cost: the rates measured and the length of each window (defaults
+	// in scenario.Config).
+	CostRates  []float64
+	CostWindow time.Duration
+	// Floor: measure the same load against a bare echo server on loopback
+	// first (report.Floor). Micro: run the Go micro-benchmark of the
+	// strategy's Authenticate after the scenarios (report.Micro).
+	Floor bool
+	Micro bool
+	// Failover: kill modes, lb retry settings, freeze length.
+	Failover scenario.FailoverConfig
 	// Flags are recorded in the report as given.
 	Flags map[string]string
 	// Progress receives the live progress line; Terminal says whether it is
@@ -77,6 +94,8 @@ func (c *Config) Validate() error {
 	}
 	c.RevocationSample, c.RevocationTimeout = sc.RevocationSample, sc.RevocationTimeout
 	c.CapacityP99, c.CapacityStep, c.CapacityBudget = sc.CapacityP99, sc.CapacityStep, sc.CapacityBudget
+	c.CostRates, c.CostWindow = sc.CostRates, sc.CostWindow
+	c.Failover = sc.Failover
 	tc := c.topologyConfig(nil)
 	if err := tc.Validate(); err != nil {
 		return err
@@ -102,15 +121,26 @@ func (c *Config) scenarioConfig() scenario.Config {
 		Strategy: c.Strategy, Users: c.Users, Rate: c.Rate, Duration: c.Duration,
 		RevocationSample: c.RevocationSample, RevocationTimeout: c.RevocationTimeout,
 		CapacityP99: c.CapacityP99, CapacityStep: c.CapacityStep, CapacityBudget: c.CapacityBudget,
+		CostRates: c.CostRates, CostWindow: c.CostWindow,
+		Failover: c.Failover,
 	}
 }
 
 func (c *Config) topologyConfig(output io.Writer) topology.Config {
 	return topology.Config{
 		Exe: c.Exe, Strategy: c.Strategy, Instances: c.Instances, Policy: c.Policy,
-		SeedUsers: c.Users, BcryptCost: c.BcryptCost, RedisURL: c.RedisURL,
+		SeedUsers: c.Users, BcryptCost: c.BcryptCost, RedisURL: c.RedisURL, RedisDeployment: c.RedisDeployment,
 		GatewayArgs: c.GatewayArgs, Output: output, Logger: c.Logger,
+		LBArgs: c.lbArgs(),
 	}
+}
+
+// lbArgs are the lb flags the scenarios need (the failover kill modes').
+func (c *Config) lbArgs() []string {
+	if slices.Contains(c.Scenarios, scenario.FailoverName) {
+		return c.Failover.LBArgs()
+	}
+	return nil
 }
 
 // Run starts the topology, logs the users in, runs the scenarios, writes
@@ -189,7 +219,7 @@ func newReport(ctx context.Context, cfg Config, runID string, started time.Time)
 }
 
 // logInAndRunScenarios logs the users in (measuring what their sessions
-// cost) and runs the scenarios into r.
+// cost) and runs the scenarios into r, against the topology it started.
 func logInAndRunScenarios(ctx context.Context, cfg Config, topo *topology.Topology, r *report.Report, progress *load.Progress) error {
 	d, err := load.New(load.Config{BaseURL: topo.LBURL, Users: cfg.Users, Password: topo.Password, Path: cfg.Path, Logger: cfg.Logger})
 	if err != nil {
@@ -199,35 +229,102 @@ func logInAndRunScenarios(ctx context.Context, cfg Config, topo *topology.Topolo
 	if topo.Redis != nil {
 		env.Redis = topo.Redis
 	}
+	if topo.Replicated != nil {
+		env.Replicated, env.RedisDeployment = topo.Replicated, cfg.RedisDeployment
+	}
+	return logInAndRun(ctx, cfg, env, r, topo.InstanceAdminToken, true)
+}
+
+// logInAndRun logs env's users in and runs the configured scenarios.
+// gatewayToken reads the gateways' heap (none when ""); micro says whether
+// the micro-benchmark may run here (with env's Redis).
+func logInAndRun(ctx context.Context, cfg Config, env *scenario.Env, r *report.Report, gatewayToken string, micro bool) error {
+	var err error
+	progress := env.Progress
 	progress.Note("logging in %d users", cfg.Users)
-	if r.Login, r.Memory, err = logInAll(ctx, env); err != nil {
+	if r.Login, r.Memory, err = logInAll(ctx, env, gatewayToken, cfg.Logger); err != nil {
 		return fmt.Errorf("initial login: %w", err)
+	}
+	if cfg.Floor {
+		r.Floor = measureFloor(ctx, cfg, progress)
 	}
 	ss, err := scenario.Select(cfg.Scenarios)
 	if err != nil {
 		return err
 	}
 	r.Scenarios, err = scenario.RunAll(ctx, env, ss)
+	if cfg.Micro && micro && err == nil {
+		progress.Note("micro-benchmark of %s's Authenticate", cfg.Strategy)
+		r.Micro, err = microbench.Run(ctx, microbench.Config{Strategy: cfg.Strategy, RedisURL: env.RedisURL, Args: cfg.GatewayArgs})
+		if err != nil {
+			cfg.Logger.Warn("micro-benchmark failed; the report has none", "err", err)
+			err = nil
+		}
+	}
 	return err
 }
 
+// floorWindow bounds the floor's load phase.
+const floorWindow = 10 * time.Second
+
+// measureFloor runs the run's load (rate, users, path) for min(duration,
+// 10 s) against a bare echo server; nil (with a warning) when it fails.
+func measureFloor(ctx context.Context, cfg Config, progress *load.Progress) *report.Floor {
+	dur := min(cfg.Duration, floorWindow)
+	progress.Note("measurement floor: %v req/s for %s against a bare echo server", cfg.Rate, dur)
+	f, err := load.MeasureFloor(ctx, load.Config{Users: cfg.Users, Path: cfg.Path, Logger: cfg.Logger}, cfg.Rate, dur)
+	if err != nil {
+		cfg.Logger.Warn("measurement floor failed; the report has none", "err", err)
+		return nil
+	}
+	return f
+}
+
 // logInAll logs every user in and measures the memory their sessions take:
-// the gateways' RSS and Redis's used memory across the login.
-func logInAll(ctx context.Context, env *scenario.Env) (report.Login, report.Memory, error) {
+// the gateways' live heap after a forced GC (read with the gateways'
+// admin token) across the second half of the logins, and their RSS and
+// Redis's used memory across the whole login.
+func logInAll(ctx context.Context, env *scenario.Env, adminToken string, logger *slog.Logger) (report.Login, report.Memory, error) {
 	gatewayRSS := func() int64 {
 		pids, _ := env.GatewayPIDs(ctx)
 		return measure.TotalRSS(pids)
 	}
+	gatewayHeap := func() (measure.Heap, error) {
+		if adminToken == "" {
+			return measure.Heap{}, errors.New("the gateways' admin token is not known here")
+		}
+		insts, err := env.Gateways.Instances(ctx)
+		if err != nil {
+			return measure.Heap{}, err
+		}
+		return measure.GatewayHeaps(ctx, nil, insts, adminToken)
+	}
 	redis := measure.RedisCounters{URL: env.RedisURL}
 	rssBefore := gatewayRSS()
 	redisBefore, _ := redis.UsedMemory(ctx)
-	login, err := env.Driver.LoginAll(ctx)
+	// The heap is read across the second half of the logins only: the
+	// first half has grown the gateways' connection pools and buffers,
+	// which are no session's cost.
+	var heapPerSession *float64
+	login, err := env.Driver.LoginAllSplit(ctx, func(secondHalf func() int) {
+		before, err1 := gatewayHeap()
+		n := secondHalf()
+		after, err2 := gatewayHeap()
+		if err := errors.Join(err1, err2); err != nil {
+			logger.Warn("gateways' heap not measured", "err", err)
+			return
+		}
+		if n > 0 {
+			heapPerSession = report.Float(math.Round(float64(after.HeapAllocBytes-before.HeapAllocBytes) / float64(n)))
+		}
+	})
 	if err != nil {
 		return login, report.Memory{}, err
 	}
 	rssAfter := gatewayRSS()
 	redisAfter, _ := redis.UsedMemory(ctx)
-	m := report.Memory{GatewayRSSDeltaBytes: rssAfter - rssBefore, RedisUsedDeltaBytes: redisAfter - redisBefore}
+	m := report.Memory{GatewayRSSDeltaBytes: rssAfter - rssBefore, RedisUsedDeltaBytes: redisAfter - redisBefore,
+		GatewayHeapPerSessionBytes: heapPerSession}
 	if n := login.Users - login.Failures; n > 0 {
 		m.PerSessionBytes = math.Round(float64(max(0, m.RedisUsedDeltaBytes)) / float64(n))
 		m.GatewayPerLoginBytes = math.Round(float64(m.GatewayRSSDeltaBytes) / float64(n))

@@ -8,7 +8,9 @@
 #                             through the lb (and HAProxy with FRONT=haproxy)
 #   deploy/compose.sh down    remove every container, network and volume of
 #                             the project, whatever profiles were used
-#   deploy/compose.sh bench   what `make compose-bench` will run
+#   deploy/compose.sh bench   up, then the harness against it (bench --target):
+#                             steady load, a gateway docker-killed, one cut
+#                             off from Redis; BENCH_ARGS adds bench flags
 #
 # Environment (all optional): STRATEGY, LB_POLICY, REDIS_URL and the other
 # variables of .env.example (a variable set here wins over .env);
@@ -164,25 +166,24 @@ cmd_down() {
 	say "removed every container, network and volume of the project"
 }
 
+# cmd_bench: the harness against the running deployment (started first
+# when it is not): `authlab bench --target`, its secrets from .env through
+# the environment (never argv). BENCH_ARGS adds flags (--rate, --duration,
+# --users, --scenario …).
 cmd_bench() {
-	local strategy
+	local strategy project lb_port admin_port
+	[ -x bin/authlab ] || die "bin/authlab is missing: make build"
+	cmd_up
 	strategy=$(setting STRATEGY)
-	cat <<EOF
-compose-bench: NOT YET: the harness's --target mode (a deployment it did not
-start) has not landed. When it does, this target will run, for
-STRATEGY=${strategy:-jwt}:
-
-  make compose-up STRATEGY=${strategy:-jwt}
-  bin/authlab bench --strategy ${strategy:-jwt} --target http://127.0.0.1:\${AUTHLAB_LB_PORT:-8000} …
-  with the lb's admin address (http://127.0.0.1:\${AUTHLAB_LB_ADMIN_PORT:-8001}) and
-  token (AUTHLAB_LB_ADMIN_TOKEN in .env): logins and /api/me load through
-  the lb, a gateway killed with docker kill, one cut off from Redis with
-  docker network disconnect <project>_store and healed, and the same
-  report as on loopback, labelled with its target.
-
-Until then: make compose-up STRATEGY=… and drive it by hand (the lines it
-prints), or run the loopback harness: make bench STRATEGY=${strategy:-jwt}.
-EOF
+	strategy=${strategy:-jwt}
+	project=${COMPOSE_PROJECT_NAME:-$(basename "$PWD" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9_-')}
+	lb_port=$(setting AUTHLAB_LB_PORT)
+	admin_port=$(setting AUTHLAB_LB_ADMIN_PORT)
+	say "bench against http://127.0.0.1:${lb_port:-8000} (compose project $project, STRATEGY=$strategy)"
+	AUTHLAB_LB_ADMIN_TOKEN=$(setting AUTHLAB_LB_ADMIN_TOKEN) AUTHLAB_SEED_PASSWORD=$(setting AUTHLAB_SEED_PASSWORD) \
+		bin/authlab bench --strategy "$strategy" \
+		--target "http://127.0.0.1:${lb_port:-8000}" --target-admin "http://127.0.0.1:${admin_port:-8001}" \
+		--target-compose "$project" --scenario steady,failover,redis-partition ${BENCH_ARGS:-}
 }
 
 case ${1:-} in

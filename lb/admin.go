@@ -75,6 +75,8 @@ func (l *LB) readyz(w http.ResponseWriter) {
 //	POST /_lb/instances/{id}/kill?mode=sigkill|drain|freeze
 //	POST /_lb/instances/{id}/revive
 //	GET  /_lb/events[?since=SEQ]
+//	GET  /_lb/retry
+//	POST /_lb/retry?enabled=true|false
 func (l *LB) apiHandler() http.Handler {
 	want := []byte("Bearer " + l.cfg.AdminToken)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -109,6 +111,8 @@ func (l *LB) apiHandler() http.Handler {
 				since = v
 			}
 			writeJSON(w, http.StatusOK, l.Events(since))
+		case len(parts) == 1 && parts[0] == "retry":
+			l.retryEndpoint(w, r)
 		case len(parts) == 2 && parts[0] == "instances":
 			if !method(w, r, http.MethodGet) {
 				return
@@ -139,6 +143,26 @@ func (l *LB) apiHandler() http.Handler {
 			apierr.Write(w, http.StatusNotFound, apierr.CodeNotFound, "no admin endpoint "+r.URL.Path)
 		}
 	})
+}
+
+// retryEndpoint reads (GET) or switches (POST ?enabled=true|false) the
+// retry of failed requests; both answer {"retry": bool}.
+func (l *LB) retryEndpoint(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+	case http.MethodPost:
+		on, err := strconv.ParseBool(r.URL.Query().Get("enabled"))
+		if err != nil {
+			apierr.Write(w, http.StatusBadRequest, apierr.CodeBadRequest, "enabled must be true or false")
+			return
+		}
+		l.SetRetry(on)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		apierr.Write(w, http.StatusMethodNotAllowed, apierr.CodeBadRequest, "use GET or POST")
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"retry": l.RetryEnabled()})
 }
 
 // reply writes v with status, or err mapped to a 4xx/5xx JSON error. A

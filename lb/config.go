@@ -93,8 +93,17 @@ type Config struct {
 	CookieKey []byte
 	// Retry retries a failed request on another healthy instance when it
 	// was not sent (dial error) or is a GET/HEAD/OPTIONS, and its body can
-	// be replayed.
+	// be replayed. It is the initial setting: POST /_lb/retry switches it
+	// while the lb runs. Request bodies are buffered for replay only when
+	// the lb starts with Retry set.
 	Retry bool
+	// IgnoreExits leaves an instance in rotation when its process exits
+	// without the lb asking (the exit is still logged and recorded as an
+	// "exit" event): the lb then learns of the death only from failed
+	// requests and health checks, as it would of a process it does not
+	// supervise. Crash and freeze measurements need it; without it the
+	// exit takes the instance out of rotation at once.
+	IgnoreExits bool
 	// HealthInterval is the period of active health checks; default 1s.
 	HealthInterval time.Duration
 	// HealthTimeout bounds one health check; default 500ms.

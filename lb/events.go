@@ -13,6 +13,7 @@ const (
 	EventUp      = "up"      // the instance entered rotation
 	EventExit    = "exit"    // a child process exited without being asked to
 	EventDrained = "drained" // a drain finished and the instance was stopped
+	EventRetry   = "retry"   // retries were switched on or off (Reason says which)
 )
 
 // maxEvents bounds the event log; the oldest events are dropped first.

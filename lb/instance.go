@@ -67,6 +67,7 @@ type instance struct {
 	healthy  atomic.Bool
 	inFlight atomic.Int64
 	served   atomic.Uint64
+	failed   atomic.Uint64 // tries that got no answer, retried elsewhere or not
 	codes    [maxStatus]atomic.Uint64
 
 	// op serializes admin operations (kill, revive) on this instance.
@@ -161,6 +162,10 @@ type InstanceInfo struct {
 	InFlight int64 `json:"in_flight"`
 	// Served counts the responses it gave.
 	Served uint64 `json:"served"`
+	// Failed counts the requests proxied to it that got no answer from it
+	// (refused, reset, timed out), whether the lb then retried them on
+	// another instance or answered 502/504 itself.
+	Failed uint64 `json:"failed"`
 }
 
 func (in *instance) info() InstanceInfo {
@@ -178,6 +183,7 @@ func (in *instance) info() InstanceInfo {
 		External:     in.external,
 		InFlight:     in.inFlight.Load(),
 		Served:       in.served.Load(),
+		Failed:       in.failed.Load(),
 	}
 }
 

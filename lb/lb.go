@@ -56,6 +56,7 @@ type LB struct {
 	// their ids (and set before isReady).
 	sel selector
 
+	retry     atomic.Bool // Config.Retry, switched by SetRetry
 	retries   atomic.Uint64
 	noHealthy atomic.Uint64
 
@@ -88,6 +89,7 @@ func New(cfg Config) (*LB, error) {
 		byID:   map[string]*instance{},
 		events: eventLog{start: time.Now(), now: cfg.Now},
 	}
+	l.retry.Store(cfg.Retry)
 	for i := 1; i <= cfg.Instances; i++ {
 		l.insts = append(l.insts, &instance{id: fmt.Sprintf("gw%d", i)})
 	}
@@ -336,3 +338,22 @@ func (l *LB) Instance(id string) (InstanceInfo, error) {
 
 // Events returns the events with a sequence number above since (0: all).
 func (l *LB) Events(since uint64) []Event { return l.events.since(since) }
+
+// RetryEnabled reports whether failed requests are retried on another
+// instance now.
+func (l *LB) RetryEnabled() bool { return l.retry.Load() }
+
+// SetRetry switches retries on or off (Config.Retry is the initial
+// setting) and records a "retry" event when it changes. Bodies are
+// buffered for replay only when the lb started with Config.Retry: switched
+// on later, retries cover requests without a body.
+func (l *LB) SetRetry(on bool) {
+	if l.retry.Swap(on) != on {
+		reason := "off"
+		if on {
+			reason = "on"
+		}
+		l.events.add(Event{Type: EventRetry, Reason: reason})
+		l.log.Info("retry switched", "retry", on)
+	}
+}

@@ -177,6 +177,13 @@ func (l *LB) onExit(in *instance, c *child) {
 	if err := c.Err(); err != nil {
 		reason = err.Error()
 	}
+	if l.cfg.IgnoreExits {
+		// Learn of it from requests and health checks only, like an lb
+		// that does not supervise its instances.
+		l.log.Warn("child exited; left in rotation (ignore-exits)", "instance", in.id, "pid", c.PID(), "reason", reason)
+		l.events.add(Event{Type: EventExit, Instance: in.id, Reason: reason + " (ignored: ignore-exits)", PID: c.PID()})
+		return
+	}
 	l.log.Warn("child exited", "instance", in.id, "pid", c.PID(), "reason", reason)
 	l.events.add(Event{Type: EventExit, Instance: in.id, Reason: reason, PID: c.PID()})
 	l.markDown(in, "exit")

@@ -185,10 +185,11 @@ func (l *LB) retryTarget(rt *route, in *instance, err error) *instance {
 	if rt.local || r.Context().Err() != nil || rt.bodyTimedOut() {
 		return nil
 	}
+	in.failed.Add(1)
 	if instanceFailed(err) {
 		l.markDown(in, "passive: "+err.Error(), "request_id", rt.reqID)
 	}
-	if !l.cfg.Retry || !retryable(r, err) {
+	if !l.retry.Load() || !retryable(r, err) {
 		return nil
 	}
 	rt.tried[rt.ntried] = in
@@ -357,6 +358,9 @@ func (l *LB) answerFailure(rt *route, in *instance, err error) {
 	status, code, what := describeFailure(err)
 	in.countStatus(status)
 	l.log.Debug("proxy error", "request_id", rt.reqID, "instance", in.id, "status", status, "err", err)
+	// Name the instance that failed, so that a client can attribute the
+	// failure (the gateway names itself on the answers it gives).
+	rt.ResponseWriter.Header().Set(InstanceHeader, in.id)
 	apierr.Write(rt.ResponseWriter, status, code, "instance "+in.id+" "+what)
 }
 

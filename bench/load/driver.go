@@ -1,7 +1,10 @@
 // Package load drives the harness's load: simulated users, each with its
 // own credential (cookie jar or bearer token), log in and then send
 // requests through the lb with vegeta at a constant rate (open model:
-// latency counts from when a request was due, no coordinated omission).
+// latency counts from when a request was due, start + (seq+1)/rate, not
+// from when vegeta sent it: no coordinated omission). Each phase also
+// says whether the generator kept up (send lag, achieved rate, its own
+// CPU; see Health).
 // Every answer is classified (ok, session lost, store down, …); a user
 // whose session is lost logs in again in the background. A phase's
 // records are summarised into the load part of a report.Scenario.
@@ -109,31 +112,36 @@ func New(cfg Config) (*Driver, error) {
 // LoginAll logs every user in (16 at a time). It fails only when no login
 // at all succeeded; other failures are counted in the result.
 func (d *Driver) LoginAll(ctx context.Context) (report.Login, error) {
+	return d.LoginAllSplit(ctx, nil)
+}
+
+// LoginAllSplit is LoginAll in two halves: once the first half is logged
+// in it calls between (when not nil), which must call secondHalf once;
+// secondHalf logs the second half in and returns how many of those logins
+// succeeded. The first half warms up whatever
+// grows with concurrent logins (connection pools, buffers), so a
+// measurement across the second half is the sessions' own cost.
+func (d *Driver) LoginAllSplit(ctx context.Context, between func(secondHalf func() int)) (report.Login, error) {
 	var (
 		mu    sync.Mutex
 		lats  []time.Duration
 		fails int
 		first error
 	)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(16)
-	for i := range d.users {
-		g.Go(func() error {
-			lat, err := d.LogIn(gctx, i)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				fails++
-				if first == nil {
-					first = err
-				}
-				return nil
-			}
-			lats = append(lats, lat)
-			return nil
-		})
+	half := len(d.users) / 2
+	if between == nil {
+		half = 0
 	}
-	_ = g.Wait()
+	d.loginRange(ctx, 0, half, &mu, &lats, &fails, &first)
+	okBefore := len(lats)
+	if between != nil {
+		between(func() int {
+			d.loginRange(ctx, half, len(d.users), &mu, &lats, &fails, &first)
+			return len(lats) - okBefore
+		})
+	} else {
+		d.loginRange(ctx, half, len(d.users), &mu, &lats, &fails, &first)
+	}
 	res := report.Login{Users: len(d.users), Failures: fails, Latency: report.Summarize(lats)}
 	if err := ctx.Err(); err != nil {
 		return res, err
@@ -145,6 +153,30 @@ func (d *Driver) LoginAll(ctx context.Context) (report.Login, error) {
 		d.cfg.Logger.Warn("some logins failed", "failed", fails, "users", len(d.users), "first", first)
 	}
 	return res, nil
+}
+
+// loginRange logs users [from, to) in, 16 at a time, adding to the
+// latencies, failures and first error under mu.
+func (d *Driver) loginRange(ctx context.Context, from, to int, mu *sync.Mutex, lats *[]time.Duration, fails *int, first *error) {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for i := from; i < to; i++ {
+		g.Go(func() error {
+			lat, err := d.LogIn(gctx, i)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				*fails++
+				if *first == nil {
+					*first = err
+				}
+				return nil
+			}
+			*lats = append(*lats, lat)
+			return nil
+		})
+	}
+	_ = g.Wait()
 }
 
 // LogIn logs user i in (keeping its lb pin cookie), installs the new
@@ -190,11 +222,14 @@ func (d *Driver) Run(ctx context.Context, p Phase) (*PhaseResult, error) {
 		vegeta.MaxBody(4096),
 	)
 	pacer := vegeta.ConstantPacer{Freq: int(math.Round(p.Rate * 1000)), Per: 1000 * time.Second}
+	cpu0 := SelfCPU()
 	start := time.Now()
+	sched := newPacing(start, pacer.Freq, pacer.Per)
 	results := atk.Attack(d.target, pacer, p.Duration, p.Name)
 	stopOnCancel := context.AfterFunc(ctx, func() { atk.Stop() })
 	hooks := startHooks(ctx, start, p.Hooks, pr)
-	d.observeAll(ctx, results, start, pr)
+	d.observeAll(ctx, results, sched, pr)
+	pr.Wall, pr.GeneratorCPU = time.Since(start), SelfCPU()-cpu0
 	stopOnCancel()
 	hookErr := hooks.wait()
 	d.endPhase(pr)
@@ -225,12 +260,12 @@ func (d *Driver) endPhase(pr *PhaseResult) {
 
 // observeAll classifies every result until the attack ends, then waits
 // for the re-logins it started.
-func (d *Driver) observeAll(ctx context.Context, results <-chan *vegeta.Result, start time.Time, pr *PhaseResult) {
+func (d *Driver) observeAll(ctx context.Context, results <-chan *vegeta.Result, sched pacing, pr *PhaseResult) {
 	relogCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var relogins sync.WaitGroup
 	for r := range results {
-		d.observe(relogCtx, &relogins, r, start, pr)
+		d.observe(relogCtx, &relogins, r, sched, pr)
 	}
 	relogins.Wait()
 }
@@ -322,20 +357,23 @@ func parseFragment(rawURL string) (idx, gen int, ok bool) {
 
 // observe classifies one result, updates its user (cookies, instance) and
 // starts a re-login when the user's current credential was just rejected.
-func (d *Driver) observe(ctx context.Context, wg *sync.WaitGroup, r *vegeta.Result, start time.Time, pr *PhaseResult) {
+// The result is placed on the phase's schedule: its latency counts from
+// when it was due, not from when vegeta got round to sending it.
+func (d *Driver) observe(ctx context.Context, wg *sync.WaitGroup, r *vegeta.Result, sched pacing, pr *PhaseResult) {
 	idx, gen, ok := parseFragment(r.URL)
+	tm := sched.time(r.Seq, r.Timestamp, r.Latency)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !ok || idx < 0 || idx >= len(d.users) {
 		// The targeter never makes such a URL; count it as a transport
 		// failure rather than dropping it.
-		pr.Records = append(pr.Records, Record{At: r.Timestamp.Sub(start), Latency: r.Latency, Class: ClassTransport, User: -1})
+		pr.Records = append(pr.Records, Record{At: tm.Intended, Sent: tm.Sent, SendLag: tm.Lag, Latency: tm.Latency, Class: ClassTransport, User: -1})
 		return
 	}
 	inst := r.Headers.Get(lb.InstanceHeader)
 	u := d.users[idx]
 	cls := Classify(int(r.Code), inst, u.loggedIn)
-	rec := Record{At: r.Timestamp.Sub(start), Latency: r.Latency, Code: r.Code, Class: cls, User: idx, Instance: inst}
+	rec := Record{At: tm.Intended, Sent: tm.Sent, SendLag: tm.Lag, Latency: tm.Latency, Code: r.Code, Class: cls, User: idx, Instance: inst}
 	pr.Records = append(pr.Records, rec)
 	if gen != u.gen {
 		return // an answer to an older credential: already handled
@@ -349,7 +387,7 @@ func (d *Driver) observe(ctx context.Context, wg *sync.WaitGroup, r *vegeta.Resu
 		// A loss is dated when the 401 arrived, not when the request was
 		// due: a request sent just before a kill but answered after it
 		// belongs to the kill (under load, such requests queue a while).
-		pr.Losses = append(pr.Losses, Loss{At: rec.At + r.Latency, User: u.name, Instance: u.instance})
+		pr.Losses = append(pr.Losses, Loss{At: rec.At + rec.Latency, User: u.name, Instance: u.instance})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -469,6 +507,9 @@ func (d *Driver) Live() LiveStats {
 	st.RecentP99Ms = report.Summarize(recent).P99
 	return st
 }
+
+// BaseURL returns the lb (or gateway) the driver sends to.
+func (d *Driver) BaseURL() string { return d.cfg.BaseURL }
 
 // Path returns the request every user repeats.
 func (d *Driver) Path() string { return d.cfg.Path }

@@ -15,10 +15,15 @@ import (
 
 // Record is one request of a phase.
 type Record struct {
-	// At is the intended send time since the start of the phase.
+	// At is the intended send time since the start of the phase: the
+	// constant-rate schedule's, start + (seq+1)/rate.
 	At time.Duration
-	// Latency is measured from the send time (workers are unbounded, so a
-	// request is sent when it is due: no coordinated omission).
+	// Sent is when vegeta actually sent it, since the start of the phase.
+	Sent time.Duration
+	// SendLag is Sent − At: how late the generator was.
+	SendLag time.Duration
+	// Latency is measured from the intended send time At to the end of
+	// the answer, so a late send counts (no coordinated omission).
 	Latency  time.Duration
 	Code     uint16
 	Class    Class
@@ -64,6 +69,10 @@ type PhaseResult struct {
 	CredBytes       int64
 	Sent            int64
 	Events          []report.Event
+	// Wall is the phase's length until its last answer arrived, and
+	// GeneratorCPU the CPU the harness process used meanwhile.
+	Wall         time.Duration
+	GeneratorCPU time.Duration
 }
 
 // Summary turns the phase into the load part of a report.Scenario.
@@ -122,14 +131,53 @@ func (pr *PhaseResult) Summary() report.Scenario {
 		}
 	}
 	s.Latency = report.Summarize(lats)
-	s.Warnings = stallWarnings(s.Timeline, pr.Rate, pr.Duration)
-	if n := len(pr.Records); n > 1 {
-		span := pr.Records[n-1].At - pr.Records[0].At
-		if span > 0 {
-			s.AchievedRate = report.Round3(float64(n-1) / span.Seconds())
-		}
+	s.AchievedRate = report.Round3(pr.achievedRate())
+	s.Warnings = stallWarnings(pr.sentPerSecond(nsec), pr.Rate, pr.Duration)
+	h := pr.Health()
+	s.Load = &h
+	if h.Saturated {
+		s.Warnings = append(s.Warnings, "the load generator did not keep up ("+h.Reason+
+			"): latencies include its own delay and are not the system's alone")
 	}
 	return s
+}
+
+// Health says whether the generator kept up during the phase (see the
+// package function Health for the rule).
+func (pr *PhaseResult) Health() report.LoadHealth {
+	lags := make([]time.Duration, len(pr.Records))
+	for i, r := range pr.Records {
+		lags[i] = r.SendLag
+	}
+	return Health(pr.Rate, pr.achievedRate(), lagP99(lags), CPUPercent(pr.GeneratorCPU, pr.Wall))
+}
+
+// achievedRate is the rate at which requests were actually sent: the
+// number sent over the span of their actual send times.
+func (pr *PhaseResult) achievedRate() float64 {
+	n := len(pr.Records)
+	if n < 2 {
+		return 0
+	}
+	first, last := pr.Records[0].Sent, pr.Records[0].Sent
+	for _, r := range pr.Records[1:] {
+		first, last = min(first, r.Sent), max(last, r.Sent)
+	}
+	if last <= first {
+		return 0
+	}
+	return float64(n-1) / (last - first).Seconds()
+}
+
+// sentPerSecond counts the requests actually sent in each second.
+func (pr *PhaseResult) sentPerSecond(nsec int) []int {
+	out := make([]int, nsec)
+	for _, r := range pr.Records {
+		if sec := int(r.Sent / time.Second); sec >= 0 && sec < nsec {
+			out[sec]++
+		}
+	}
+	return out
 }
 
 // LostUsers returns the sorted distinct users that lost their session at
@@ -172,19 +220,20 @@ func (s LiveStats) OKRate() float64 {
 	return float64(s.OK) / float64(s.Requests)
 }
 
-// stallWarnings flags seconds in which the load generator sent less than
-// half of what it should have: the machine (not the system under test)
-// was too busy to keep the rate, and latencies around them are suspect.
-func stallWarnings(tl []report.Second, rate float64, dur time.Duration) []string {
+// stallWarnings flags seconds in which the load generator actually sent
+// less than half of what it should have (sent[i] requests in second i):
+// the machine (not the system under test) was too busy to keep the rate,
+// and latencies around them are suspect.
+func stallWarnings(sent []int, rate float64, dur time.Duration) []string {
 	full := int(dur / time.Second) // the last partial second is expected to be short
 	want := rate / 2
 	if want < 1 {
 		return nil
 	}
 	var stalled []string
-	for i := 0; i < full && i < len(tl); i++ {
-		if float64(tl[i].Requests) < want {
-			stalled = append(stalled, strconv.Itoa(tl[i].T))
+	for i := 0; i < full && i < len(sent); i++ {
+		if float64(sent[i]) < want {
+			stalled = append(stalled, strconv.Itoa(i))
 		}
 	}
 	if len(stalled) == 0 {

@@ -55,6 +55,9 @@ func RunTogether(ctx context.Context, ds []*Driver, p Phase, rng *rand.Rand) ([]
 	)
 	pacer := vegeta.ConstantPacer{Freq: int(math.Round(p.Rate * 1000)), Per: 1000 * time.Second}
 	start := time.Now()
+	// One schedule for the whole attack: vegeta numbers its hits across
+	// every driver, so each result's intended send time comes from it.
+	sched := newPacing(start, pacer.Freq, pacer.Per)
 	results := atk.Attack(targeter, pacer, p.Duration, p.Name)
 	stopOnCancel := context.AfterFunc(ctx, func() { atk.Stop() })
 	relogCtx, cancel := context.WithCancel(ctx)
@@ -64,7 +67,7 @@ func RunTogether(ctx context.Context, ds []*Driver, p Phase, rng *rand.Rand) ([]
 		if i < 0 {
 			continue // never made by the targeter
 		}
-		ds[i].observe(relogCtx, &relogins, r, start, prs[i])
+		ds[i].observe(relogCtx, &relogins, r, sched, prs[i])
 	}
 	relogins.Wait()
 	cancel()

@@ -162,3 +162,41 @@ func PIDs(insts []lb.InstanceInfo) []int {
 	}
 	return out
 }
+
+// ParentPID returns the parent of pid, from /proc/<pid>/stat (field 4).
+// The harness finds the lb this way: it is the gateways' parent.
+func ParentPID(pid int) (int, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("read proc stat: %w", err)
+	}
+	return parseStatPPID(string(stat))
+}
+
+func parseStatPPID(stat string) (int, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("proc stat: no command field")
+	}
+	f := strings.Fields(stat[i+1:])
+	if len(f) < 2 {
+		return 0, fmt.Errorf("proc stat: %d fields", len(f))
+	}
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		return 0, fmt.Errorf("proc stat: bad ppid %q", f[1])
+	}
+	return ppid, nil
+}
+
+// TotalCPU returns the summed CPU (user + system) pids have used so far
+// (unreadable ones skipped).
+func TotalCPU(pids []int) time.Duration {
+	var cpu time.Duration
+	for _, pid := range pids {
+		if p, err := ReadProc(pid); err == nil {
+			cpu += p.CPU
+		}
+	}
+	return cpu
+}

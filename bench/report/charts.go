@@ -58,7 +58,7 @@ func WriteCharts(dir string, r *Report) ([]string, error) {
 		}
 		files = append(files, path)
 	}
-	return files, nil
+	return appendFailoverCharts(files, dir, r)
 }
 
 func save(p *plot.Plot, path string) error {

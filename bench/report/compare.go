@@ -294,7 +294,15 @@ func Compare(res Results, now time.Time) *Comparison {
 		}
 		if l := find(res, s, func(r *Report) bool { return loaded(r.Scenario("failover")) != nil }); l != nil {
 			f := l.Report.Scenario("failover")
-			row.SessionsLostOnCrash = &ValueCell{Value: float64(f.SessionsLost), Note: fmt.Sprintf("of %d users", l.Report.Settings.Users), Source: use(*l)}
+			note := fmt.Sprintf("of %d users", l.Report.Settings.Users)
+			if f.Failover != nil && f.Failover.KillMode != "" {
+				retry := "no lb retry"
+				if f.Failover.Retry {
+					retry = "lb retry"
+				}
+				note += fmt.Sprintf(" (%s, %s)", f.Failover.KillMode, retry)
+			}
+			row.SessionsLostOnCrash = &ValueCell{Value: float64(f.SessionsLost), Note: note, Source: use(*l)}
 		}
 		if l := find(res, s, func(r *Report) bool {
 			o := r.Scenario("redis-outage")

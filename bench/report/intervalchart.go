@@ -133,7 +133,7 @@ func (c IntervalChart) Plot() (*plot.Plot, error) {
 	}
 	pad := math.Max((hi-lo)*0.12, math.Abs(hi)*0.01+1e-9)
 	p.Y.Min, p.Y.Max = lo-pad, hi+pad
-	p.Y.Tick.Marker = stepTicks{}
+	p.Y.Tick.Marker = roundTicks{}
 	return p, nil
 }
 
@@ -143,12 +143,12 @@ type errPoints struct {
 	plotter.YErrors
 }
 
-// stepTicks labels about ten evenly spaced round values, so a reader can
+// roundTicks labels about ten evenly spaced round values, so a reader can
 // read a ratio to two decimals.
-type stepTicks struct{}
+type roundTicks struct{}
 
 // Ticks implements plot.Ticker.
-func (stepTicks) Ticks(lo, hi float64) []plot.Tick {
+func (roundTicks) Ticks(lo, hi float64) []plot.Tick {
 	if !(hi > lo) {
 		return []plot.Tick{{Value: lo, Label: strconv.FormatFloat(lo, 'g', 4, 64)}}
 	}

@@ -27,7 +27,9 @@ func RenderMarkdown(w io.Writer, r *Report) error {
 	renderSettings(&b, r.Settings)
 	renderMachine(&b, r.Environment)
 	renderSummary(&b, r)
+	renderLoadHealth(&b, r)
 	renderCost(&b, r.Scenarios)
+	renderMarginal(&b, r)
 	for i := range r.Scenarios {
 		renderScenario(&b, &r.Scenarios[i], r.Settings.Policy)
 	}
@@ -94,10 +96,10 @@ func renderSummary(b *strings.Builder, r *Report) {
 		summaryLine(b, &r.Scenarios[i])
 	}
 	b.WriteString("\n")
-	fmt.Fprintf(b, "Initial login of %d users: p50 %s ms, p99 %s ms, %d failed. ",
+	renderFloorLine(b, r)
+	fmt.Fprintf(b, "Initial login of %d users: p50 %s ms, p99 %s ms, %d failed.\n\n",
 		r.Login.Users, num(r.Login.Latency.P50), num(r.Login.Latency.P99), r.Login.Failures)
-	fmt.Fprintf(b, "Memory across the login: Redis +%s (%s bytes per session); gateways' RSS +%s (%s bytes per login, noisy: compare with the `%s` strategy's).\n\n",
-		bytesText(r.Memory.RedisUsedDeltaBytes), num(r.Memory.PerSessionBytes), bytesText(r.Memory.GatewayRSSDeltaBytes), num(r.Memory.GatewayPerLoginBytes), catalog.Control())
+	renderMemory(b, r.Memory)
 	if anyTimeline(r) {
 		fmt.Fprintf(b, "![latency percentiles per scenario](%s)\n\n", PercentilesChartFile)
 	}
@@ -120,6 +122,131 @@ func summaryLine(b *strings.Builder, s *Scenario) {
 		name, num(s.RequestedRate), num(s.AchievedRate), num(s.Latency.P50), num(s.Latency.P90),
 		num(s.Latency.P99), num(s.Latency.P999), num(s.Latency.Max), s.Errors.Total(),
 		s.SessionsLost, s.Relogins, recoveryText(s))
+}
+
+// renderFloorLine reads the steady latency above the measurement floor.
+func renderFloorLine(b *strings.Builder, r *Report) {
+	f := r.Floor
+	if f == nil {
+		b.WriteString("Measurement floor: not measured (it is unless `--floor=false`).\n\n")
+		return
+	}
+	fmt.Fprintf(b, "**Measurement floor** (the same load, %s req/s, against a bare echo server on loopback: the harness's and the loopback's own latency): p50 %s ms, p99 %s ms.",
+		num(f.Rate), num(f.Latency.P50), num(f.Latency.P99))
+	if f.Load != nil && f.Load.Saturated {
+		fmt.Fprintf(b, " ⚠ The generator did not keep up even there (%s).", f.Load.Reason)
+	}
+	if s := r.Scenario("steady"); s != nil && !s.Skipped && s.Requests > 0 {
+		fmt.Fprintf(b, " Steady above the floor: p50 %s → **+%s ms**, p99 %s → **+%s ms**.",
+			num(s.Latency.P50), num(Round3(s.Latency.P50-f.Latency.P50)), num(s.Latency.P99), num(Round3(s.Latency.P99-f.Latency.P99)))
+	}
+	b.WriteString("\n\n")
+}
+
+// renderMemory is what the sessions cost in memory: the gateways' live
+// heap after GC per session (the headline for sessions held in process),
+// Redis's used memory per session, and the RSS growth (noisy).
+func renderMemory(b *strings.Builder, m Memory) {
+	b.WriteString("Memory per live session, across the initial login: ")
+	if m.GatewayHeapPerSessionBytes != nil {
+		fmt.Fprintf(b, "gateways' live heap after GC **%s bytes**; ", num(*m.GatewayHeapPerSessionBytes))
+	} else {
+		b.WriteString("gateways' live heap not measured; ")
+	}
+	fmt.Fprintf(b, "Redis `used_memory` **%s bytes** (+%s in all). Gateways' RSS +%s (%s bytes per login; noisy, runtime warm-up included: compare with the `%s` strategy's).\n\n",
+		num(m.PerSessionBytes), bytesText(m.RedisUsedDeltaBytes), bytesText(m.GatewayRSSDeltaBytes), num(m.GatewayPerLoginBytes), catalog.Control())
+}
+
+// renderLoadHealth says, per load phase, whether the load generator kept
+// up: latency counts from each request's intended send time, so a
+// generator that fell behind shows here rather than hiding.
+func renderLoadHealth(b *strings.Builder, r *Report) {
+	type row struct {
+		name string
+		h    *LoadHealth
+	}
+	var rows []row
+	if r.Floor != nil && r.Floor.Load != nil {
+		rows = append(rows, row{"floor (echo server)", r.Floor.Load})
+	}
+	for i := range r.Scenarios {
+		s := &r.Scenarios[i]
+		switch {
+		case s.Cost != nil:
+			for _, p := range s.Cost.Points {
+				if p.Load != nil {
+					rows = append(rows, row{fmt.Sprintf("%s @ %s req/s", s.Name, num(p.Rate)), p.Load})
+				}
+			}
+		case s.Capacity != nil:
+			for _, st := range s.Capacity.Steps {
+				if st.Load != nil {
+					rows = append(rows, row{fmt.Sprintf("%s @ %s req/s", s.Name, num(st.Rate)), st.Load})
+				}
+			}
+		case s.Load != nil:
+			rows = append(rows, row{s.Name, s.Load})
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("## Load generator\n\n")
+	b.WriteString("Latency is measured from each request's intended send time (constant rate, open model), so a generator that falls behind adds its delay to the latency instead of hiding it. ")
+	b.WriteString("A phase is **saturated** (its numbers are the generator's, not the system's) when it achieved < 95% of the requested rate, its send lag p99 exceeded two intervals (clamped to 1–10 ms), or the generator used ≥ 90% of a core.\n\n")
+	b.WriteString("| phase | requested req/s | achieved req/s | send lag p99 ms | generator CPU (% of a core) | kept up |\n|---|---|---|---|---|---|\n")
+	for _, rw := range rows {
+		h := rw.h
+		verdict := "yes"
+		if h.Saturated {
+			verdict = "⚠ **saturated**: " + h.Reason
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", rw.name, num(h.RequestedRate), num(h.AchievedRate), num(h.SendLagP99Ms), num(h.GeneratorCPUPercent), verdict)
+	}
+	b.WriteString("\n")
+}
+
+// renderMarginal is the cost scenario's marginal CPU per request and the
+// micro-benchmark of the strategy's Authenticate.
+func renderMarginal(b *strings.Builder, r *Report) {
+	var c *Cost
+	for i := range r.Scenarios {
+		if r.Scenarios[i].Cost != nil {
+			c = r.Scenarios[i].Cost
+		}
+	}
+	if c == nil && r.Micro == nil {
+		return
+	}
+	b.WriteString("## Marginal cost\n\n")
+	if c != nil {
+		fmt.Fprintf(b, "Gateways' CPU net of idle (%s%% of a core with no load, subtracted over each window), per request; the marginal cost is the slope between the lowest and the highest rate, which no fixed cost enters: **%s µs of gateway CPU per extra request**.\n\n",
+			num(c.IdleCPUPercent), optNum(c.MarginalUsPerRequest))
+		b.WriteString("| rate req/s | requests | window s | gateway CPU s | idle CPU s (same window) | net µs/request | generator kept up |\n|---|---|---|---|---|---|---|\n")
+		for _, p := range c.Points {
+			kept := "–"
+			if p.Load != nil {
+				kept = "yes"
+				if p.Load.Saturated {
+					kept = "⚠ no: " + p.Load.Reason
+				}
+			}
+			fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %s |\n", num(p.Rate), p.Requests, num(p.WindowS),
+				num(p.CPUSeconds), num(p.IdleCPUSeconds), num(p.NetUsPerRequest), kept)
+		}
+		b.WriteString("\n")
+	}
+	if m := r.Micro; m != nil {
+		fmt.Fprintf(b, "Go micro-benchmark of `%s`'s Authenticate, in process (`testing.Benchmark`, %d iterations): **%s ns/op**, %d allocs/op, %d B/op — the strategy's own code, without HTTP, lb or backend.\n\n",
+			r.Strategy, m.N, num(m.NsPerOp), m.AllocsPerOp, m.BytesPerOp)
+	}
+}
+
+func optNum(v *float64) string {
+	if v == nil {
+		return "n/a"
+	}
+	return num(*v)
 }
 
 // renderCost is what each load scenario cost per request.
@@ -173,14 +300,28 @@ func headline(s *Scenario) string {
 		return fmt.Sprintf("revocation lag %s; %d/%d pairs not revoked within %s s",
 			lagText(v.Lag), v.NotRevoked, v.Pairs, num(v.TimeoutS))
 	case s.Capacity != nil:
-		return fmt.Sprintf("highest rate with p99 ≤ %s ms: %s req/s", num(s.Capacity.BoundP99Ms), num(s.Capacity.MaxRate))
+		h := fmt.Sprintf("highest rate with p99 ≤ %s ms: %s req/s", num(s.Capacity.BoundP99Ms), num(s.Capacity.MaxRate))
+		if s.Capacity.LimitedBy != "" {
+			h += "; limited by the " + s.Capacity.LimitedBy
+		}
+		return h
+	case s.Cost != nil:
+		return fmt.Sprintf("marginal gateway CPU %s µs/request; idle %s%% of a core", optNum(s.Cost.MarginalUsPerRequest), num(s.Cost.IdleCPUPercent))
 	}
 	return "no load"
 }
 
 func renderLoad(b *strings.Builder, s *Scenario) {
-	fmt.Fprintf(b, "%s s at %s req/s requested, %s req/s achieved (%d requests, %d OK).\n\n",
+	fmt.Fprintf(b, "%s s at %s req/s requested, %s req/s achieved (%d requests, %d OK).",
 		num(s.DurationS), num(s.RequestedRate), num(s.AchievedRate), s.Requests, s.OK)
+	if h := s.Load; h != nil {
+		fmt.Fprintf(b, " Load generator: send lag p99 %s ms, %s%% of a core", num(h.SendLagP99Ms), num(h.GeneratorCPUPercent))
+		if h.Saturated {
+			b.WriteString(" — **saturated**: these latencies are the generator's, not the system's")
+		}
+		b.WriteString(".")
+	}
+	b.WriteString("\n\n")
 	if len(s.Events) > 0 {
 		parts := make([]string, len(s.Events))
 		for i, ev := range s.Events {
@@ -210,18 +351,7 @@ func renderLoad(b *strings.Builder, s *Scenario) {
 }
 
 func renderFindings(b *strings.Builder, s *Scenario, policy string) {
-	if f := s.Failover; f != nil {
-		fmt.Fprintf(b, "**Failover.** `%s` killed (SIGKILL) at %s s, revived at %s s. ", f.KilledInstance, num(f.KillAtS), num(f.ReviveAtS))
-		if policy == catalog.PolicySticky {
-			fmt.Fprintf(b, "Users pinned to it: %d; users who lost their session: %d (%d of them pinned there, %d pinned users kept theirs, %d lost it without being pinned there). ",
-				len(f.PinnedUsers), len(f.LostUsers), f.PinnedAndLost, f.PinnedNotLost, f.LostNotPinned)
-		} else {
-			fmt.Fprintf(b, "Users it served last before the kill: %d (lb policy %s: nobody is pinned); users who lost their session: %d (%d of them last served there). ",
-				len(f.PinnedUsers), policy, len(f.LostUsers), f.PinnedAndLost)
-		}
-		fmt.Fprintf(b, "Errors between kill and revive: %d; requests sent to the dead instance: %d; time to recover: %s.\n\n",
-			f.WindowErrors, f.DeadInstanceRequests, secondsText(f.RecoveryS))
-	}
+	renderFailover(b, s, policy)
 	if o := s.RedisOutage; o != nil {
 		rate := 0.0
 		if o.DuringRequests > 0 {
@@ -231,15 +361,29 @@ func renderFindings(b *strings.Builder, s *Scenario, policy string) {
 			num(o.StopAtS), num(o.StartAtS), o.DuringRequests, num(rate), o.DuringErrors.StoreDown,
 			o.DuringErrors.Total()-o.DuringErrors.StoreDown, secondsText(o.RecoveryS))
 	}
+	if f := s.RedisFailover; f != nil {
+		renderRedisFailover(b, f)
+	}
+	if p := s.RedisPartition; p != nil {
+		renderPartition(b, p)
+	}
 	if v := s.Revocation; v != nil {
 		fmt.Fprintf(b, "**Revocation.** %d users logged out, polled on %d instances directly (%d pairs, timeout %s s): lag %s; %d pairs still accepted the credential at the timeout.\n\n",
 			v.Sampled, v.Instances, v.Pairs, num(v.TimeoutS), lagText(v.Lag), v.NotRevoked)
 	}
 	if c := s.Capacity; c != nil {
-		fmt.Fprintf(b, "**Capacity** (p99 bound %s ms, error rate < 1%%, achieved ≥ 95%%): highest passing rate **%s req/s**.\n\n", num(c.BoundP99Ms), num(c.MaxRate))
-		b.WriteString("| rate | achieved | p99 ms | error rate | pass |\n|---|---|---|---|---|\n")
+		fmt.Fprintf(b, "**Capacity** (p99 bound %s ms, error rate < 1%%, achieved ≥ 95%%, generator not saturated): highest passing rate **%s req/s**.", num(c.BoundP99Ms), num(c.MaxRate))
+		if c.LimitedBy != "" {
+			fmt.Fprintf(b, " The side that ran out: **%s** (%s).", c.LimitedBy, c.LimitReason)
+		}
+		b.WriteString("\n\n| rate | achieved | p99 ms | error rate | generator CPU % | gateways CPU % | lb CPU % | pass |\n|---|---|---|---|---|---|---|---|\n")
 		for _, st := range c.Steps {
-			fmt.Fprintf(b, "| %s | %s | %s | %s%% | %v |\n", num(st.Rate), num(st.Achieved), num(st.P99), num(100*st.ErrorRate), st.Pass)
+			pass := fmt.Sprint(st.Pass)
+			if st.Saturated {
+				pass = "saturated (the generator's limit, not the system's latency)"
+			}
+			fmt.Fprintf(b, "| %s | %s | %s | %s%% | %s | %s | %s | %s |\n", num(st.Rate), num(st.Achieved), num(st.P99), num(100*st.ErrorRate),
+				num(st.GeneratorCPUPercent), num(st.GatewaysCPUPercent), num(st.LBCPUPercent), pass)
 		}
 		b.WriteString("\n")
 	}
@@ -269,6 +413,10 @@ func recoveryText(s *Scenario) string {
 		return secondsText(s.Failover.RecoveryS)
 	case s.RedisOutage != nil:
 		return secondsText(s.RedisOutage.RecoveryS)
+	case s.RedisFailover != nil:
+		return secondsText(s.RedisFailover.RecoveryS)
+	case s.RedisPartition != nil:
+		return secondsText(s.RedisPartition.RecoveryS)
 	}
 	return "–"
 }

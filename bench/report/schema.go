@@ -97,6 +97,11 @@ type CostStep struct {
 	CPUSeconds      float64 `json:"cpu_seconds"`
 	IdleCPUSeconds  float64 `json:"idle_cpu_seconds"`
 	NetUsPerRequest float64 `json:"net_us_per_request"`
+	// WindowS is the length of the measured window (the load phase until
+	// its last answer); IdleCPUSeconds is the idle rate over that long.
+	WindowS float64 `json:"window_s,omitempty"`
+	// Load says whether the generator kept up at this rate.
+	Load *LoadHealth `json:"load,omitempty"`
 }
 
 // Settings are the knobs the run was started with.
@@ -111,6 +116,9 @@ type Settings struct {
 	BcryptCost    int      `json:"bcrypt_cost"`
 	Path          string   `json:"path"`
 	CapacityP99Ms float64  `json:"capacity_p99_bound_ms"`
+	// Target is the deployment measured when the harness did not start it
+	// (bench --target); empty for a topology on loopback.
+	Target string `json:"target,omitempty"`
 	// Flags is every flag of the bench command with its effective value.
 	Flags map[string]string `json:"flags"`
 }
@@ -241,11 +249,45 @@ type Failover struct {
 	// RecoveryS is the time from the kill until the success rate was back
 	// to ≥ 99% for 5 consecutive seconds; nil when it never was.
 	RecoveryS *float64 `json:"recovery_s"`
-	// DeadInstanceRequests: requests after the kill that failed because
-	// they were routed to the dead instance (transport error or 502/504).
+	// DeadInstanceRequests: requests sent between the kill and the revive
+	// whose answer shows they went to the dead or frozen instance: a
+	// 502/504 naming it (X-Authlab-Instance), a late answer from it (a
+	// freeze), or no answer at all. Retried requests are not among them
+	// (see LBFailedTries).
 	DeadInstanceRequests int `json:"dead_instance_requests"`
 	// WindowErrors: failed requests between kill and revive.
 	WindowErrors int `json:"window_errors"`
+
+	// KillMode is how the instance went down: announced (the lb's admin
+	// kill, which takes it out of rotation first), crash (SIGKILL from
+	// outside the lb, which learns of it from failed requests and health
+	// checks only), freeze (SIGSTOP from outside, SIGCONT at the revive),
+	// drain (the lb's drain: no new requests, in-flight ones finish).
+	// Empty in reports written before the field.
+	KillMode string `json:"kill_mode,omitempty"`
+	// Retry reports whether the lb retried failed requests on another
+	// instance during the phase.
+	Retry bool `json:"retry"`
+	// FreezeS is how long a freeze lasted (0 for the other modes).
+	FreezeS float64 `json:"freeze_s,omitempty"`
+	// DetectionS is the time from the kill until the lb took the instance
+	// out of rotation (its "down" event); nil when it did not before the
+	// revive. DetectedBy is the reason the lb gave.
+	DetectionS *float64 `json:"detection_s"`
+	DetectedBy string   `json:"detected_by,omitempty"`
+	// LBFailedTries counts the requests the lb sent to the instance
+	// between the kill and the revive that got no answer from it, whether
+	// retried elsewhere or answered 502/504 (the lb's per-instance
+	// counter); nil when it could not be read.
+	LBFailedTries *int `json:"lb_failed_tries"`
+	// FailedRequests: failed requests from the kill to the end of the phase.
+	FailedRequests int `json:"failed_requests"`
+	// SessionsLost: sessions lost from the kill to the end of the phase.
+	SessionsLost int `json:"sessions_lost"`
+	// Variants are the other kill modes and retry settings the same
+	// scenario ran, one whole load phase each, in the order run; the
+	// fields above (and the scenario's) describe the first.
+	Variants []Scenario `json:"variants,omitempty"`
 }
 
 // RedisOutage is what the redis-outage scenario saw.
@@ -281,6 +323,15 @@ type CapacityStep struct {
 	P99       float64 `json:"p99_ms"`
 	ErrorRate float64 `json:"error_rate"`
 	Pass      bool    `json:"pass"`
+	// Saturated: the load generator did not keep up at this rate (see
+	// Load), so the step measured the generator, not the system; it never
+	// passes.
+	Saturated bool        `json:"saturated,omitempty"`
+	Load      *LoadHealth `json:"load,omitempty"`
+	// CPU of each side over the step, percent of one core.
+	GeneratorCPUPercent float64 `json:"generator_cpu_percent,omitempty"`
+	GatewaysCPUPercent  float64 `json:"gateways_cpu_percent,omitempty"`
+	LBCPUPercent        float64 `json:"lb_cpu_percent,omitempty"`
 }
 
 // Capacity is the result of the capacity scenario.
@@ -289,6 +340,11 @@ type Capacity struct {
 	Steps      []CapacityStep `json:"steps"`
 	// MaxRate is the highest rate that passed (0 when none did).
 	MaxRate float64 `json:"max_rate"`
+	// LimitedBy says which side ran out at the lowest failing step:
+	// "generator" (the harness could not keep the rate), "gateways" or
+	// "lb" (the one using the most CPU), with the figures in LimitReason.
+	LimitedBy   string `json:"limited_by,omitempty"`
+	LimitReason string `json:"limit_reason,omitempty"`
 }
 
 // Scenario is the measurements of one scenario.
@@ -330,6 +386,9 @@ type Scenario struct {
 	Revocation  *Revocation  `json:"revocation,omitempty"`
 	Capacity    *Capacity    `json:"capacity,omitempty"`
 	Cost        *Cost        `json:"cost,omitempty"`
+
+	RedisFailover  *RedisFailover `json:"redis_failover,omitempty"`
+	RedisPartition *Partition     `json:"redis_partition,omitempty"`
 
 	// Load says whether the load generator kept up during this scenario.
 	Load *LoadHealth `json:"load,omitempty"`

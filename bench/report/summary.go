@@ -30,12 +30,19 @@ func PrintSummary(w io.Writer, r *Report) {
 			fmt.Fprintf(tw, "%s\t\t\t\t\t\t\t\t\t%s; %d/%d not revoked within %vs\n", s.Name, lag, v.NotRevoked, v.Pairs, v.TimeoutS)
 			continue
 		case s.Capacity != nil:
-			fmt.Fprintf(tw, "%s\t\t\t\t\t\t\t\t\thighest rate with p99 ≤ %v ms: %v req/s\n", s.Name, s.Capacity.BoundP99Ms, s.Capacity.MaxRate)
+			limit := ""
+			if s.Capacity.LimitedBy != "" {
+				limit = "; limited by the " + s.Capacity.LimitedBy
+			}
+			fmt.Fprintf(tw, "%s\t\t\t\t\t\t\t\t\thighest rate with p99 ≤ %v ms: %v req/s%s\n", s.Name, s.Capacity.BoundP99Ms, s.Capacity.MaxRate, limit)
+			continue
+		case s.Cost != nil:
+			fmt.Fprintf(tw, "%s\t\t\t\t\t\t\t\t\tmarginal gateway CPU %s µs/request (idle %.1f%% of a core)\n", s.Name, optNum(s.Cost.MarginalUsPerRequest), s.Cost.IdleCPUPercent)
 			continue
 		}
 		note := ""
 		if f := s.Failover; f != nil {
-			note = fmt.Sprintf("killed %s: %d pinned, %d lost; recovery %s", f.KilledInstance, len(f.PinnedUsers), len(f.LostUsers), recovery(f.RecoveryS))
+			note = failoverNote(f)
 		}
 		if o := s.RedisOutage; o != nil {
 			note = fmt.Sprintf("Redis down: %d/%d OK; recovery %s", o.DuringOK, o.DuringRequests, recovery(o.RecoveryS))
@@ -44,6 +51,37 @@ func PrintSummary(w io.Writer, r *Report) {
 			s.Latency.P50, s.Latency.P99, s.Latency.Max, s.Errors.Total(), s.SessionsLost, s.Relogins, note)
 	}
 	tw.Flush()
+	printMeasures(w, r)
+}
+
+// printMeasures is one line of the floor, memory per session and the
+// micro-benchmark, and one naming the phases whose generator did not keep
+// up.
+func printMeasures(w io.Writer, r *Report) {
+	var parts []string
+	if f := r.Floor; f != nil {
+		parts = append(parts, fmt.Sprintf("floor p50 %.3f ms p99 %.3f ms", f.Latency.P50, f.Latency.P99))
+	}
+	if h := r.Memory.GatewayHeapPerSessionBytes; h != nil {
+		parts = append(parts, fmt.Sprintf("gateway heap %.0f B/session", *h))
+	}
+	parts = append(parts, fmt.Sprintf("Redis %.0f B/session", r.Memory.PerSessionBytes))
+	if m := r.Micro; m != nil {
+		parts = append(parts, fmt.Sprintf("Authenticate %s ns/op, %d allocs/op", num(m.NsPerOp), m.AllocsPerOp))
+	}
+	fmt.Fprintln(w, strings.Join(parts, "; "))
+	var sat []string
+	if f := r.Floor; f != nil && f.Load != nil && f.Load.Saturated {
+		sat = append(sat, "floor")
+	}
+	for i := range r.Scenarios {
+		if h := r.Scenarios[i].Load; h != nil && h.Saturated {
+			sat = append(sat, r.Scenarios[i].Name)
+		}
+	}
+	if len(sat) > 0 {
+		fmt.Fprintf(w, "⚠ load generator saturated in: %s (see report.md, Load generator)\n", strings.Join(sat, ", "))
+	}
 }
 
 func recovery(v *float64) string {

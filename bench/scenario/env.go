@@ -45,6 +45,18 @@ type Env struct {
 	RedisURL string
 	// Redis is that Redis when the harness owns it, else nil.
 	Redis OwnedRedis
+	// Replicated is that Redis when it is a Cluster or Sentinel group the
+	// harness started, else nil.
+	Replicated ReplicatedRedis
+	// RedisDeployment names it (cluster, sentinel) for the report.
+	RedisDeployment string
+	// Kill, when set, is the only way the failover scenario takes a gateway
+	// down (a deployment the harness did not start: docker kill or the lb's
+	// admin kill), in place of the --kill-mode modes.
+	Kill Kill
+	// Partition cuts a gateway off from Redis (nil: redis-partition is
+	// skipped).
+	Partition Partitioner
 	// Progress receives what the run is doing (nil: nothing is printed).
 	Progress *load.Progress
 }

@@ -37,6 +37,9 @@ func (Revocation) Run(ctx context.Context, env *Env) (report.Scenario, error) {
 	if err != nil {
 		return report.Scenario{}, err
 	}
+	if base, ok := unreachable(ctx, urls); ok {
+		return report.Scenario{Skipped: true, SkipReason: fmt.Sprintf("revocation polls every gateway directly, and %s (its address as the lb knows it) does not answer from here", base)}, nil
+	}
 	n := cfg.RevocationSample
 	env.Progress.Note("revocation: logging out %d users, polling %d instances directly", n, len(urls))
 	lags, notRevoked, err := MeasureRevocation(ctx, env.Driver, n, urls, env.Driver.Path(), cfg.RevocationTimeout)
@@ -69,6 +72,25 @@ func liveInstanceURLs(ctx context.Context, g Gateways) ([]string, error) {
 		}
 	}
 	return urls, nil
+}
+
+// unreachable returns the first base URL whose /healthz does not answer
+// (a deployment's internal address, gw1:8080, seen from outside it).
+func unreachable(ctx context.Context, urls []string) (string, bool) {
+	client := &http.Client{Timeout: 2 * time.Second}
+	for _, base := range urls {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
+		if err != nil {
+			return base, true
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return base, true
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	return "", false
 }
 
 // logBackIn logs users 0..n-1 in again, so the scenarios after this one

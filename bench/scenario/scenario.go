@@ -32,7 +32,7 @@ type Scenario interface {
 
 // All returns every scenario in the order a run sequences them.
 func All() []Scenario {
-	return []Scenario{Steady{}, Failover{}, RedisOutage{}, Revocation{}, Capacity{}}
+	return []Scenario{Steady{}, Cost{}, Failover{}, RedisOutage{}, RedisFailover{}, RedisPartition{}, Revocation{}, Capacity{}}
 }
 
 // Names returns the names of ss.
@@ -81,6 +81,13 @@ type Config struct {
 	CapacityP99    time.Duration
 	CapacityStep   time.Duration
 	CapacityBudget time.Duration
+	// Cost: the rates measured (default Rate and 2×Rate), and the length
+	// of the idle window and of each load window (default min(Duration,
+	// 10 s)).
+	CostRates  []float64
+	CostWindow time.Duration
+	// Failover: the kill modes, lb retry settings and freeze length.
+	Failover FailoverConfig
 }
 
 // Validate checks c and fills defaults.
@@ -105,6 +112,15 @@ func (c *Config) Validate() error {
 	c.CapacityP99 = orDefault(c.CapacityP99, 50*time.Millisecond)
 	c.CapacityStep = orDefault(c.CapacityStep, 5*time.Second)
 	c.CapacityBudget = orDefault(c.CapacityBudget, 60*time.Second)
+	c.CostWindow = orDefault(c.CostWindow, defaultCostWindow(c.Duration))
+	rates, err := validateCostRates(c.CostRates, c.Rate)
+	if err != nil {
+		return err
+	}
+	c.CostRates = rates
+	if err := c.Failover.Validate(); err != nil {
+		return err
+	}
 	return nil
 }
 

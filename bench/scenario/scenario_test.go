@@ -27,7 +27,7 @@ func TestSelect(t *testing.T) {
 	if _, err := Select([]string{"chaos"}); err == nil || !strings.Contains(err.Error(), `"chaos"`) {
 		t.Errorf("Select(chaos) = %v, want an unknown-scenario error", err)
 	}
-	if names := strings.Join(Names(All()), ","); names != "steady,failover,redis-outage,revocation,capacity" {
+	if names := strings.Join(Names(All()), ","); names != "steady,cost,failover,redis-outage,redis-failover,redis-partition,revocation,capacity" {
 		t.Errorf("All = %s", names)
 	}
 }
@@ -109,7 +109,8 @@ func newEnv(t *testing.T, instances, users int, cookie bool) (*Env, *fakeGateway
 		strategy = "sticky"
 	}
 	return &Env{Config: Config{Strategy: strategy, Users: users, Rate: 200, Duration: 1500 * time.Millisecond,
-		RevocationSample: 2, RevocationTimeout: 2 * time.Second}, Driver: d, Gateways: g}, g
+		RevocationSample: 2, RevocationTimeout: 2 * time.Second,
+		Failover: FailoverConfig{Modes: []string{KillAnnounced}}}, Driver: d, Gateways: g}, g
 }
 
 // TestFailoverFindsThePinnedUsersLost: the failover scenario kills the
@@ -132,7 +133,9 @@ func TestFailoverFindsThePinnedUsersLost(t *testing.T) {
 	if len(f.PinnedUsers) != 10 || !slices.Equal(f.PinnedUsers, f.LostUsers) || f.PinnedAndLost != 10 || f.LostNotPinned != 0 {
 		t.Errorf("pinned %v, lost %v (%d pinned and lost, %d lost not pinned)", f.PinnedUsers, f.LostUsers, f.PinnedAndLost, f.LostNotPinned)
 	}
-	if f.KillAtS < 0.4 || f.ReviveAtS <= f.KillAtS || f.WindowErrors < 10 {
+	// The pinned users' failures fall in the window; how many depends on how
+	// fast the pacer went on this machine, so only their presence is asserted.
+	if f.KillAtS < 0.4 || f.ReviveAtS <= f.KillAtS || f.WindowErrors < 1 {
 		t.Errorf("kill at %v, revive at %v, window errors %d", f.KillAtS, f.ReviveAtS, f.WindowErrors)
 	}
 }
@@ -242,5 +245,13 @@ func TestSearchCapacity(t *testing.T) {
 	c, _ := searchCapacity(100, 50, func() bool { n++; return n <= 2 }, limit(1e9))
 	if len(c.Steps) != 2 {
 		t.Errorf("budget not respected: %d steps", len(c.Steps))
+	}
+}
+
+func TestRedisFailoverNeedsAReplicatedRedis(t *testing.T) {
+	env, _ := newEnv(t, 1, 2, false)
+	s, err := RedisFailover{}.Run(context.Background(), env)
+	if err != nil || !s.Skipped || !strings.Contains(s.SkipReason, "--redis cluster") {
+		t.Errorf("redis-failover without a replicated Redis = %+v, %v; want skipped, saying how to get one", s, err)
 	}
 }

@@ -266,3 +266,23 @@ func (p *Pool) Revive(ctx context.Context, id string) error {
 	_, _ = p.Instances(ctx)
 	return nil
 }
+
+// sharedRedis is the Redis of a topology: an external one, or one started
+// (server set).
+type sharedRedis struct {
+	server             *redisserver.Server
+	url, kind, version string
+}
+
+// startRedis uses the external Redis at external when given, else starts
+// one.
+func startRedis(ctx context.Context, external string, logger *slog.Logger) (sharedRedis, error) {
+	if external != "" {
+		return sharedRedis{url: external, kind: redisserver.KindExternal, version: measure.RedisVersion(ctx, external)}, nil
+	}
+	srv, err := redisserver.Start(ctx, logger)
+	if err != nil {
+		return sharedRedis{}, fmt.Errorf("start redis: %w", err)
+	}
+	return sharedRedis{server: srv, url: srv.URL(), kind: srv.Kind, version: srv.Version}, nil
+}

@@ -47,6 +47,9 @@ type Config struct {
 	BcryptCost int
 	// RedisURL, when set, is an external Redis (not started, not stopped).
 	RedisURL string
+	// RedisDeployment is the Redis the topology starts when RedisURL is
+	// empty: RedisSingle (default), RedisCluster or RedisSentinel.
+	RedisDeployment string
 	// LBListen is the lb's data address (default a free loopback port).
 	LBListen string
 	// LBAdminListen is the lb's admin address: /_lb/*, /metrics (default
@@ -54,6 +57,8 @@ type Config struct {
 	LBAdminListen string
 	// GatewayArgs are extra gateway flags (after the lb's --).
 	GatewayArgs []string
+	// LBArgs are extra lb flags (e.g. --ignore-exits).
+	LBArgs []string
 	// LogLevel of every child (default warn: per-request logs cost CPU).
 	LogLevel string
 	// Output receives the children's stdout and stderr (default discarded).
@@ -88,7 +93,7 @@ func (c *Config) Validate() error {
 	if c.BcryptCost == 0 {
 		c.BcryptCost = 4
 	}
-	return nil
+	return c.validRedisDeployment()
 }
 
 func (c Config) group() GroupConfig {
@@ -110,8 +115,12 @@ type Topology struct {
 	Password, AdminPassword string
 	// RedisURL is the Redis every gateway uses.
 	RedisURL string
-	// Redis is the harness's own Redis, nil when RedisURL is external.
+	// Redis is the harness's own single Redis, nil when RedisURL is
+	// external or the deployment is replicated.
 	Redis *redisserver.Server
+	// Replicated is the harness's own Redis Cluster or Sentinel group (nil
+	// for a single Redis).
+	Replicated ReplicatedRedis
 	// RedisKind and RedisVersion describe it (for the report).
 	RedisKind, RedisVersion string
 	// AuthURL and BackendURL of the services.
@@ -171,39 +180,27 @@ func (t *Topology) setSecrets(s Secrets) {
 
 // startRedis uses the external Redis when one is given, else starts one.
 func (t *Topology) startRedis(ctx context.Context) error {
-	r, err := startRedis(ctx, t.cfg.RedisURL, t.cfg.Logger)
-	if err != nil {
-		return err
+	if t.cfg.RedisURL != "" {
+		t.RedisURL, t.RedisKind = t.cfg.RedisURL, redisserver.KindExternal
+		t.RedisVersion = measure.RedisVersion(ctx, t.cfg.RedisURL)
+		return nil
 	}
-	t.Redis, t.RedisURL, t.RedisKind, t.RedisVersion = r.server, r.url, r.kind, r.version
+	if t.cfg.RedisDeployment != RedisSingle {
+		return t.startReplicated(ctx)
+	}
+	srv, err := redisserver.Start(ctx, t.cfg.Logger)
+	if err != nil {
+		return fmt.Errorf("start redis: %w", err)
+	}
+	t.Redis, t.RedisURL, t.RedisKind, t.RedisVersion = srv, srv.URL(), srv.Kind, srv.Version
 	return nil
-}
-
-// sharedRedis is the Redis of a topology: an external one, or one started
-// (server set).
-type sharedRedis struct {
-	server             *redisserver.Server
-	url, kind, version string
-}
-
-// startRedis uses the external Redis at external when given, else starts
-// one.
-func startRedis(ctx context.Context, external string, logger *slog.Logger) (sharedRedis, error) {
-	if external != "" {
-		return sharedRedis{url: external, kind: redisserver.KindExternal, version: measure.RedisVersion(ctx, external)}, nil
-	}
-	srv, err := redisserver.Start(ctx, logger)
-	if err != nil {
-		return sharedRedis{}, fmt.Errorf("start redis: %w", err)
-	}
-	return sharedRedis{server: srv, url: srv.URL(), kind: srv.Kind, version: srv.Version}, nil
 }
 
 // startLB starts the lb with its gateways and waits for its admin plane.
 func (t *Topology) startLB(ctx context.Context) error {
 	_, data, admin, err := t.procs.StartLB(ctx, LB{
 		Listen: t.cfg.LBListen, AdminListen: t.cfg.LBAdminListen, Policy: t.cfg.Policy,
-		Instances: t.cfg.Instances,
+		Instances: t.cfg.Instances, Args: t.cfg.LBArgs,
 		Gateways: Gateways{Strategy: t.cfg.Strategy, AuthURL: t.AuthURL, BackendURL: t.BackendURL,
 			RedisURL: t.RedisURL, Args: t.cfg.GatewayArgs},
 	})
@@ -240,6 +237,9 @@ func (t *Topology) Close() error {
 	pids := t.pidsForTeardown()
 	t.procs.Stop()
 	killSurvivors(pids, t.cfg.Logger)
+	if t.Replicated != nil {
+		return t.Replicated.Close()
+	}
 	if t.Redis != nil {
 		return t.Redis.Stop()
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/authlab/authlab/bench/paired"
 	"github.com/authlab/authlab/bench/report"
 	"github.com/authlab/authlab/bench/scenario"
+	"github.com/authlab/authlab/bench/topology"
 )
 
 // Defaults of a paired comparison where they differ from a single run's.
@@ -48,6 +49,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	policy := fs.String("policy", "", policyUsage())
 	out := fs.String("out", "results", "results directory; the run goes to <out>/<strategy>/<run-id>/")
 	redisURL := fs.String("redis-url", "", "external Redis (default $REDIS_URL); empty: the harness starts its own")
+	redisDeploy := fs.String("redis", topology.RedisSingle, "the Redis the harness starts: "+strings.Join(topology.RedisDeployments(), "|")+" (cluster: 3 masters + 3 replicas, sentinel: master + 2 replicas + 3 sentinels, from local redis-server processes; the redis-failover scenario needs one of them)")
 	bcryptCost := fs.Int("bcrypt-cost", 4, "bcrypt cost of the seeded users (low so logins do not dominate; recorded)")
 	path := fs.String("path", load.DefaultPath, "request every user repeats")
 	gatewayArgs := fs.String("gateway-args", "", "extra flags for every gateway, space-separated (e.g. \"--jwt-denylist\")")
@@ -56,6 +58,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	capP99 := fs.Duration("capacity-p99", 50*time.Millisecond, "capacity: the p99 latency bound")
 	capStep := fs.Duration("capacity-step", 5*time.Second, "capacity: length of each rate step")
 	capBudget := fs.Duration("capacity-budget", 60*time.Second, "capacity: total time allowed")
+	extras := registerBenchExtras(fs)
+	failover := registerFailoverFlags(fs)
+	tf := registerTargetFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -103,18 +108,34 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *policy != "" {
 			return errors.New("--policy applies to one strategy; each pool of a paired comparison uses its strategy's policy")
 		}
+		if tf.url != "" || *redisDeploy != topology.RedisSingle {
+			return errors.New("a paired comparison starts its own topology with a single Redis: --target and --redis apply to one strategy")
+		}
 		return runPaired(ctx, pc, stdout)
 	}
 	cfg := bench.Config{
 		Strategy: strategies[0], Scenarios: scenarioList(*scenarios), Rate: *rate, Duration: *duration, Users: *users,
-		Instances: *instances, Policy: *policy, OutDir: *out, Exe: exe, RedisURL: redisURLOrEnv(*redisURL),
+		Instances: *instances, Policy: *policy, OutDir: *out, Exe: exe, RedisURL: redisURLOrEnv(*redisURL), RedisDeployment: *redisDeploy,
 		BcryptCost: *bcryptCost, Path: *path, GatewayArgs: strings.Fields(*gatewayArgs),
 		RevocationSample: *revSample, RevocationTimeout: *revTimeout,
-		CapacityP99: *capP99, CapacityStep: *capStep, CapacityBudget: *capBudget,
+		CapacityP99: *capP99, CapacityStep: *capStep, CapacityBudget: *capBudget, Failover: *failover,
 		Flags: flags, Progress: stderr, Terminal: isTerminalWriter(stderr),
 		Logger: logger,
 	}
-	r, dir, err := bench.Run(ctx, cfg)
+	extras.apply(&cfg)
+	var (
+		r   *report.Report
+		dir string
+	)
+	if tf.url == "" {
+		r, dir, err = bench.Run(ctx, cfg)
+	} else {
+		tc, terr := tf.config(ctx)
+		if terr != nil {
+			return terr
+		}
+		r, dir, err = bench.RunTarget(ctx, cfg, tc)
+	}
 	if r != nil && dir != "" {
 		if _, statErr := os.Stat(filepath.Join(dir, "report.md")); statErr == nil {
 			fmt.Fprintf(stdout, "\n")

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -18,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/authlab/authlab/internal/apierr"
 	"github.com/authlab/authlab/internal/assertion"
 	"github.com/authlab/authlab/internal/httpserver"
 	"github.com/authlab/authlab/internal/loginlimit"
@@ -95,7 +99,42 @@ func runGateway(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	return serveBoth(ctx, logger, f.listen, gw.Handler(), f.adminListen, gw.AdminHandler())
+	return serveBoth(ctx, logger, f.listen, gw.Handler(), f.adminListen, withHeapEndpoint(gw.AdminHandler(), cfg.AdminToken))
+}
+
+// heapPath is the admin plane's GET endpoint that forces a garbage
+// collection and answers the live heap: the harness reads it from every
+// gateway before and after logging its users in, to measure the memory a
+// session held in process costs.
+const heapPath = "/_admin/heap"
+
+// withHeapEndpoint serves GET heapPath (guarded by the admin token, like
+// the rest of /_admin/*) in front of admin.
+func withHeapEndpoint(admin http.Handler, token string) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET "+heapPath, heapHandler(token))
+	mux.Handle("/", admin)
+	return mux
+}
+
+// heapHandler runs runtime.GC (twice) and answers {"heap_alloc_bytes",
+// "heap_objects"}: what is still reachable, garbage excluded.
+func heapHandler(token string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := strings.TrimSpace(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+		if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+			apierr.Write(w, http.StatusUnauthorized, apierr.CodeUnauthorized, "admin token missing or wrong")
+			return
+		}
+		// Twice: the first GC moves sync.Pool contents to their victim
+		// caches, the second frees them; what remains is reachable.
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]uint64{"heap_alloc_bytes": ms.HeapAlloc, "heap_objects": ms.HeapObjects})
+	})
 }
 
 // logger is the gateway's logger, tagged with its instance id (gw-<pid>

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authlab/authlab/bench"
+)
+
+// benchExtras are bench's flags for the honest-load and marginal-cost
+// measurements: the measurement floor, the micro-benchmark and the cost
+// scenario's rates and window.
+type benchExtras struct {
+	floor, micro bool
+	costRates    []float64
+	costWindow   time.Duration
+}
+
+// registerBenchExtras defines the flags on fs; apply copies their values
+// into a bench.Config once fs is parsed.
+func registerBenchExtras(fs *flag.FlagSet) *benchExtras {
+	e := &benchExtras{}
+	fs.BoolVar(&e.floor, "floor", true, "first measure the same load (min(duration, 10s)) against a bare echo server on loopback: the floor overheads are read above")
+	fs.BoolVar(&e.micro, "micro", true, "after the scenarios, run the Go micro-benchmark of the strategy's Authenticate in process")
+	fs.Func("cost-rates", "cost scenario: comma-separated increasing rates, at least two (default: --rate and 2×--rate)", func(v string) error {
+		rates, err := parseRates(v)
+		e.costRates = rates
+		return err
+	})
+	fs.DurationVar(&e.costWindow, "cost-window", 0, "cost scenario: length of the idle window and of each load window (default min(--duration, 10s))")
+	return e
+}
+
+// apply copies the parsed flags into cfg.
+func (e *benchExtras) apply(cfg *bench.Config) {
+	cfg.Floor, cfg.Micro, cfg.CostRates, cfg.CostWindow = e.floor, e.micro, e.costRates, e.costWindow
+}
+
+// parseRates parses a comma-separated list of positive rates.
+func parseRates(v string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		r, err := strconv.ParseFloat(f, 64)
+		if err != nil || r <= 0 {
+			return nil, fmt.Errorf("rate %q: want a positive number", f)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
