@@ -54,6 +54,7 @@ func RunTogether(ctx context.Context, ds []*Driver, p Phase, rng *rand.Rand) ([]
 		vegeta.MaxBody(4096),
 	)
 	pacer := vegeta.ConstantPacer{Freq: int(math.Round(p.Rate * 1000)), Per: 1000 * time.Second}
+	cpu0 := SelfCPU()
 	start := time.Now()
 	// One schedule for the whole attack: vegeta numbers its hits across
 	// every driver, so each result's intended send time comes from it.
@@ -69,10 +70,14 @@ func RunTogether(ctx context.Context, ds []*Driver, p Phase, rng *rand.Rand) ([]
 		}
 		ds[i].observe(relogCtx, &relogins, r, sched, prs[i])
 	}
+	// One generator served every driver: each phase reports its whole
+	// wall time and CPU.
+	wall, cpu := time.Since(start), SelfCPU()-cpu0
 	relogins.Wait()
 	cancel()
 	stopOnCancel()
 	for i, d := range ds {
+		prs[i].Wall, prs[i].GeneratorCPU = wall, cpu
 		d.endPhase(prs[i])
 	}
 	return prs, ctx.Err()

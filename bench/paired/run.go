@@ -287,7 +287,7 @@ func runRound(ctx context.Context, cfg Config, n int, specs []topology.PoolSpec,
 			Pool: ps.Pools[i].Spec.Name, Strategy: ps.Pools[i].Spec.Strategy,
 			RequestedRate: s.RequestedRate, AchievedRate: s.AchievedRate, Requests: s.Requests, OK: s.OK,
 			Errors: s.Errors, Latency: s.Latency, CredentialBytes: s.CredentialBytes, SessionsLost: s.SessionsLost,
-			Warnings: s.Warnings,
+			Load: s.Load, Warnings: s.Warnings,
 		}
 		if s.Requests > 0 {
 			pool.GatewayCPUPerRequestUs = report.Round3(float64(cpu.Microseconds()) / float64(s.Requests))

@@ -109,8 +109,11 @@ type PoolRound struct {
 	SessionsLost    int       `json:"sessions_lost"`
 	// GatewayCPUPerRequestUs is the pool's gateways' CPU over the window
 	// per request (gross: idle cost included).
-	GatewayCPUPerRequestUs float64  `json:"gateway_cpu_us_per_request"`
-	Warnings               []string `json:"warnings,omitempty"`
+	GatewayCPUPerRequestUs float64 `json:"gateway_cpu_us_per_request"`
+	// Load says whether the load generator kept up with this pool's share
+	// (its CPU is the whole generator's: one attack served every pool).
+	Load     *LoadHealth `json:"load,omitempty"`
+	Warnings []string    `json:"warnings,omitempty"`
 }
 
 // RoundRatio is one pool's latency percentiles over the control pool's,

@@ -120,8 +120,8 @@ func RenderPaired(w io.Writer, run *PairedRun) error {
 	b.WriteString("\nIntervals are 95% bootstrap intervals: `estimate [low, high]`. " + run.Summary.Method + "\n\n")
 	fmt.Fprintf(&b, "![p50 ratio per pool](%s)\n\n![p50 per pool per round](%s)\n\n", PairedRatioChart, PairedRoundChart)
 	b.WriteString("## Rounds\n\n")
-	b.WriteString("| round | pool | requests | ok | achieved req/s | p50 ms | p90 ms | p99 ms | ratio p50 / p90 / p99 | gateway CPU µs/req (gross) | credential bytes |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| round | pool | requests | ok | achieved req/s | send lag p99 ms | p50 ms | p90 ms | p99 ms | ratio p50 / p90 / p99 | gateway CPU µs/req (gross) | credential bytes |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range run.Rounds {
 		ratios := map[string]RoundRatio{}
 		for _, rr := range r.Ratios {
@@ -132,9 +132,22 @@ func RenderPaired(w io.Writer, run *PairedRun) error {
 			if rr, ok := ratios[p.Pool]; ok {
 				rt = fmt.Sprintf("%s / %s / %s", num(rr.P50), num(rr.P90), num(rr.P99))
 			}
-			fmt.Fprintf(&b, "| %d | `%s` | %d | %d | %s | %s | %s | %s | %s | %s | %s |\n", r.Round, p.Pool, p.Requests, p.OK,
-				num(p.AchievedRate), num(p.Latency.P50), num(p.Latency.P90), num(p.Latency.P99), rt,
+			lag := "–"
+			if p.Load != nil {
+				lag = num(p.Load.SendLagP99Ms)
+				if p.Load.Saturated {
+					lag += " ⚠ saturated"
+				}
+			}
+			fmt.Fprintf(&b, "| %d | `%s` | %d | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Round, p.Pool, p.Requests, p.OK,
+				num(p.AchievedRate), lag, num(p.Latency.P50), num(p.Latency.P90), num(p.Latency.P99), rt,
 				num(p.GatewayCPUPerRequestUs), num(p.CredentialBytes))
+		}
+		for _, p := range r.Pools {
+			if p.Load != nil {
+				fmt.Fprintf(&b, "\nRound %d: the load generator used %s%% CPU (100 = one core) for every pool at once.\n", r.Round, num(p.Load.GeneratorCPUPercent))
+				break
+			}
 		}
 		for _, wn := range r.Warnings {
 			fmt.Fprintf(&b, "\n> round %d: %s\n", r.Round, wn)
