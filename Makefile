@@ -8,6 +8,7 @@ RATE      ?=
 DURATION  ?=
 USERS     ?=
 INSTANCES ?=
+REDIS     ?=
 FUZZTIME  ?= 60s
 
 # Only pass the overrides the user set, so the harness's defaults apply otherwise.
@@ -16,7 +17,8 @@ BENCH_FLAGS := --strategy $(STRATEGY) \
 	$(if $(RATE),--rate $(RATE)) \
 	$(if $(DURATION),--duration $(DURATION)) \
 	$(if $(USERS),--users $(USERS)) \
-	$(if $(INSTANCES),--instances $(INSTANCES))
+	$(if $(INSTANCES),--instances $(INSTANCES)) \
+	$(if $(REDIS),--redis $(REDIS))
 
 .PHONY: help build test test-fallback test-deploy test-short lint fuzz gobench bench bench-all compare demo up bench-lb clean
 
@@ -57,7 +59,7 @@ fuzz: ## run every credential-parser fuzz target for FUZZTIME each (default 60s)
 gobench: ## Go micro-benchmarks of every strategy's authenticate path
 	$(GO) test -run='^$$' -bench=. -benchmem ./strategies/... ./internal/assertion/ ./services/backend/
 
-bench: build ## run the harness: make bench STRATEGY=jwt [SCENARIO= RATE= DURATION= USERS=]
+bench: build ## run the harness: make bench STRATEGY=jwt [SCENARIO= RATE= DURATION= USERS= REDIS=single|cluster|sentinel]
 	$(BIN) bench $(BENCH_FLAGS)
 
 bench-all: build ## every strategy, every scenario (SCENARIO=all unless set), then compare
