@@ -8,6 +8,7 @@ RATE      ?=
 DURATION  ?=
 USERS     ?=
 INSTANCES ?=
+REDIS     ?=
 FUZZTIME  ?= 60s
 # bench-all: rounds of the paired comparison (each ≈ 25–30 s here: start-up,
 # logins, 2 s warm-up, a 20 s window), and the event scenarios run once per
@@ -23,7 +24,8 @@ BENCH_FLAGS := --strategy $(STRATEGY) \
 	$(if $(RATE),--rate $(RATE)) \
 	$(if $(DURATION),--duration $(DURATION)) \
 	$(if $(USERS),--users $(USERS)) \
-	$(if $(INSTANCES),--instances $(INSTANCES))
+	$(if $(INSTANCES),--instances $(INSTANCES)) \
+	$(if $(REDIS),--redis $(REDIS))
 
 .PHONY: help build test test-fallback test-deploy test-short lint fuzz gobench bench bench-all bench-paired compare demo up bench-lb clean
 
@@ -64,7 +66,7 @@ fuzz: ## run every credential-parser fuzz target for FUZZTIME each (default 60s)
 gobench: ## Go micro-benchmarks of every strategy's authenticate path
 	$(GO) test -run='^$$' -bench=. -benchmem ./strategies/... ./internal/assertion/ ./services/backend/
 
-bench: build ## run the harness: make bench STRATEGY=jwt [SCENARIO= RATE= DURATION= USERS=]
+bench: build ## run the harness: make bench STRATEGY=jwt [SCENARIO= RATE= DURATION= USERS= REDIS=single|cluster|sentinel]
 	$(BIN) bench $(BENCH_FLAGS)
 
 # The paired comparison's flags: only the overrides given (RATE and USERS are

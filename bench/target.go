@@ -40,6 +40,9 @@ func RunTarget(ctx context.Context, cfg Config, tc TargetConfig) (*report.Report
 		return nil, "", err
 	}
 	cfg.Instances = len(insts)
+	if cfg.Exe == "" {
+		cfg.Exe = "(none: nothing is started against a target)"
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, "", err
 	}
@@ -79,8 +82,7 @@ func RunTarget(ctx context.Context, cfg Config, tc TargetConfig) (*report.Report
 }
 
 // deploymentKill is the failover scenario's Kill on a target: its kill
-// method (docker kill, or the lb's admin kill), then a restart that waits
-// until the lb sees the gateway healthy.
+// method (docker kill, or the lb's admin kill), then a restart.
 type deploymentKill struct{ d *target.Deployment }
 
 func (k deploymentKill) How() string { return k.d.KillMethod() }

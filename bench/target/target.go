@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/authlab/authlab/bench/topology"
 	"github.com/authlab/authlab/deploy"
@@ -45,9 +44,6 @@ type Config struct {
 	// (named as the lb names its instances: gw1, gw2, …); nil when the
 	// deployment is not a compose project of this machine's engine.
 	Project *deploy.Project
-	// UpTimeout bounds waiting for a restarted gateway to be healthy
-	// again in the lb's eyes (default 60 s).
-	UpTimeout time.Duration
 }
 
 // Validate checks c and fills defaults.
@@ -73,9 +69,6 @@ func (c *Config) Validate() error {
 	}
 	if c.Kill == KillDocker && c.Project == nil {
 		return errors.New("--target-kill docker needs --target-compose (the compose project holding the gateways)")
-	}
-	if c.UpTimeout == 0 {
-		c.UpTimeout = 60 * time.Second
 	}
 	return nil
 }
@@ -136,39 +129,14 @@ func (d *Deployment) Kill(ctx context.Context, id string) error {
 	return d.admin.Kill(ctx, id, "sigkill")
 }
 
-// Revive starts gateway id again and waits until the lb sees it healthy.
-// A gateway the lb did not start can come back only as a container.
+// Revive starts gateway id again: its container (`docker start`; the lb
+// brings it back into rotation after its health checks pass), or through
+// the lb's admin API for a deployment that is not a compose project.
 func (d *Deployment) Revive(ctx context.Context, id string) error {
 	if d.cfg.Project == nil {
 		return d.admin.Revive(ctx, id)
 	}
-	if err := d.cfg.Project.Start(ctx, id); err != nil {
-		return err
-	}
-	return d.waitHealthy(ctx, id)
-}
-
-// waitHealthy polls the lb's admin API until it reports id healthy.
-func (d *Deployment) waitHealthy(ctx context.Context, id string) error {
-	ctx, cancel := context.WithTimeout(ctx, d.cfg.UpTimeout)
-	defer cancel()
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		insts, err := d.admin.Instances(ctx)
-		if err == nil {
-			for _, in := range insts {
-				if in.ID == id && in.Healthy {
-					return nil
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("gateway %s not healthy in the lb's eyes within %s: %w", id, d.cfg.UpTimeout, ctx.Err())
-		case <-tick.C:
-		}
-	}
+	return d.cfg.Project.Start(ctx, id)
 }
 
 // Events returns the lb's events after sequence number since (the
