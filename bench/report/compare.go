@@ -333,16 +333,7 @@ func Compare(res Results, now time.Time) *Comparison {
 			row.RedisCommands = &ValueCell{Value: *sc.RedisCommandsPerRequest, Note: sc.Name, Source: use(*l)}
 		}
 		if l := find(res, s, func(r *Report) bool { return r.Login.Users > 0 }); l != nil {
-			m := l.Report.Memory
-			switch {
-			case m.GatewayHeapPerSessionBytes != nil:
-				row.MemoryPerSession = &ValueCell{Value: *m.GatewayHeapPerSessionBytes, Kind: "gateway heap", Source: use(*l)}
-			case catalog.KeepsSessionsInInstance(s):
-				// Its sessions are in the gateways' memory, which only a
-				// heap measurement sees: Redis's 0 would mislead.
-			default:
-				row.MemoryPerSession = &ValueCell{Value: m.PerSessionBytes, Kind: "redis", Source: use(*l)}
-			}
+			row.MemoryPerSession = memoryCell(s, l.Report.Memory, use(*l))
 		}
 		c.Rows = append(c.Rows, row)
 	}
@@ -372,6 +363,26 @@ func pairedMedian(run *PairedRun, strategy string, f func(PoolRound) float64) (f
 		return 0, false
 	}
 	return stats.Median(xs), true
+}
+
+// memoryCell is where strategy's sessions cost memory: the gateways' heap
+// after GC when they live in the gateway (sticky), Redis used_memory
+// otherwise; the other figure, when measured, goes in the note.
+func memoryCell(strategy string, m Memory, source string) *ValueCell {
+	heap := m.GatewayHeapPerSessionBytes
+	if catalog.KeepsSessionsInInstance(strategy) {
+		if heap == nil {
+			// Only a heap measurement sees sessions in the gateway: Redis's
+			// 0 would mislead.
+			return nil
+		}
+		return &ValueCell{Value: *heap, Kind: "gateway heap", Note: fmt.Sprintf("Redis %s B", num(m.PerSessionBytes)), Source: source}
+	}
+	cell := &ValueCell{Value: m.PerSessionBytes, Kind: "redis", Source: source}
+	if heap != nil {
+		cell.Note = fmt.Sprintf("gateway heap %s B", num(*heap))
+	}
+	return cell
 }
 
 // strategiesIn lists every strategy measured, in display order.
@@ -764,7 +775,11 @@ func memoryText(v *ValueCell) string {
 	if v == nil {
 		return "–"
 	}
-	return link(num(v.Value)+" B ("+v.Kind+")", v.Source)
+	s := num(v.Value) + " B (" + v.Kind + ")"
+	if v.Note != "" {
+		s += "; " + v.Note
+	}
+	return link(s, v.Source)
 }
 
 func outageText(o *OutageCell) string {

@@ -172,6 +172,12 @@ func TestCompareCells(t *testing.T) {
 	if v := jwt.MemoryPerSession; v == nil || v.Kind != "redis" || v.Value != 10240 {
 		t.Errorf("jwt memory %+v", v)
 	}
+	// A strategy keeping its sessions in Redis is read from Redis even
+	// when the gateways' heap was measured too (it goes in the note).
+	if cell := memoryCell("jwt", Memory{PerSessionBytes: 1900, GatewayHeapPerSessionBytes: Float(210)}, "x"); cell.Kind != "redis" ||
+		cell.Value != 1900 || cell.Note != "gateway heap 210 B" {
+		t.Errorf("jwt memory with a heap figure: %+v", cell)
+	}
 	// Without a heap figure, sessions held in the gateway are not
 	// reported as Redis's 0 bytes.
 	res.Reports[len(res.Reports)-1].Report.Memory.GatewayHeapPerSessionBytes = nil
