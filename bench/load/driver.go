@@ -197,6 +197,7 @@ func (d *Driver) LogIn(ctx context.Context, i int) (time.Duration, error) {
 	if cred.Bearer != "" {
 		u.bearer = cred.Bearer
 	}
+	u.refresh = cred.Refresh
 	u.instance = cred.Instance
 	u.loggedIn = true
 	u.gen++
@@ -452,6 +453,14 @@ func (d *Driver) Credential(i int) http.Header {
 	defer d.mu.Unlock()
 	h, _ := d.users[i].headers()
 	return h
+}
+
+// RefreshToken returns the refresh token user i's last login handed back
+// ("" when the strategy has none).
+func (d *Driver) RefreshToken(i int) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.users[i].refresh
 }
 
 // Logout logs user i out through the lb and returns the credential it
