@@ -67,6 +67,10 @@ type Config struct {
 	// strategy's Authenticate after the scenarios (report.Micro).
 	Floor bool
 	Micro bool
+	// UserSkew: 0 sends every user's requests in turn; > 1 draws users
+	// from a Zipf distribution with that exponent, seeded with Seed.
+	UserSkew float64
+	Seed     uint64
 	// Failover: kill modes, lb retry settings, freeze length.
 	Failover scenario.FailoverConfig
 	// Flags are recorded in the report as given.
@@ -96,6 +100,10 @@ func (c *Config) Validate() error {
 	c.CapacityP99, c.CapacityStep, c.CapacityBudget = sc.CapacityP99, sc.CapacityStep, sc.CapacityBudget
 	c.CostRates, c.CostWindow = sc.CostRates, sc.CostWindow
 	c.Failover = sc.Failover
+	lc := c.loadConfig("http://127.0.0.1", "")
+	if err := lc.Validate(); err != nil {
+		return err
+	}
 	tc := c.topologyConfig(nil)
 	if err := tc.Validate(); err != nil {
 		return err
@@ -124,6 +132,10 @@ func (c *Config) scenarioConfig() scenario.Config {
 		CostRates: c.CostRates, CostWindow: c.CostWindow,
 		Failover: c.Failover,
 	}
+}
+
+func (c *Config) loadConfig(baseURL, password string) load.Config {
+	return load.Config{BaseURL: baseURL, Users: c.Users, Password: password, Path: c.Path, Logger: c.Logger, Skew: c.UserSkew, Seed: c.Seed}
 }
 
 func (c *Config) topologyConfig(output io.Writer) topology.Config {
@@ -221,7 +233,7 @@ func newReport(ctx context.Context, cfg Config, runID string, started time.Time)
 // logInAndRunScenarios logs the users in (measuring what their sessions
 // cost) and runs the scenarios into r, against the topology it started.
 func logInAndRunScenarios(ctx context.Context, cfg Config, topo *topology.Topology, r *report.Report, progress *load.Progress) error {
-	d, err := load.New(load.Config{BaseURL: topo.LBURL, Users: cfg.Users, Password: topo.Password, Path: cfg.Path, Logger: cfg.Logger})
+	d, err := load.New(cfg.loadConfig(topo.LBURL, topo.Password))
 	if err != nil {
 		return err
 	}

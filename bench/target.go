@@ -58,7 +58,7 @@ func RunTarget(ctx context.Context, cfg Config, tc TargetConfig) (*report.Report
 	progress := load.NewProgress(cfg.Progress, cfg.Terminal, cfg.Strategy)
 	progress.Note("target %s: %d gateways; failover kills by %s", dep.Label(), len(insts), dep.KillMethod())
 
-	d, err := load.New(load.Config{BaseURL: dep.LBURL(), Users: cfg.Users, Password: tc.Password, Path: cfg.Path, Logger: cfg.Logger})
+	d, err := load.New(cfg.loadConfig(dep.LBURL(), tc.Password))
 	if err != nil {
 		return nil, dir, err
 	}

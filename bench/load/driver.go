@@ -50,6 +50,11 @@ type Config struct {
 	Path string
 	// Timeout bounds one request (default 10 s).
 	Timeout time.Duration
+	// Skew: 0 sends every user's requests in turn (each the same share);
+	// a value > 1 draws users from a Zipf distribution with that exponent
+	// (user0001 the heaviest), seeded with Seed.
+	Skew float64
+	Seed uint64
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -72,6 +77,9 @@ func (c *Config) Validate() error {
 	if c.Timeout <= 0 {
 		c.Timeout = 10 * time.Second
 	}
+	if c.Skew != 0 && !(c.Skew > 1) {
+		return fmt.Errorf("bench: user skew %v: want 0 (every user in turn) or a Zipf exponent > 1", c.Skew)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -91,7 +99,7 @@ type Driver struct {
 
 	mu        sync.Mutex
 	users     []*user
-	next      uint64
+	pick      picker
 	credBytes int64
 	sent      int64
 	phase     *PhaseResult
@@ -102,7 +110,14 @@ func New(cfg Config) (*Driver, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	d := &Driver{cfg: cfg, client: &http.Client{Timeout: cfg.Timeout}}
+	d := &Driver{cfg: cfg, client: &http.Client{Timeout: cfg.Timeout}, pick: &roundRobin{n: uint64(cfg.Users)}}
+	if cfg.Skew > 0 {
+		z, err := newZipf(cfg.Users, cfg.Skew, cfg.Seed)
+		if err != nil {
+			return nil, err
+		}
+		d.pick = z
+	}
 	for i := range cfg.Users {
 		d.users = append(d.users, &user{name: UserName(i)})
 	}
@@ -197,6 +212,7 @@ func (d *Driver) LogIn(ctx context.Context, i int) (time.Duration, error) {
 	if cred.Bearer != "" {
 		u.bearer = cred.Bearer
 	}
+	u.refresh = cred.Refresh
 	u.instance = cred.Instance
 	u.loggedIn = true
 	u.gen++
@@ -314,21 +330,17 @@ func (rh *runningHooks) wait() error {
 	return errors.Join(rh.errs...)
 }
 
-// target is the vegeta Targeter: the next user (skipping users busy
-// logging in again), its credential headers, and its index and credential
+// target is the vegeta Targeter: the next user as the picker draws it
+// (skipping users busy logging in again), its credential headers, and its index and credential
 // generation in the URL fragment, which stays on Result.URL but is never
 // sent to the server.
 func (d *Driver) target(t *vegeta.Target) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	n := uint64(len(d.users))
-	idx := d.next % n
-	for tries := uint64(0); tries < n; tries++ {
-		idx = d.next % n
-		d.next++
-		if !d.users[idx].relogging {
-			break
-		}
+	idx := d.pick.pick()
+	for tries := uint64(1); tries < n && d.users[idx].relogging; tries++ {
+		idx = d.pick.pick()
 	}
 	u := d.users[idx]
 	h, nb := u.headers()
@@ -452,6 +464,20 @@ func (d *Driver) Credential(i int) http.Header {
 	defer d.mu.Unlock()
 	h, _ := d.users[i].headers()
 	return h
+}
+
+// Users is the number of users.
+func (d *Driver) Users() int { return d.cfg.Users }
+
+// Skew is the Zipf exponent users are drawn with (0: in turn).
+func (d *Driver) Skew() float64 { return d.cfg.Skew }
+
+// RefreshToken returns the refresh token user i's last login handed back
+// ("" when the strategy has none).
+func (d *Driver) RefreshToken(i int) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.users[i].refresh
 }
 
 // Logout logs user i out through the lb and returns the credential it

@@ -22,6 +22,7 @@ type user struct {
 	name      string
 	cookies   map[string]string
 	bearer    string
+	refresh   string // refresh token of token strategies
 	instance  string
 	loggedIn  bool // has logged in at least once
 	gen       int
@@ -72,8 +73,9 @@ func (u *user) mergeSetCookies(h http.Header) {
 
 // loginResponse is the gateway's POST /auth/login answer.
 type loginResponse struct {
-	User        string `json:"user"`
-	AccessToken string `json:"access_token"`
+	User         string `json:"user"`
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
 }
 
 // Credential is what a login hands back.
@@ -82,6 +84,8 @@ type Credential struct {
 	SetCookies http.Header
 	// Bearer is the access token of token strategies ("" for cookies).
 	Bearer string
+	// Refresh is the refresh token of strategies that hand one out.
+	Refresh string
 	// Instance is the gateway that handled the login.
 	Instance string
 }
@@ -119,5 +123,5 @@ func Login(ctx context.Context, c *http.Client, base, name, password string, h h
 	if err := json.Unmarshal(b, &lr); err != nil {
 		return Credential{}, fmt.Errorf("login %s: decode: %w", name, err)
 	}
-	return Credential{SetCookies: resp.Header, Bearer: lr.AccessToken, Instance: resp.Header.Get(lb.InstanceHeader)}, nil
+	return Credential{SetCookies: resp.Header, Bearer: lr.AccessToken, Refresh: lr.RefreshToken, Instance: resp.Header.Get(lb.InstanceHeader)}, nil
 }

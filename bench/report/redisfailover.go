@@ -34,6 +34,10 @@ type RedisFailover struct {
 	// writes most at risk); JustIssuedLost those the new master lacked.
 	JustIssued     int `json:"just_issued"`
 	JustIssuedLost int `json:"just_issued_lost"`
+	// RefreshChecked refresh tokens held at the kill were redeemed once
+	// after it; RefreshLost were refused (401).
+	RefreshChecked int `json:"refresh_checked"`
+	RefreshLost    int `json:"refresh_lost"`
 	// Revoked are logouts made right before the kill; RevocationsLost
 	// those whose credential was accepted again after the failover.
 	Revoked         int `json:"revoked"`
@@ -74,6 +78,9 @@ func renderRedisFailover(b *strings.Builder, f *RedisFailover) {
 	fmt.Fprintf(b, "| time to recover (≥ 99%% success for 5 s) | %s |\n", secondsText(f.RecoveryS))
 	fmt.Fprintf(b, "| credentials issued before the kill, lost | %d of %d |\n", f.SessionsLost, f.Checked)
 	fmt.Fprintf(b, "| logins right before the kill, lost | %d of %d |\n", f.JustIssuedLost, f.JustIssued)
+	if f.RefreshChecked > 0 {
+		fmt.Fprintf(b, "| refresh tokens held at the kill, refused after it | %d of %d |\n", f.RefreshLost, f.RefreshChecked)
+	}
 	fmt.Fprintf(b, "| logouts right before the kill, undone | %d of %d |\n\n", f.RevocationsLost, f.Revoked)
 	fmt.Fprintf(b, "How counted: %s\n\n", f.Method)
 }

@@ -321,6 +321,10 @@ func renderLoad(b *strings.Builder, s *Scenario) {
 		}
 		b.WriteString(".")
 	}
+	if t := s.Traffic; t != nil && t.Distribution == "zipf" {
+		fmt.Fprintf(b, " Users drawn from a Zipf distribution (exponent %s): the heaviest user sent %s%% of the requests, the heaviest 1%% %s%%, the heaviest 10%% %s%%; %d users active.",
+			num(t.Skew), num(100*t.TopUserShare), num(100*t.Top1PctShare), num(100*t.Top10PctShare), t.ActiveUsers)
+	}
 	b.WriteString("\n\n")
 	if len(s.Events) > 0 {
 		parts := make([]string, len(s.Events))

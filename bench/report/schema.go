@@ -390,6 +390,9 @@ type Scenario struct {
 	RedisFailover  *RedisFailover `json:"redis_failover,omitempty"`
 	RedisPartition *Partition     `json:"redis_partition,omitempty"`
 
+	// Traffic says how the requests were spread over the users.
+	Traffic *Traffic `json:"traffic,omitempty"`
+
 	// Load says whether the load generator kept up during this scenario.
 	Load *LoadHealth `json:"load,omitempty"`
 }

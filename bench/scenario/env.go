@@ -85,6 +85,7 @@ func (e *Env) Load(ctx context.Context, name string, rate float64, dur time.Dura
 		return report.Scenario{Name: name}, pr, err
 	}
 	s := pr.Summary()
+	s.Traffic = load.Traffic(pr.Records, e.Driver.Users(), e.Driver.Skew())
 	s.Gateway = gatewayCost(sampler, s.Requests)
 	if cmdsAfter, err := redis.Commands(ctx); cmdErr == nil && err == nil && s.Requests > 0 {
 		delta, total := measure.CommandDelta(cmdsBefore, cmdsAfter)

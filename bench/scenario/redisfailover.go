@@ -1,7 +1,9 @@
 package scenario
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -96,6 +98,7 @@ type failoverRun struct {
 
 	mu         sync.Mutex
 	held       map[int]http.Header // credential of each user at the kill
+	refresh    map[int]string      // refresh token of each user at the kill
 	revoked    map[int]http.Header // logged out and rejected before the kill
 	killed     string
 	hookOffset time.Duration // from the kill hook firing to the kill
@@ -134,15 +137,18 @@ func (f *failoverRun) kill(ctx, hctx context.Context) (string, error) {
 			return "", err
 		}
 	}
-	held := map[int]http.Header{}
+	held, refresh := map[int]http.Header{}, map[int]string{}
 	for i := range f.env.Config.Users {
 		held[i] = d.Credential(i)
+		if rt := d.RefreshToken(i); rt != "" {
+			refresh[i] = rt
+		}
 	}
 	rr := f.env.Replicated
 	killed, err := rr.KillMaster(hctx, masterKey)
 	now := time.Now()
 	f.mu.Lock()
-	f.held, f.revoked, f.killed, f.killedAt, f.hookOffset = held, revoked, killed, now, now.Sub(fired)
+	f.held, f.refresh, f.revoked, f.killed, f.killedAt, f.hookOffset = held, refresh, revoked, killed, now, now.Sub(fired)
 	f.mu.Unlock()
 	if err != nil {
 		return "", fmt.Errorf("kill the Redis master: %w", err)
@@ -206,7 +212,7 @@ func (f *failoverRun) findings(pr *load.PhaseResult, timeline []report.Second) *
 // replica; and every logout made before the kill: 200 means it was undone.
 func (f *failoverRun) check(ctx context.Context, out *report.RedisFailover) error {
 	f.mu.Lock()
-	held, revoked := f.held, f.revoked
+	held, refresh, revoked := f.held, f.refresh, f.revoked
 	f.mu.Unlock()
 	out.Deployment = f.env.RedisDeployment
 	out.Checked, out.JustIssued, out.Revoked = len(held), f.burst+f.revoke, len(revoked)
@@ -222,6 +228,16 @@ func (f *failoverRun) check(ctx context.Context, out *report.RedisFailover) erro
 			}
 		}
 	}
+	out.RefreshChecked = len(refresh)
+	for _, rt := range refresh {
+		code, err := f.refreshStatus(ctx, rt)
+		if err != nil {
+			return err
+		}
+		if code == http.StatusUnauthorized {
+			out.RefreshLost++
+		}
+	}
 	for _, cred := range revoked {
 		code, err := f.status(ctx, cred)
 		if err != nil {
@@ -233,22 +249,38 @@ func (f *failoverRun) check(ctx context.Context, out *report.RedisFailover) erro
 	}
 	out.Method = fmt.Sprintf("right before the kill, %d users logged in again and %d logged out and in again (a logout counts only if the credential was rejected at once); "+
 		"once a new master served writes, every credential held at the kill (%d, the fresh ones included) and every logged-out one (%d) was sent once through the lb to %s: "+
-		"401 = lost to asynchronous replication, 2xx for a logged-out one = logout undone (a 503 is retried, up to 10 times)",
-		f.burst, f.revoke, len(held), len(revoked), f.env.Driver.Path())
+		"401 = lost to asynchronous replication, 2xx for a logged-out one = logout undone; every refresh token held at the kill (%d) was redeemed once at /auth/refresh: 401 = lost "+
+		"(a 503 is retried, up to 10 times)",
+		f.burst, f.revoke, len(held), len(revoked), f.env.Driver.Path(), len(refresh))
 	return nil
+}
+
+// refreshStatus redeems refresh token rt once through the lb (it rotates:
+// the token is spent) and returns the status, retried while 503.
+func (f *failoverRun) refreshStatus(ctx context.Context, rt string) (int, error) {
+	body, err := json.Marshal(map[string]string{"refresh_token": rt})
+	if err != nil {
+		return 0, err
+	}
+	return f.send(ctx, http.MethodPost, "/auth/refresh", body, http.Header{"Content-Type": {"application/json"}})
 }
 
 // status is the lb's answer to one request with cred, retried while the
 // gateway answers 503 (its Redis client still reconnecting).
 func (f *failoverRun) status(ctx context.Context, cred http.Header) (int, error) {
+	return f.send(ctx, http.MethodGet, f.env.Driver.Path(), nil, cred)
+}
+
+// send makes one request through the lb, retried while it answers 503.
+func (f *failoverRun) send(ctx context.Context, method, path string, body []byte, h http.Header) (int, error) {
 	client := &http.Client{Timeout: 5 * time.Second}
-	url := f.env.Driver.BaseURL() + f.env.Driver.Path()
+	url := f.env.Driver.BaseURL() + path
 	for try := 0; ; try++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
 		if err != nil {
 			return 0, fmt.Errorf("redis-failover check: %w", err)
 		}
-		for k, v := range cred {
+		for k, v := range h {
 			req.Header[k] = v
 		}
 		resp, err := client.Do(req)
