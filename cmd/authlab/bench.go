@@ -44,7 +44,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	instances := fs.Int("instances", 3, "gateway instances behind the lb; paired: per pool")
 	rounds := fs.Int("rounds", pairedDefaultRounds, "paired: rounds, each on a fresh topology")
 	warmup := fs.Duration("warmup", 2*time.Second, "paired: unmeasured load before each round's window")
-	seed := fs.Uint64("seed", 0, "paired: seed of the interleaving and the bootstrap (0: from the clock; recorded)")
 	listScenarios := fs.Bool("list-scenarios", false, "print the scenario names, one per line, and exit")
 	policy := fs.String("policy", "", policyUsage())
 	out := fs.String("out", "results", "results directory; the run goes to <out>/<strategy>/<run-id>/")
@@ -96,8 +95,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		pc := paired.Config{
 			Strategies: strategies, Rounds: *rounds, Rate: *rate, Duration: *duration, Warmup: *warmup, Users: *users,
 			Instances: *instances, BcryptCost: *bcryptCost, Path: *path, GatewayArgs: strings.Fields(*gatewayArgs),
-			OutDir: *out, Exe: exe, RedisURL: redisURLOrEnv(*redisURL), Seed: *seed,
+			OutDir: *out, Exe: exe, RedisURL: redisURLOrEnv(*redisURL),
 			Flags: flags, Progress: stderr, Terminal: isTerminalWriter(stderr), Logger: logger,
+		}
+		if set["seed"] {
+			pc.Seed = extras.seed // else from the clock (recorded)
+		}
+		if set["user-skew"] {
+			return errors.New("--user-skew applies to one strategy; the paired comparison gives every user of a pool an equal share")
 		}
 		if !set["rate"] {
 			pc.Rate = pairedDefaultRate
