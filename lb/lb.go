@@ -124,8 +124,12 @@ func New(cfg Config) (*LB, error) {
 		},
 	}
 	bufs, errLog := bufpool.New(), slog.NewLogLogger(l.log.Handler(), slog.LevelDebug)
+	copyBufs := newCopyBufPool()
 	for _, in := range l.insts {
 		in.proxy = newProxy(in, l.transport, bufs, errLog)
+		if !cfg.DisableFastPath {
+			in.fast = newFastForwarder(in, cfg, copyBufs)
+		}
 	}
 	l.admin = l.adminHandler()
 	l.registry = prometheus.NewRegistry()
@@ -270,6 +274,11 @@ func (l *LB) Close() {
 		l.cancel()
 		l.wg.Wait()
 		l.transport.CloseIdleConnections()
+		for _, in := range l.insts {
+			if in.fast != nil {
+				in.fast.closeIdle(true)
+			}
+		}
 		l.health.CloseIdleConnections()
 	})
 }

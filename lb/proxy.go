@@ -170,7 +170,11 @@ func (rt *route) try(in *instance) error {
 	// Deferred, because ReverseProxy aborts with panic(http.ErrAbortHandler)
 	// when the client goes away mid-response.
 	defer in.inFlight.Add(-1)
-	in.proxy.ServeHTTP(rt, rt.req)
+	if in.fast != nil && fastEligible(rt.req) {
+		in.fast.forward(rt) // lb/fastpath.go
+	} else {
+		in.proxy.ServeHTTP(rt, rt.req)
+	}
 	return rt.err
 }
 
