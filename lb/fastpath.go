@@ -64,6 +64,24 @@ type upConn struct {
 	bw        *bufio.Writer
 	ep        *endpoint // where it goes: a revive may move the instance
 	idleSince time.Time
+	deadline  time.Time // the read deadline set on nc; zero: none
+}
+
+// deadlineSlack is how early a read deadline may fall: armDeadline keeps
+// the one it set while it is at least timeout-deadlineSlack away, so that
+// most requests pay no timer update (the bound is 30 s by default).
+const deadlineSlack = time.Second
+
+// armDeadline makes sure the response's headers are awaited at most
+// timeout, and at least timeout-deadlineSlack (or 7/8 of timeout).
+func (c *upConn) armDeadline(timeout time.Duration) error {
+	now := time.Now()
+	slack := min(deadlineSlack, timeout/8)
+	if !c.deadline.IsZero() && c.deadline.Sub(now) >= timeout-slack {
+		return nil
+	}
+	c.deadline = now.Add(timeout)
+	return c.nc.SetReadDeadline(c.deadline)
 }
 
 func newFastForwarder(in *instance, cfg Config, bufs *sync.Pool) *fastForwarder {
@@ -253,7 +271,7 @@ func (f *fastForwarder) roundTrip(w http.ResponseWriter, c *upConn, r *http.Requ
 	if err := c.bw.Flush(); err != nil {
 		return nil, false, err
 	}
-	if err := c.nc.SetReadDeadline(time.Now().Add(f.timeout)); err != nil {
+	if err := c.armDeadline(f.timeout); err != nil {
 		return nil, true, err
 	}
 	// Peek first: a connection closed before any byte of the answer (an
@@ -327,6 +345,7 @@ func (f *fastForwarder) relay(rt *route, c *upConn, res *http.Response, stop fun
 			rt.err = err
 			return
 		}
+		c.deadline = time.Time{}
 	}
 	dst := rt.Header()
 	conn := res.Header["Connection"]
