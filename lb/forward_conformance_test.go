@@ -50,9 +50,15 @@ type conformanceUpstream struct {
 	aborted map[string]chan struct{} // /hold: closed when the lb gave up
 }
 
-func newConformanceUpstream(t *testing.T) *conformanceUpstream {
+// newConformanceUpstream starts the instance; connState, when not nil,
+// watches its connections.
+func newConformanceUpstream(t *testing.T, connState ...func(net.Conn, http.ConnState)) *conformanceUpstream {
 	u := &conformanceUpstream{got: map[string]received{}, aborted: map[string]chan struct{}{}}
-	u.srv = httptest.NewServer(http.HandlerFunc(u.serve))
+	u.srv = httptest.NewUnstartedServer(http.HandlerFunc(u.serve))
+	if len(connState) > 0 {
+		u.srv.Config.ConnState = connState[0]
+	}
+	u.srv.Start()
 	t.Cleanup(u.srv.Close)
 	return u
 }
@@ -696,13 +702,12 @@ func TestFastPathFailureIsReportedLikeReverseProxy(t *testing.T) {
 // TestFastPathPoolReuse: sequential requests reuse one pooled connection;
 // a response with Connection: close or without a length is not pooled.
 func TestFastPathPoolReuse(t *testing.T) {
-	up := newConformanceUpstream(t)
 	var conns sync.Map
-	up.srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+	up := newConformanceUpstream(t, func(c net.Conn, s http.ConnState) {
 		if s == http.StateNew {
 			conns.Store(c.RemoteAddr().String(), true)
 		}
-	}
+	})
 	h := startLB(t, Config{External: []External{{Addr: up.addr()}}, AdminToken: testAdminToken,
 		HealthInterval: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	count := func() int {
