@@ -60,6 +60,7 @@ type fastForwarder struct {
 // upConn is one persistent connection to an instance's endpoint.
 type upConn struct {
 	nc        net.Conn
+	lr        limitedConn // what br reads: nc under a limit while the head is read
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	ep        *endpoint // where it goes: a revive may move the instance
@@ -179,7 +180,7 @@ func (f *fastForwarder) forward(rt *route) {
 			c.nc.Close()
 			if cerr := ctx.Err(); cerr != nil {
 				err = cerr
-			} else if reused && (!sent || replayable(r)) {
+			} else if reused && !isTimeout(err) && (!sent || replayable(r)) {
 				// The instance closed an idle connection (or crashed):
 				// net/http's Transport tries again on another one.
 				continue
@@ -234,7 +235,38 @@ func (f *fastForwarder) get(ctx context.Context, r *http.Request) (*upConn, bool
 	if err != nil {
 		return nil, false, err
 	}
-	return &upConn{nc: nc, br: bufio.NewReaderSize(nc, 16<<10), bw: bufio.NewWriterSize(nc, 4<<10), ep: ep}, false, nil
+	c := &upConn{nc: nc, bw: bufio.NewWriterSize(nc, 4<<10), ep: ep}
+	c.lr = limitedConn{Conn: nc, n: -1}
+	c.br = bufio.NewReaderSize(&c.lr, 16<<10)
+	return c, false, nil
+}
+
+// fastMaxHeaderBytes bounds a response's status line and headers
+// (http.Transport's default MaxResponseHeaderBytes).
+const fastMaxHeaderBytes = 10 << 20
+
+// errHeaderTooLarge is Transport's answer to an oversized response head.
+var errHeaderTooLarge = fmt.Errorf("net/http: server response headers exceeded %d bytes; aborted", fastMaxHeaderBytes)
+
+// limitedConn reads from its Conn at most n bytes (n < 0: no limit).
+type limitedConn struct {
+	net.Conn
+	n int64
+}
+
+func (l *limitedConn) Read(p []byte) (int, error) {
+	if l.n < 0 {
+		return l.Conn.Read(p)
+	}
+	if l.n == 0 {
+		return 0, errHeaderTooLarge
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.Conn.Read(p)
+	l.n -= int64(n)
+	return n, err
 }
 
 // put returns c to the idle pool (or closes it when the pool is full or
@@ -279,6 +311,8 @@ func (f *fastForwarder) roundTrip(w http.ResponseWriter, c *upConn, r *http.Requ
 	if _, err := c.br.Peek(1); err != nil {
 		return nil, true, err
 	}
+	c.lr.n = fastMaxHeaderBytes
+	defer func() { c.lr.n = -1 }()
 	for n1xx := 0; ; n1xx++ {
 		res, err = http.ReadResponse(c.br, r)
 		if err != nil {
