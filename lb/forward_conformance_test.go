@@ -183,6 +183,8 @@ func (u *conformanceUpstream) serve(w http.ResponseWriter, r *http.Request) {
 	case "/drop": // no answer at all
 		c, _ := hijack(w)
 		c.Close()
+	case "/stall": // no answer until the lb gives up
+		<-r.Context().Done()
 	case "/hold": // streams, then waits until the lb gives up
 		_, _ = io.WriteString(w, "first\n")
 		w.(http.Flusher).Flush()
@@ -826,4 +828,26 @@ func FuzzWriteRequest(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestForwardUpstreamTimeout: an instance that does not answer within
+// UpstreamTimeout gets 504 gateway_timeout, the same through the fast path
+// and the ReverseProxy, and its connection is not reused.
+func TestForwardUpstreamTimeout(t *testing.T) {
+	up := newConformanceUpstream(t)
+	for _, disable := range []bool{false, true} {
+		h := startLB(t, Config{External: []External{{Addr: up.addr()}}, AdminToken: testAdminToken,
+			HealthInterval: time.Hour, UpstreamTimeout: 300 * time.Millisecond, DisableFastPath: disable,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		resp, body, err := h.get("/stall")
+		if err != nil || resp.StatusCode != http.StatusGatewayTimeout {
+			t.Fatalf("DisableFastPath=%v: %v %v %s, want 504", disable, err, resp, body)
+		}
+		if code, _ := apiError(t, body); code != codeGatewayTimeout {
+			t.Errorf("DisableFastPath=%v: code %q", disable, code)
+		}
+		if resp, body, err := h.get("/plain"); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("DisableFastPath=%v: after the timeout: %v %v %s", disable, err, resp, body)
+		}
+	}
 }
