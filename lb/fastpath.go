@@ -54,6 +54,7 @@ type fastForwarder struct {
 
 	mu     sync.Mutex
 	idle   []*upConn // LIFO: the most recently used first out
+	busy   map[*upConn]struct{}
 	closed bool
 }
 
@@ -66,6 +67,10 @@ type upConn struct {
 	ep        *endpoint // where it goes: a revive may move the instance
 	idleSince time.Time
 	deadline  time.Time // the read deadline set on nc; zero: none
+
+	// Guarded by the forwarder's mu while the connection is busy.
+	ctx     context.Context // the client request it serves
+	aborted bool            // closed by reap: the client left
 }
 
 // deadlineSlack is how early a read deadline may fall: armDeadline keeps
@@ -93,7 +98,44 @@ func newFastForwarder(in *instance, cfg Config, bufs *sync.Pool) *fastForwarder 
 		idleTimeout: fastIdleTimeout,
 		maxIdle:     cfg.MaxIdleConnsPerHost,
 		bufs:        bufs,
+		busy:        map[*upConn]struct{}{},
 	}
+}
+
+// reapInterval is how often reap looks for requests whose client left.
+const reapInterval = 50 * time.Millisecond
+
+// reap closes the connection of every request whose client went away
+// (its context is done), so that the instance sees the request cancelled
+// and the serving goroutine stops waiting, as net/http's Transport does
+// when a request's context ends. One sweep every reapInterval costs less
+// than a context.AfterFunc per request.
+func (f *fastForwarder) reap() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.busy {
+		if !c.aborted && c.ctx.Err() != nil {
+			c.aborted = true
+			c.nc.Close()
+		}
+	}
+}
+
+// track marks c busy with ctx's request; done (put or discard) ends it.
+func (f *fastForwarder) track(c *upConn, ctx context.Context) {
+	f.mu.Lock()
+	c.ctx, c.aborted = ctx, false
+	f.busy[c] = struct{}{}
+	f.mu.Unlock()
+}
+
+// discard closes c for good.
+func (f *fastForwarder) discard(c *upConn) {
+	f.mu.Lock()
+	delete(f.busy, c)
+	c.ctx = nil
+	f.mu.Unlock()
+	c.nc.Close()
 }
 
 // fastIdleTimeout is how long an idle connection is kept: shorter than the
@@ -173,11 +215,10 @@ func (f *fastForwarder) forward(rt *route) {
 			rt.err = err
 			return
 		}
-		stop := context.AfterFunc(ctx, func() { c.nc.Close() })
+		f.track(c, ctx)
 		res, sent, err := f.roundTrip(rt, c, r)
 		if err != nil {
-			stop()
-			c.nc.Close()
+			f.discard(c)
 			if cerr := ctx.Err(); cerr != nil {
 				err = cerr
 			} else if reused && !isTimeout(err) && (!sent || replayable(r)) {
@@ -188,7 +229,7 @@ func (f *fastForwarder) forward(rt *route) {
 			rt.err = err
 			return
 		}
-		f.relay(rt, c, res, stop)
+		f.relay(rt, c, res)
 		return
 	}
 }
@@ -270,11 +311,13 @@ func (l *limitedConn) Read(p []byte) (int, error) {
 }
 
 // put returns c to the idle pool (or closes it when the pool is full or
-// closed).
+// closed, or reap closed it).
 func (f *fastForwarder) put(c *upConn) {
 	c.idleSince = time.Now()
 	f.mu.Lock()
-	if f.closed || len(f.idle) >= f.maxIdle {
+	delete(f.busy, c)
+	c.ctx = nil
+	if f.closed || c.aborted || len(f.idle) >= f.maxIdle {
 		f.mu.Unlock()
 		c.nc.Close()
 		return
@@ -347,9 +390,8 @@ func copyHeaders(dst, src http.Header) {
 }
 
 // relay writes res, the instance's answer read on c, to rt's client, then
-// returns c to the pool when it can carry another request. stop ends the
-// watch of the client's context (which closes c when the client leaves).
-func (f *fastForwarder) relay(rt *route, c *upConn, res *http.Response, stop func() bool) {
+// returns c to the pool when it can carry another request.
+func (f *fastForwarder) relay(rt *route, c *upConn, res *http.Response) {
 	in := f.in
 	// As newProxy's ModifyResponse: the lb's X-Request-Id is already on
 	// the response.
@@ -358,8 +400,7 @@ func (f *fastForwarder) relay(rt *route, c *upConn, res *http.Response, stop fun
 	in.countStatus(res.StatusCode)
 	if res.StatusCode == http.StatusSwitchingProtocols {
 		// Nothing asked to switch (fastEligible): ReverseProxy refuses too.
-		stop()
-		c.nc.Close()
+		f.discard(c)
 		rt.err = fmt.Errorf("backend tried to switch protocol %q when %q was requested", res.Header.Get("Upgrade"), "")
 		return
 	}
@@ -368,8 +409,7 @@ func (f *fastForwarder) relay(rt *route, c *upConn, res *http.Response, stop fun
 		// Cut short (the client left, the copy failed, a panic): the
 		// connection is in an unknown state.
 		if !ok {
-			stop()
-			c.nc.Close()
+			f.discard(c)
 		}
 	}()
 	if res.ContentLength < 0 || int64(c.br.Buffered()) < res.ContentLength {
@@ -420,11 +460,11 @@ func (f *fastForwarder) relay(rt *route, c *upConn, res *http.Response, stop fun
 		}
 	}
 	ok = true
-	if stop() && !res.Close && c.br.Buffered() == 0 {
+	if !res.Close && c.br.Buffered() == 0 {
 		f.put(c)
 		return
 	}
-	c.nc.Close()
+	f.discard(c)
 }
 
 // copyBody copies res's body to w through a pooled buffer, flushing after

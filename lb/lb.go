@@ -215,7 +215,27 @@ func (l *LB) becomeReady() {
 	for _, in := range l.insts {
 		_ = l.goTracked(func() { l.healthLoop(in) }) // fails only when stopping
 	}
+	if !l.cfg.DisableFastPath {
+		_ = l.goTracked(l.reapFastPath)
+	}
 	l.log.Info("instances ready", "count", len(l.insts), "policy", l.cfg.Policy)
+}
+
+// reapFastPath cuts the fast path's requests whose client left, until
+// the lb stops.
+func (l *LB) reapFastPath() {
+	t := time.NewTicker(reapInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-t.C:
+			for _, in := range l.insts {
+				in.fast.reap()
+			}
+		}
+	}
 }
 
 // nameExternals gives external instances the id they report on /healthz.
