@@ -730,11 +730,13 @@ func verdictOf(tp, p99, cpu float64) string {
 	return "FAIL (" + strings.Join(failed, ", ") + ")"
 }
 
+// mark prints a ratio with its verdict, to three decimals: a ratio just
+// past a target must not print as the target itself.
 func mark(v float64, ok bool) string {
 	if ok {
-		return fmt.Sprintf("%.2f ok", v)
+		return fmt.Sprintf("%.3f ok", v)
 	}
-	return fmt.Sprintf("%.2f FAIL", v)
+	return fmt.Sprintf("%.3f FAIL", v)
 }
 
 func fmtSpread(s Spread, f string) string {

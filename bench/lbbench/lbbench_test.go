@@ -53,7 +53,7 @@ func TestSummarizeAndTable(t *testing.T) {
 	}
 	out := buf.String()
 	// Throughput 900/1000, p99 12/10, CPU per request 500/250.
-	for _, want := range []string{"0.90 FAIL", "1.20 FAIL", "2.00 FAIL", "900 [700–950]", "medians [min–max]",
+	for _, want := range []string{"0.900 FAIL", "1.200 FAIL", "2.000 FAIL", "900 [700–950]", "medians [min–max]",
 		"FAIL (throughput, p99, CPU)", "targets NOT all met", "what ran out", "none: latency-bound"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
