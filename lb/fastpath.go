@@ -395,7 +395,7 @@ func (f *fastForwarder) relay(rt *route, c *upConn, res *http.Response) {
 	in := f.in
 	// As newProxy's ModifyResponse: the lb's X-Request-Id is already on
 	// the response.
-	res.Header.Del(requestid.Header)
+	delete(res.Header, requestid.Header) // canonical: no Del's canonicalising
 	in.served.Add(1)
 	in.countStatus(res.StatusCode)
 	if res.StatusCode == http.StatusSwitchingProtocols {
