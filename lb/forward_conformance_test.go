@@ -432,6 +432,20 @@ func TestForwardConformance(t *testing.T) {
 					t.Errorf("instance got %q", got.RequestURI)
 				}
 			}},
+		{name: "double slash and dot segments", raw: "GET //twice/./x/../y?z HTTP/1.1\r\n" + hdr(""), check: status(200)},
+		{name: "many and long headers", raw: "GET /plain HTTP/1.1\r\n" + hdr(strings.Repeat("X-Many: v\r\n", 50)+
+			"X-Long: "+strings.Repeat("l", 8000)+"\r\nCookie: a=1\r\nCookie: b=2\r\n"),
+			check: func(t *testing.T, _ []rawResponse, got received, _ bool) {
+				if len(got.Header["X-Many"]) != 50 || len(got.Header.Get("X-Long")) != 8000 || len(got.Header["Cookie"]) != 2 {
+					t.Errorf("instance got %d X-Many, %d-byte X-Long, cookies %q", len(got.Header["X-Many"]), len(got.Header.Get("X-Long")), got.Header["Cookie"])
+				}
+			}},
+		{name: "request id from the client", raw: "GET /plain HTTP/1.1\r\n" + hdr("X-Request-Id: client-id-1\r\n"),
+			check: func(t *testing.T, rs []rawResponse, got received, _ bool) {
+				if got.Header.Get("X-Request-Id") != "client-id-1" {
+					t.Errorf("instance got request id %q", got.Header.Get("X-Request-Id"))
+				}
+			}},
 		{name: "empty POST", raw: "POST /plain HTTP/1.1\r\n" + hdr("Content-Length: 0\r\n"),
 			check: func(t *testing.T, _ []rawResponse, got received, _ bool) {
 				if got.Method != "POST" || got.Header.Get("Content-Length") != "0" {
