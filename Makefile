@@ -98,7 +98,7 @@ demo: build ## narrated walkthrough: a session lost with its instance, and kept
 up: build ## start the topology for hands-on use: make up STRATEGY=jwt
 	$(BIN) up --strategy $(STRATEGY) $(if $(INSTANCES),--instances $(INSTANCES))
 
-bench-lb: build ## the Go lb versus HAProxy at saturation, same chain
+bench-lb: build ## the Go lb versus HAProxy at saturation (round-robin and sticky, 5 alternating rounds, ~4 min)
 	$(BIN) bench-lb
 
 clean: ## remove build output

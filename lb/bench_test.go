@@ -15,8 +15,15 @@ import (
 // BenchmarkProxy measures one proxied GET over real loopback connections
 // (client → lb → instance), per policy.
 func BenchmarkProxy(b *testing.B) {
-	for _, policy := range []Policy{RoundRobin, LeastConn, Sticky} {
-		b.Run(string(policy), func(b *testing.B) {
+	for _, tc := range []struct {
+		policy Policy
+		slow   bool // DisableFastPath
+	}{{RoundRobin, false}, {RoundRobin, true}, {LeastConn, false}, {Sticky, false}, {Sticky, true}} {
+		policy, name := tc.policy, string(tc.policy)
+		if tc.slow {
+			name += "-reverseproxy"
+		}
+		b.Run(name, func(b *testing.B) {
 			backends := make([]External, 3)
 			for i := range backends {
 				id := string(rune('a' + i))
@@ -28,7 +35,7 @@ func BenchmarkProxy(b *testing.B) {
 				b.Cleanup(srv.Close)
 				backends[i] = External{Addr: strings.TrimPrefix(srv.URL, "http://")}
 			}
-			cfg := Config{External: backends, Policy: policy, AdminToken: testAdminToken,
+			cfg := Config{External: backends, Policy: policy, AdminToken: testAdminToken, DisableFastPath: tc.slow,
 				CookieKey: []byte("bench-cookie-key-0123456789"),
 				Logger:    slog.New(slog.NewTextHandler(io.Discard, nil))}
 			l, err := New(cfg)
@@ -156,7 +163,8 @@ func startBenchLB(b *testing.B, policy Policy) *LB {
 	}
 	l, err := New(Config{External: backends, Policy: policy, AdminToken: testAdminToken,
 		CookieKey: []byte("bench-cookie-key-0123456789"), HealthInterval: time.Hour,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		DisableFastPath: true, // the instances answer through cannedTransport
+		Logger:          slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
 	}

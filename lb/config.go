@@ -158,6 +158,11 @@ type Config struct {
 	// declared); larger or chunked bodies are streamed and not retried.
 	// Default 64 KiB.
 	MaxRetryBody int64
+	// DisableFastPath sends every request through httputil.ReverseProxy.
+	// By default a request without a body, upgrade or Expect (HTTP/1.x)
+	// is forwarded inline over the lb's own pool of persistent
+	// connections (lb/fastpath.go), which costs about half the CPU.
+	DisableFastPath bool
 	// Command builds child commands. Required when Instances > 0.
 	Command CommandFunc
 	// ChildOutput receives the children's stdout and stderr when their

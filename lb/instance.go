@@ -60,6 +60,7 @@ type instance struct {
 	id       string
 	external bool
 	proxy    *httputil.ReverseProxy // to ep, whichever it is now
+	fast     *fastForwarder         // the fast path to ep; nil when disabled
 
 	ep atomic.Pointer[endpoint]
 

@@ -126,8 +126,12 @@ func New(cfg Config) (*LB, error) {
 		},
 	}
 	bufs, errLog := bufpool.New(), slog.NewLogLogger(l.log.Handler(), slog.LevelDebug)
+	copyBufs := newCopyBufPool()
 	for _, in := range l.insts {
 		in.proxy = newProxy(in, l.transport, bufs, errLog)
+		if !cfg.DisableFastPath {
+			in.fast = newFastForwarder(in, cfg, copyBufs)
+		}
 	}
 	l.admin = l.adminHandler()
 	l.registry = prometheus.NewRegistry()
@@ -213,7 +217,27 @@ func (l *LB) becomeReady() {
 	for _, in := range l.insts {
 		_ = l.goTracked(func() { l.healthLoop(in) }) // fails only when stopping
 	}
+	if !l.cfg.DisableFastPath {
+		_ = l.goTracked(l.reapFastPath)
+	}
 	l.log.Info("instances ready", "count", len(l.insts), "policy", l.cfg.Policy)
+}
+
+// reapFastPath cuts the fast path's requests whose client left, until
+// the lb stops.
+func (l *LB) reapFastPath() {
+	t := time.NewTicker(reapInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.ctx.Done():
+			return
+		case <-t.C:
+			for _, in := range l.insts {
+				in.fast.reap()
+			}
+		}
+	}
 }
 
 // nameExternals gives external instances the id they report on /healthz.
@@ -272,6 +296,11 @@ func (l *LB) Close() {
 		l.cancel()
 		l.wg.Wait()
 		l.transport.CloseIdleConnections()
+		for _, in := range l.insts {
+			if in.fast != nil {
+				in.fast.closeIdle(true)
+			}
+		}
 		l.health.CloseIdleConnections()
 	})
 }

@@ -141,12 +141,18 @@ func (l *LB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // what is not proxied: an admin-plane path (404), oversized headers (431),
 // a load balancer still starting (503). It reports whether to proxy r.
 func (l *LB) admit(w http.ResponseWriter, r *http.Request) (string, bool) {
-	reqID := r.Header.Get(requestid.Header)
-	if !requestid.Valid(reqID) || len(r.Header[requestid.Header]) != 1 {
-		reqID = requestid.OrNew(reqID)
-		r.Header.Set(requestid.Header, reqID)
+	// (requestid.Header is canonical: the maps are indexed directly.)
+	ids := r.Header[requestid.Header]
+	var reqID string
+	if len(ids) > 0 {
+		reqID = ids[0]
 	}
-	w.Header().Set(requestid.Header, reqID)
+	if !requestid.Valid(reqID) || len(ids) != 1 {
+		reqID = requestid.OrNew(reqID)
+		ids = []string{reqID}
+		r.Header[requestid.Header] = ids
+	}
+	w.Header()[requestid.Header] = []string{reqID}
 	switch {
 	case reservedPath(r.URL.Path):
 		apierr.Write(w, http.StatusNotFound, apierr.CodeNotFound, "no such route on the data port")
@@ -170,7 +176,11 @@ func (rt *route) try(in *instance) error {
 	// Deferred, because ReverseProxy aborts with panic(http.ErrAbortHandler)
 	// when the client goes away mid-response.
 	defer in.inFlight.Add(-1)
-	in.proxy.ServeHTTP(rt, rt.req)
+	if in.fast != nil && fastEligible(rt.req) {
+		in.fast.forward(rt) // lb/fastpath.go
+	} else {
+		in.proxy.ServeHTTP(rt, rt.req)
+	}
 	return rt.err
 }
 

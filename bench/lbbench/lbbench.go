@@ -1,9 +1,14 @@
 // Package lbbench measures authlab's Go load balancer against HAProxy at
 // saturation: the same chain (auth + backend + N gateway instances with the
-// "none" strategy) is started once, then rounds alternate between the Go lb
-// and HAProxy in front of it, each driven by the vegeta library with a fixed
-// number of concurrent workers (a closed-loop, max-throughput test). Medians
-// over the rounds are reported with the Go/HAProxy ratios.
+// "none" strategy) is started once, with a Go lb and an HAProxy per policy
+// in front of it (round-robin: HAProxy balance roundrobin; sticky: HAProxy
+// cookie insert), then rounds alternate between the Go lb and HAProxy,
+// each driven by the vegeta library with a fixed number of concurrent
+// workers (a closed-loop, max-throughput test). Every round records the
+// CPU of the proxy, of the load generator (this process), of the gateways
+// and of the whole machine, so that the report can say which side ran
+// out. Medians over the rounds are reported with their spread, the
+// Go/HAProxy ratios and the targets.
 package lbbench
 
 import (
@@ -18,7 +23,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -38,6 +45,20 @@ const (
 	HAProxy = "haproxy"
 )
 
+// Policies measured: the Go lb's policy names (HAProxy is configured to
+// match: roundrobin; roundrobin with an inserted cookie).
+const (
+	RoundRobin = catalog.PolicyRoundRobin
+	Sticky     = catalog.PolicySticky
+)
+
+// Targets are the Go lb's goals relative to HAProxy (issue 13).
+const (
+	TargetThroughput = 0.95 // Go lb req/s ≥ this × HAProxy's
+	TargetP99        = 1.10 // Go lb p99 ≤ this × HAProxy's
+	TargetCPU        = 1.30 // Go lb CPU per request ≤ this × HAProxy's
+)
+
 // ErrNoHAProxy means HAProxy is missing and could not be installed.
 var ErrNoHAProxy = errors.New("haproxy not available")
 
@@ -50,11 +71,15 @@ type Config struct {
 	// Paths are the request paths measured; default /api/me (the whole
 	// chain) and /healthz (gateway only: the proxies' share is largest).
 	Paths []string
+	// Policies are the policies measured; default round-robin and sticky.
+	// Sticky rounds send pinned clients: the targets carry one pin cookie
+	// per instance, taken from the proxy's own answers.
+	Policies []string
 	// Duration is one measured round; default 5s.
 	Duration time.Duration
 	// Warmup precedes every round, unmeasured; default 1s.
 	Warmup time.Duration
-	// Repeats is the number of rounds per proxy and path; default 3.
+	// Repeats is the number of rounds per proxy, policy and path; default 5.
 	Repeats int
 	// Workers is the number of concurrent vegeta workers (each one request
 	// at a time, keep-alive); default 32.
@@ -79,6 +104,9 @@ func (c *Config) setDefaults() {
 	if len(c.Paths) == 0 {
 		c.Paths = []string{"/api/me", "/healthz"}
 	}
+	if len(c.Policies) == 0 {
+		c.Policies = []string{RoundRobin, Sticky}
+	}
 	if c.Duration == 0 {
 		c.Duration = 5 * time.Second
 	}
@@ -86,7 +114,7 @@ func (c *Config) setDefaults() {
 		c.Warmup = time.Second
 	}
 	if c.Repeats == 0 {
-		c.Repeats = 3
+		c.Repeats = 5
 	}
 	if c.Workers == 0 {
 		c.Workers = 32
@@ -113,15 +141,22 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("path %q must start with /", p))
 		}
 	}
+	for _, p := range c.Policies {
+		if p != RoundRobin && p != Sticky {
+			errs = append(errs, fmt.Errorf("policy %q: want %s or %s", p, RoundRobin, Sticky))
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("lbbench: %w", err)
 	}
 	return nil
 }
 
-// Round is one measured attack.
+// Round is one measured attack. CPU figures are CPU seconds per second of
+// the round (1.0 = one core busy).
 type Round struct {
 	Proxy      string        `json:"proxy"`
+	Policy     string        `json:"policy"`
 	Path       string        `json:"path"`
 	Round      int           `json:"round"`
 	Requests   int           `json:"requests"`
@@ -129,28 +164,59 @@ type Round struct {
 	Throughput float64       `json:"throughput"` // successful requests per second
 	P50        time.Duration `json:"p50"`
 	P99        time.Duration `json:"p99"`
-	ProxyCPU   float64       `json:"proxy_cpu"` // proxy process CPU seconds per second (1.0 = one core)
+	ProxyCPU   float64       `json:"proxy_cpu"`     // the proxy process
+	GenCPU     float64       `json:"generator_cpu"` // this process: vegeta
+	GatewayCPU float64       `json:"gateway_cpu"`   // the gateways, summed
+	MaxGateway float64       `json:"max_gateway"`   // the busiest gateway
+	ChainCPU   float64       `json:"chain_cpu"`     // auth + backend
+	MachineCPU float64       `json:"machine_cpu"`   // every process on the machine (/proc/stat)
 }
 
-// Summary is the medians of one proxy on one path.
+// CPUPerReq is the proxy's CPU microseconds per successful request.
+func (r Round) CPUPerReq() float64 { return perReq(r.ProxyCPU, r.Throughput) }
+
+func perReq(cpu, rps float64) float64 {
+	if rps == 0 {
+		return math.NaN()
+	}
+	return 1e6 * cpu / rps
+}
+
+// Spread is a median with the minimum and maximum over the rounds.
+type Spread struct{ Median, Min, Max float64 }
+
+func spread(v []float64) Spread {
+	if len(v) == 0 {
+		return Spread{}
+	}
+	return Spread{Median: median(v), Min: slices.Min(v), Max: slices.Max(v)}
+}
+
+// Summary is one proxy on one policy and path, over the rounds.
 type Summary struct {
-	Proxy      string
-	Path       string
-	Throughput float64
-	P50, P99   time.Duration
-	ProxyCPU   float64
-	Errors     int
+	Proxy, Policy, Path string
+	Rounds              int
+	Throughput          Spread
+	P50, P99            Spread // nanoseconds
+	CPUPerReq           Spread // proxy CPU µs per request
+	ProxyCPU            float64
+	GenCPU, GatewayCPU  float64 // medians, cores
+	MaxGateway          float64
+	ChainCPU            float64
+	MachineCPU          float64
+	Errors              int
 }
 
 // Report is a run's result.
 type Report struct {
 	Config    Config
+	CPUs      int // logical CPUs of the machine
 	Rounds    []Round
 	Summaries []Summary
 	HAProxy   string // haproxy -v first line
 }
 
-// Run starts the chain and both proxies, runs the alternating rounds and
+// Run starts the chain and the proxies, runs the alternating rounds and
 // returns the report. It returns an error wrapping ErrNoHAProxy when
 // HAProxy is missing and cannot be installed.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
@@ -171,35 +237,57 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	goLB, err := startGoLB(ctx, procs, gateways, cfg.LBArgs)
-	if err != nil {
+	pairs := make(map[string][2]target, len(cfg.Policies))
+	for _, policy := range cfg.Policies {
+		goLB, err := startGoLB(ctx, procs, gateways, policy, cfg.LBArgs)
+		if err != nil {
+			return nil, err
+		}
+		haLB, err := startHAProxy(ctx, procs, haproxy, gateways, policy)
+		if err != nil {
+			return nil, err
+		}
+		pairs[policy] = [2]target{goLB, haLB}
+	}
+	rep := &Report{Config: cfg, CPUs: runtime.NumCPU(), HAProxy: haproxyVersion(ctx, haproxy)}
+	if rep.Rounds, err = runRounds(ctx, cfg, pairs, chainPIDs(procs)); err != nil {
 		return nil, err
 	}
-	haLB, err := startHAProxy(ctx, procs, haproxy, gateways)
-	if err != nil {
-		return nil, err
-	}
-	rep := &Report{Config: cfg, HAProxy: haproxyVersion(ctx, haproxy)}
-	if rep.Rounds, err = runRounds(ctx, cfg, goLB, haLB); err != nil {
-		return nil, err
-	}
-	rep.Summaries = summarize(rep.Rounds, cfg.Paths)
+	rep.Summaries = summarize(rep.Rounds, cfg.Policies, cfg.Paths)
 	return rep, nil
 }
 
-// target is a proxy under test: its base URL and its process (whose CPU
-// time is sampled).
+// target is a proxy under test: its base URL, its policy and its process
+// (whose CPU time is sampled).
 type target struct {
-	name string
-	base string
-	pid  int
+	name, policy, base string
+	pid                int
 }
 
-// gateway is one instance behind both proxies.
+// gateway is one instance behind the proxies.
 type gateway struct{ data, admin string }
 
+// pids are the chain's processes sampled every round.
+type pids struct {
+	gateways []int
+	chain    []int // auth, backend
+}
+
+func chainPIDs(procs *topology.Group) pids {
+	var p pids
+	for _, m := range procs.Members() {
+		switch name := m.Name(); {
+		case strings.HasPrefix(name, "gw"):
+			p.gateways = append(p.gateways, m.PID())
+		case name == "auth" || name == "backend":
+			p.chain = append(p.chain, m.PID())
+		}
+	}
+	return p
+}
+
 // startChain starts auth, backend and n gateways (strategy none) on their
-// own, so that both proxies front the same instances.
+// own, so that every proxy fronts the same instances.
 func startChain(ctx context.Context, procs *topology.Group, n int) ([]gateway, error) {
 	authURL, err := procs.StartAuth(ctx, 10, 4)
 	if err != nil {
@@ -220,24 +308,24 @@ func startChain(ctx context.Context, procs *topology.Group, n int) ([]gateway, e
 	return gws, nil
 }
 
-// startGoLB starts the Go lb (policy sticky) over the gateways as external
+// startGoLB starts a Go lb with policy over the gateways as external
 // instances.
-func startGoLB(ctx context.Context, procs *topology.Group, gws []gateway, args []string) (target, error) {
+func startGoLB(ctx context.Context, procs *topology.Group, gws []gateway, policy string, args []string) (target, error) {
 	external := make([]string, len(gws))
 	for i, g := range gws {
 		external[i] = g.data + "@" + g.admin
 	}
-	p, data, _, err := procs.StartLB(ctx, topology.LB{Policy: catalog.PolicySticky, External: external,
+	p, data, _, err := procs.StartLB(ctx, topology.LB{Policy: policy, External: external,
 		Args: append([]string{"--health-interval", "1s"}, args...)})
 	if err != nil {
 		return target{}, err
 	}
-	return target{name: GoLB, base: "http://" + data, pid: p.PID()}, nil
+	return target{name: GoLB, policy: policy, base: "http://" + data, pid: p.PID()}, nil
 }
 
-// startHAProxy writes the generated configuration, checks it and starts
-// HAProxy with it.
-func startHAProxy(ctx context.Context, procs *topology.Group, haproxy string, gws []gateway) (target, error) {
+// startHAProxy writes the generated configuration for policy, checks it
+// and starts HAProxy with it.
+func startHAProxy(ctx context.Context, procs *topology.Group, haproxy string, gws []gateway, policy string) (target, error) {
 	addr, err := proc.FreeLoopbackAddr()
 	if err != nil {
 		return target{}, err
@@ -252,18 +340,18 @@ func startHAProxy(ctx context.Context, procs *topology.Group, haproxy string, gw
 		data[i] = g.data
 	}
 	cfgPath := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(cfgPath, []byte(HAProxyConfig(addr, data)), 0o600); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(HAProxyConfig(addr, data, policy == Sticky)), 0o600); err != nil {
 		return target{}, err
 	}
 	if out, err := exec.CommandContext(ctx, haproxy, "-c", "-f", cfgPath).CombinedOutput(); err != nil {
 		return target{}, fmt.Errorf("haproxy -c: %w\n%s", err, out)
 	}
-	p, _, err := procs.Start(ctx, topology.Service{Name: HAProxy, Path: haproxy, Addrs: []string{addr},
+	p, _, err := procs.Start(ctx, topology.Service{Name: HAProxy + "-" + policy, Path: haproxy, Addrs: []string{addr},
 		Args: func([]string) []string { return []string{"-f", cfgPath, "-db"} }})
 	if err != nil {
 		return target{}, err
 	}
-	return target{name: HAProxy, base: "http://" + addr, pid: p.PID()}, nil
+	return target{name: HAProxy, policy: policy, base: "http://" + addr, pid: p.PID()}, nil
 }
 
 func haproxyVersion(ctx context.Context, haproxy string) string {
@@ -271,25 +359,29 @@ func haproxyVersion(ctx context.Context, haproxy string) string {
 	return firstLine(string(ver))
 }
 
-// runRounds measures every path through both proxies, cfg.Repeats times,
-// alternating which proxy goes first.
-func runRounds(ctx context.Context, cfg Config, goLB, haLB target) ([]Round, error) {
+// runRounds measures every policy and path through both proxies,
+// cfg.Repeats times, alternating which proxy goes first.
+func runRounds(ctx context.Context, cfg Config, pairs map[string][2]target, chain pids) ([]Round, error) {
 	var rounds []Round
 	for r := range cfg.Repeats {
-		for _, path := range cfg.Paths {
-			order := []target{goLB, haLB}
-			if r%2 == 1 {
-				order = []target{haLB, goLB}
-			}
-			for _, tg := range order {
-				round, err := measureRound(ctx, cfg, tg, path)
-				if err != nil {
-					return nil, err
+		for _, policy := range cfg.Policies {
+			pair := pairs[policy]
+			for _, path := range cfg.Paths {
+				order := []target{pair[0], pair[1]}
+				if r%2 == 1 {
+					order = []target{pair[1], pair[0]}
 				}
-				round.Round = r + 1
-				cfg.Logger.Info("round", "proxy", tg.name, "path", path, "round", r+1,
-					"rps", int(round.Throughput), "p50", round.P50, "p99", round.P99, "errors", round.Errors)
-				rounds = append(rounds, round)
+				for _, tg := range order {
+					round, err := measureRound(ctx, cfg, tg, path, chain)
+					if err != nil {
+						return nil, err
+					}
+					round.Round = r + 1
+					cfg.Logger.Info("round", "proxy", tg.name, "policy", policy, "path", path, "round", r+1,
+						"rps", int(round.Throughput), "p99", round.P99, "proxy_cpu", fmt.Sprintf("%.2f", round.ProxyCPU),
+						"generator_cpu", fmt.Sprintf("%.2f", round.GenCPU), "errors", round.Errors)
+					rounds = append(rounds, round)
+				}
 			}
 		}
 	}
@@ -297,20 +389,84 @@ func runRounds(ctx context.Context, cfg Config, goLB, haLB target) ([]Round, err
 }
 
 // measureRound warms tg up on path, then measures one round.
-func measureRound(ctx context.Context, cfg Config, tg target, path string) (Round, error) {
+func measureRound(ctx context.Context, cfg Config, tg target, path string, chain pids) (Round, error) {
+	targets, err := requestTargets(ctx, tg, path, cfg.Instances)
+	if err != nil {
+		return Round{}, err
+	}
 	if cfg.Warmup > 0 {
-		if _, err := attack(ctx, tg.base+path, cfg.Workers, cfg.Warmup, 0); err != nil {
+		if _, err := attack(ctx, targets, cfg.Workers, cfg.Warmup, nil); err != nil {
 			return Round{}, err
 		}
 	}
-	round, err := attack(ctx, tg.base+path, cfg.Workers, cfg.Duration, tg.pid)
-	round.Proxy, round.Path = tg.name, path
+	round, err := attack(ctx, targets, cfg.Workers, cfg.Duration, &probes{proxy: tg.pid, chain: chain})
+	round.Proxy, round.Policy, round.Path = tg.name, tg.policy, path
 	return round, err
 }
 
+// requestTargets are the requests of a round: one plain GET, or for the
+// sticky policy one GET per instance carrying the proxy's pin cookie for
+// it (pinned clients, spread over the instances).
+func requestTargets(ctx context.Context, tg target, path string, instances int) ([]vegeta.Target, error) {
+	url := tg.base + path
+	if tg.policy != Sticky {
+		return []vegeta.Target{{Method: http.MethodGet, URL: url}}, nil
+	}
+	seen := map[string]bool{}
+	var out []vegeta.Target
+	client := &http.Client{Timeout: 5 * time.Second}
+	for i := 0; i < 10*instances && len(out) < instances; i++ {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("pin cookies from %s: %w", tg.name, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		for _, c := range resp.Cookies() {
+			v := c.Name + "=" + c.Value
+			if !seen[v] {
+				seen[v] = true
+				out = append(out, vegeta.Target{Method: http.MethodGet, URL: url, Header: http.Header{"Cookie": {v}}})
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s (policy %s) set no pin cookie", tg.name, tg.policy)
+	}
+	return out, nil
+}
+
+// probes are the processes whose CPU a measured attack samples.
+type probes struct {
+	proxy int
+	chain pids
+}
+
+// cpuSnapshot is the CPU seconds used so far by each probed side.
+type cpuSnapshot struct {
+	proxy, gen, chain, machine float64
+	gateways                   []float64
+}
+
+func (p *probes) snapshot() cpuSnapshot {
+	s := cpuSnapshot{proxy: procCPU(p.proxy), gen: procCPU(os.Getpid()), machine: machineCPU()}
+	for _, pid := range p.chain.gateways {
+		s.gateways = append(s.gateways, procCPU(pid))
+	}
+	for _, pid := range p.chain.chain {
+		s.chain += procCPU(pid)
+	}
+	return s
+}
+
 // attack runs one closed-loop attack of workers concurrent workers for du
-// and measures it; pid (when > 0) is the proxy whose CPU time is sampled.
-func attack(ctx context.Context, url string, workers int, du time.Duration, pid int) (Round, error) {
+// over targets (in turn) and measures it; pr (when not nil) names the
+// processes whose CPU is sampled.
+func attack(ctx context.Context, targets []vegeta.Target, workers int, du time.Duration, pr *probes) (Round, error) {
 	atk := vegeta.NewAttacker(
 		vegeta.Workers(uint64(workers)),
 		vegeta.MaxWorkers(uint64(workers)),
@@ -320,8 +476,11 @@ func attack(ctx context.Context, url string, workers int, du time.Duration, pid 
 		vegeta.Timeout(10*time.Second),
 		vegeta.Redirects(vegeta.NoFollow),
 	)
-	tr := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: url})
-	cpu0 := procCPU(pid)
+	tr := vegeta.NewStaticTargeter(targets...)
+	var before cpuSnapshot
+	if pr != nil {
+		before = pr.snapshot()
+	}
 	start := time.Now()
 	stop := context.AfterFunc(ctx, func() { atk.Stop() })
 	defer stop()
@@ -339,14 +498,23 @@ func attack(ctx context.Context, url string, workers int, du time.Duration, pid 
 	if err := ctx.Err(); err != nil {
 		return r, err
 	}
-	if pid > 0 {
-		r.ProxyCPU = (procCPU(pid) - cpu0) / elapsed
+	if pr != nil {
+		after := pr.snapshot()
+		r.ProxyCPU = (after.proxy - before.proxy) / elapsed
+		r.GenCPU = (after.gen - before.gen) / elapsed
+		r.ChainCPU = (after.chain - before.chain) / elapsed
+		r.MachineCPU = (after.machine - before.machine) / elapsed
+		for i := range after.gateways {
+			g := (after.gateways[i] - before.gateways[i]) / elapsed
+			r.GatewayCPU += g
+			r.MaxGateway = max(r.MaxGateway, g)
+		}
 	}
 	r.Throughput = float64(len(lat)) / elapsed
 	slices.Sort(lat)
 	r.P50, r.P99 = report.Quantile(lat, 0.50), report.Quantile(lat, 0.99)
 	if len(lat) == 0 {
-		return r, fmt.Errorf("attack on %s: no successful request out of %d", url, r.Requests)
+		return r, fmt.Errorf("attack on %s: no successful request out of %d", targets[0].URL, r.Requests)
 	}
 	return r, nil
 }
@@ -363,29 +531,72 @@ func procCPU(pid int) float64 {
 	return p.CPU.Seconds()
 }
 
-// summarize returns per path and proxy the medians over the rounds.
-func summarize(rounds []Round, paths []string) []Summary {
+// machineCPU returns the CPU seconds every process of the machine has
+// used (all CPUs, /proc/stat; 0 when unknown).
+func machineCPU() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	return parseMachineCPU(string(b))
+}
+
+// parseMachineCPU sums the busy fields (all but idle and iowait) of the
+// aggregate "cpu" line of /proc/stat, in seconds (USER_HZ = 100).
+func parseMachineCPU(stat string) float64 {
+	line, _, _ := strings.Cut(stat, "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var busy float64
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 || i >= 8 { // idle, iowait; guest time is already in user
+			continue
+		}
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return 0
+		}
+		busy += n
+	}
+	return busy / 100
+}
+
+// summarize returns per policy, path and proxy the medians and spreads
+// over the rounds.
+func summarize(rounds []Round, policies, paths []string) []Summary {
 	var out []Summary
-	for _, path := range paths {
-		for _, proxy := range []string{GoLB, HAProxy} {
-			var tp, p50, p99, cpu []float64
-			s := Summary{Proxy: proxy, Path: path}
-			for _, r := range rounds {
-				if r.Path == path && r.Proxy == proxy {
+	for _, policy := range policies {
+		for _, path := range paths {
+			for _, proxy := range []string{GoLB, HAProxy} {
+				var tp, p50, p99, cpr, cpu, gen, gw, maxgw, chain, machine []float64
+				s := Summary{Proxy: proxy, Policy: policy, Path: path}
+				for _, r := range rounds {
+					if r.Path != path || r.Proxy != proxy || r.Policy != policy {
+						continue
+					}
+					s.Rounds++
 					tp = append(tp, r.Throughput)
 					p50 = append(p50, float64(r.P50))
 					p99 = append(p99, float64(r.P99))
+					cpr = append(cpr, r.CPUPerReq())
 					cpu = append(cpu, r.ProxyCPU)
+					gen = append(gen, r.GenCPU)
+					gw = append(gw, r.GatewayCPU)
+					maxgw = append(maxgw, r.MaxGateway)
+					chain = append(chain, r.ChainCPU)
+					machine = append(machine, r.MachineCPU)
 					s.Errors += r.Errors
 				}
+				if s.Rounds == 0 {
+					continue
+				}
+				s.Throughput, s.P50, s.P99, s.CPUPerReq = spread(tp), spread(p50), spread(p99), spread(cpr)
+				s.ProxyCPU, s.GenCPU, s.GatewayCPU = median(cpu), median(gen), median(gw)
+				s.MaxGateway, s.ChainCPU, s.MachineCPU = median(maxgw), median(chain), median(machine)
+				out = append(out, s)
 			}
-			if len(tp) == 0 {
-				continue
-			}
-			s.Throughput = median(tp)
-			s.P50, s.P99 = time.Duration(median(p50)), time.Duration(median(p99))
-			s.ProxyCPU = median(cpu)
-			out = append(out, s)
 		}
 	}
 	return out
@@ -403,49 +614,143 @@ func median(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// WriteTable prints the rounds and the summary with the Go/HAProxy ratios.
-func (r *Report) WriteTable(w io.Writer) error {
-	c := r.Config
-	fmt.Fprintf(w, "bench-lb: %d gateway instances (strategy %s), %d workers (closed loop, keep-alive), %v rounds after %v warmup, %d alternating repeats\n",
-		c.Instances, catalog.Control(), c.Workers, c.Duration, c.Warmup, c.Repeats)
-	fmt.Fprintf(w, "Go lb: policy %s (cookie %s); HAProxy: %s, balance roundrobin, cookie SERVERID insert indirect nocache\n\n", catalog.PolicySticky, "authlab_lb", r.HAProxy)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "path\tproxy\tround\treq/s\tp50\tp99\tproxy CPU\terrors\t")
-	for _, x := range r.Rounds {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%s\t%s\t%.2f\t%d\t\n", x.Path, x.Proxy, x.Round, x.Throughput, ms(x.P50), ms(x.P99), x.ProxyCPU, x.Errors)
+// Bottleneck says which side ran out during s's rounds: the machine when
+// its CPUs were (nearly) all busy, else the process nearest a whole core
+// (the generator, the proxy, a gateway), else none (the closed loop's
+// latency bounds the rate).
+func Bottleneck(s Summary, cpus int) string {
+	other := max(0, s.MachineCPU-s.GenCPU-s.ProxyCPU-s.GatewayCPU-s.ChainCPU)
+	shares := fmt.Sprintf("generator %.2f, %s %.2f, gateways %.2f (busiest %.2f), auth+backend %.2f, other processes %.2f cores",
+		s.GenCPU, s.Proxy, s.ProxyCPU, s.GatewayCPU, s.MaxGateway, s.ChainCPU, other)
+	if cpus > 0 && s.MachineCPU >= 0.9*float64(cpus) {
+		return fmt.Sprintf("the machine (%.2f of %d cores busy: %s)", s.MachineCPU, cpus, shares)
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+	type side struct {
+		name  string
+		cores float64
 	}
-	fmt.Fprintln(w, "\nmedians:")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "path\tproxy\treq/s\tp50\tp99\tproxy CPU\tCPU µs/req\terrors\t")
-	for _, s := range r.Summaries {
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%.2f\t%.1f\t%d\t\n", s.Path, s.Proxy, s.Throughput, ms(s.P50), ms(s.P99), s.ProxyCPU,
-			1e6*s.ProxyCPU/s.Throughput, s.Errors)
+	sides := []side{{"the load generator", s.GenCPU}, {"the " + s.Proxy, s.ProxyCPU}, {"a gateway", s.MaxGateway}}
+	best := slices.MaxFunc(sides, func(a, b side) int { return cmpFloat(a.cores, b.cores) })
+	if best.cores >= 0.9 {
+		return fmt.Sprintf("%s (%.2f of a core; %s)", best.name, best.cores, shares)
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintln(w, "\nGo lb / HAProxy (goal: throughput ≥ 0.90, p99 ≤ 1.20):")
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "path\tthroughput\tp50\tp99\tCPU per request\t")
-	for _, path := range c.Paths {
-		g, h, ok := r.pair(path)
-		if !ok {
-			continue
-		}
-		cpuPerReq := ratio(g.ProxyCPU/g.Throughput, h.ProxyCPU/h.Throughput)
-		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%.2f\t%.2f\t\n", path, ratio(g.Throughput, h.Throughput),
-			ratio(float64(g.P50), float64(h.P50)), ratio(float64(g.P99), float64(h.P99)), cpuPerReq)
-	}
-	return tw.Flush()
+	return fmt.Sprintf("none: latency-bound (%s)", shares)
 }
 
-func (r *Report) pair(path string) (g, h Summary, ok bool) {
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// WriteTable prints the rounds, the summaries with their spread, which
+// side ran out, and the Go/HAProxy ratios against the targets.
+func (r *Report) WriteTable(w io.Writer) error {
+	c := r.Config
+	fmt.Fprintf(w, "bench-lb: %d gateway instances (strategy %s), %d workers (closed loop, keep-alive), %v rounds after %v warm-up, %d alternating repeats, %d CPUs\n",
+		c.Instances, catalog.Control(), c.Workers, c.Duration, c.Warmup, c.Repeats, r.CPUs)
+	fmt.Fprintf(w, "Go lb: --policy round-robin | sticky (pinned clients: cookie %s) %s; HAProxy: %s, balance roundrobin | + cookie SERVERID insert indirect nocache\n",
+		"authlab_lb", strings.Join(c.LBArgs, " "), r.HAProxy)
+	fmt.Fprintln(w, "CPU columns: cores busy during the round (1.00 = one core); µs/req: the proxy's CPU per successful request")
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "policy\tpath\tproxy\tround\treq/s\tp50\tp99\tproxy\tµs/req\tgenerator\tgateways\tmachine\terrors\t")
+	for _, x := range r.Rounds {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%.0f\t%s\t%s\t%.2f\t%.1f\t%.2f\t%.2f\t%.2f\t%d\t\n", x.Policy, x.Path, x.Proxy, x.Round,
+			x.Throughput, ms(float64(x.P50)), ms(float64(x.P99)), x.ProxyCPU, x.CPUPerReq(), x.GenCPU, x.GatewayCPU, x.MachineCPU, x.Errors)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nmedians [min–max] over the rounds:")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "policy\tpath\tproxy\treq/s\tp50\tp99\tproxy CPU µs/req\tproxy\tgenerator\tgateways\tmachine\terrors\t")
+	for _, s := range r.Summaries {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t\n", s.Policy, s.Path, s.Proxy,
+			fmtSpread(s.Throughput, "%.0f"), spreadMS(s.P50), spreadMS(s.P99), fmtSpread(s.CPUPerReq, "%.1f"),
+			s.ProxyCPU, s.GenCPU, s.GatewayCPU, s.MachineCPU, s.Errors)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nwhat ran out (medians):")
+	for _, s := range r.Summaries {
+		fmt.Fprintf(w, "  %s %s %s: %s\n", s.Policy, s.Path, s.Proxy, Bottleneck(s, r.CPUs))
+	}
+	fmt.Fprintf(w, "\nGo lb / HAProxy, medians (targets: throughput ≥ %.2f, p99 ≤ %.2f, CPU per request ≤ %.2f):\n",
+		TargetThroughput, TargetP99, TargetCPU)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "policy\tpath\tthroughput\tp50\tp99\tCPU per request\tverdict\t")
+	pass := true
+	for _, policy := range c.Policies {
+		for _, path := range c.Paths {
+			g, h, ok := r.pair(policy, path)
+			if !ok {
+				continue
+			}
+			tp := ratio(g.Throughput.Median, h.Throughput.Median)
+			p99 := ratio(g.P99.Median, h.P99.Median)
+			cpu := ratio(g.CPUPerReq.Median, h.CPUPerReq.Median)
+			verdict := verdictOf(tp, p99, cpu)
+			pass = pass && verdict == "PASS"
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t\n", policy, path, mark(tp, tp >= TargetThroughput),
+				ratio(g.P50.Median, h.P50.Median), mark(p99, p99 <= TargetP99), mark(cpu, cpu <= TargetCPU), verdict)
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if pass {
+		fmt.Fprintln(w, "all targets met")
+	} else {
+		fmt.Fprintln(w, "targets NOT all met (see the FAIL marks; check what ran out before blaming a proxy)")
+	}
+	return nil
+}
+
+// verdictOf is PASS when the three ratios meet their targets.
+func verdictOf(tp, p99, cpu float64) string {
+	if tp >= TargetThroughput && p99 <= TargetP99 && cpu <= TargetCPU {
+		return "PASS"
+	}
+	var failed []string
+	if !(tp >= TargetThroughput) {
+		failed = append(failed, "throughput")
+	}
+	if !(p99 <= TargetP99) {
+		failed = append(failed, "p99")
+	}
+	if !(cpu <= TargetCPU) {
+		failed = append(failed, "CPU")
+	}
+	return "FAIL (" + strings.Join(failed, ", ") + ")"
+}
+
+// mark prints a ratio with its verdict, to three decimals: a ratio just
+// past a target must not print as the target itself.
+func mark(v float64, ok bool) string {
+	if ok {
+		return fmt.Sprintf("%.3f ok", v)
+	}
+	return fmt.Sprintf("%.3f FAIL", v)
+}
+
+func fmtSpread(s Spread, f string) string {
+	return fmt.Sprintf(f+" ["+f+"–"+f+"]", s.Median, s.Min, s.Max)
+}
+
+func spreadMS(s Spread) string {
+	return fmt.Sprintf("%s [%s–%s]", ms(s.Median), ms(s.Min), ms(s.Max))
+}
+
+func (r *Report) pair(policy, path string) (g, h Summary, ok bool) {
 	var okG, okH bool
 	for _, s := range r.Summaries {
-		if s.Path != path {
+		if s.Path != path || s.Policy != policy {
 			continue
 		}
 		switch s.Proxy {
@@ -465,12 +770,13 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
+func ms(ns float64) string { return fmt.Sprintf("%.2fms", ns/float64(time.Millisecond)) }
 
 // HAProxyConfig is the generated HAProxy configuration: loopback frontend
-// on listen, round-robin over the gateways with an inserted SERVERID
-// cookie, keep-alive both sides, health checks like the Go lb's.
-func HAProxyConfig(listen string, gateways []string) string {
+// on listen, round-robin over the gateways (with sticky, pinned by an
+// inserted SERVERID cookie), keep-alive both sides, health checks like
+// the Go lb's.
+func HAProxyConfig(listen string, gateways []string, sticky bool) string {
 	var b strings.Builder
 	// No global maxconn: HAProxy derives it from the file descriptor limit.
 	b.WriteString(`defaults
@@ -488,12 +794,19 @@ frontend fe
 
 backend gateways
     balance roundrobin
-    cookie SERVERID insert indirect nocache
-    http-reuse safe
+`)
+	if sticky {
+		b.WriteString("    cookie SERVERID insert indirect nocache\n")
+	}
+	b.WriteString(`    http-reuse safe
     option httpchk GET /healthz
 `)
 	for i, a := range gateways {
-		fmt.Fprintf(&b, "    server gw%d %s cookie gw%d check inter 1s fall 2 rise 2\n", i+1, a, i+1)
+		cookie := ""
+		if sticky {
+			cookie = fmt.Sprintf(" cookie gw%d", i+1)
+		}
+		fmt.Fprintf(&b, "    server gw%d %s%s check inter 1s fall 2 rise 2\n", i+1, a, cookie)
 	}
 	return b.String()
 }

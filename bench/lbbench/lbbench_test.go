@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,61 +26,119 @@ func TestMedian(t *testing.T) {
 }
 
 func TestSummarizeAndTable(t *testing.T) {
-	rounds := []Round{
-		{Proxy: GoLB, Path: "/x", Round: 1, Throughput: 900, P50: 2 * time.Millisecond, P99: 12 * time.Millisecond, ProxyCPU: 0.5},
-		{Proxy: HAProxy, Path: "/x", Round: 1, Throughput: 1000, P50: 2 * time.Millisecond, P99: 10 * time.Millisecond, ProxyCPU: 0.25},
-		{Proxy: GoLB, Path: "/x", Round: 2, Throughput: 700, P50: 4 * time.Millisecond, P99: 30 * time.Millisecond, ProxyCPU: 0.5, Errors: 1},
-		{Proxy: HAProxy, Path: "/x", Round: 2, Throughput: 1000, P50: 2 * time.Millisecond, P99: 10 * time.Millisecond, ProxyCPU: 0.25},
-		{Proxy: GoLB, Path: "/x", Round: 3, Throughput: 950, P50: 3 * time.Millisecond, P99: 11 * time.Millisecond, ProxyCPU: 0.5},
-		{Proxy: HAProxy, Path: "/x", Round: 3, Throughput: 1000, P50: 2 * time.Millisecond, P99: 10 * time.Millisecond, ProxyCPU: 0.25},
+	rr := func(proxy string, n int, tp float64, p99 time.Duration, cpu float64) Round {
+		return Round{Proxy: proxy, Policy: RoundRobin, Path: "/x", Round: n, Throughput: tp, P50: 2 * time.Millisecond,
+			P99: p99, ProxyCPU: cpu, GenCPU: 0.5, GatewayCPU: 0.6, MaxGateway: 0.2, ChainCPU: 0.1, MachineCPU: 1.5}
 	}
-	sum := summarize(rounds, []string{"/x"})
+	rounds := []Round{
+		rr(GoLB, 1, 900, 12*time.Millisecond, 0.45), rr(HAProxy, 1, 1000, 10*time.Millisecond, 0.25),
+		rr(GoLB, 2, 700, 30*time.Millisecond, 0.35), rr(HAProxy, 2, 1000, 10*time.Millisecond, 0.25),
+		rr(GoLB, 3, 950, 11*time.Millisecond, 0.475), rr(HAProxy, 3, 1000, 10*time.Millisecond, 0.25),
+	}
+	rounds[2].Errors = 1
+	sum := summarize(rounds, []string{RoundRobin, Sticky}, []string{"/x"})
 	if len(sum) != 2 {
-		t.Fatalf("summaries %+v", sum)
+		t.Fatalf("summaries %+v, want go-lb and haproxy for round-robin only", sum)
 	}
 	g := sum[0]
-	if g.Proxy != GoLB || g.Throughput != 900 || g.P50 != 3*time.Millisecond || g.P99 != 12*time.Millisecond || g.Errors != 1 {
-		t.Errorf("go summary %+v, want medians 900 req/s, p50 3ms, p99 12ms, 1 error", g)
+	if g.Proxy != GoLB || g.Throughput != (Spread{900, 700, 950}) || g.P99.Median != float64(12*time.Millisecond) ||
+		g.Errors != 1 || g.Rounds != 3 || g.CPUPerReq.Median != 500 {
+		t.Errorf("go summary %+v, want 900 [700–950] req/s, p99 12ms, 500 µs/req, 1 error", g)
 	}
-	rep := &Report{Config: Config{Paths: []string{"/x"}, Instances: 3, Workers: 8, Repeats: 3}, Rounds: rounds, Summaries: sum}
+	rep := &Report{Config: Config{Paths: []string{"/x"}, Policies: []string{RoundRobin}, Instances: 3, Workers: 8, Repeats: 3},
+		CPUs: 2, Rounds: rounds, Summaries: sum}
 	var buf bytes.Buffer
 	if err := rep.WriteTable(&buf); err != nil {
 		t.Fatal(err)
 	}
-	// Throughput 900/1000, p99 12/10.
-	for _, want := range []string{"0.90", "1.20", "medians:"} {
-		if !strings.Contains(buf.String(), want) {
-			t.Errorf("table lacks %q:\n%s", want, buf.String())
+	out := buf.String()
+	// Throughput 900/1000, p99 12/10, CPU per request 500/250.
+	for _, want := range []string{"0.900 FAIL", "1.200 FAIL", "2.000 FAIL", "900 [700–950]", "medians [min–max]",
+		"FAIL (throughput, p99, CPU)", "targets NOT all met", "what ran out", "none: latency-bound"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
 }
 
-func TestHAProxyConfig(t *testing.T) {
-	cfg := HAProxyConfig("127.0.0.1:9000", []string{"127.0.0.1:1", "127.0.0.1:2"})
-	for _, want := range []string{
-		"bind 127.0.0.1:9000",
-		"cookie SERVERID insert indirect nocache",
-		"balance roundrobin",
-		"server gw1 127.0.0.1:1 cookie gw1 check",
-		"server gw2 127.0.0.1:2 cookie gw2 check",
+func TestVerdict(t *testing.T) {
+	for _, tt := range []struct {
+		tp, p99, cpu float64
+		want         string
+	}{
+		{1, 1, 1, "PASS"},
+		{0.95, 1.10, 1.30, "PASS"},
+		{0.94, 1, 1, "FAIL (throughput)"},
+		{1, 1.2, 1.4, "FAIL (p99, CPU)"},
+		{math.NaN(), 1, 1, "FAIL (throughput)"},
 	} {
-		if !strings.Contains(cfg, want) {
-			t.Errorf("config lacks %q:\n%s", want, cfg)
+		if got := verdictOf(tt.tp, tt.p99, tt.cpu); got != tt.want {
+			t.Errorf("verdictOf(%v, %v, %v) = %q, want %q", tt.tp, tt.p99, tt.cpu, got, tt.want)
 		}
 	}
-	haproxy, err := exec.LookPath("haproxy")
-	if err != nil {
-		if _, serr := os.Stat("/usr/sbin/haproxy"); serr != nil {
-			t.Skip("haproxy not installed: syntax not checked")
+}
+
+func TestBottleneck(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		s    Summary
+		want string
+	}{
+		{"machine", Summary{Proxy: GoLB, MachineCPU: 1.9, GenCPU: 0.8, ProxyCPU: 0.5, GatewayCPU: 0.5}, "the machine (1.90 of 2 cores"},
+		{"generator", Summary{Proxy: GoLB, MachineCPU: 1.5, GenCPU: 0.95, ProxyCPU: 0.3, GatewayCPU: 0.2}, "the load generator (0.95"},
+		{"proxy", Summary{Proxy: HAProxy, MachineCPU: 1.5, GenCPU: 0.3, ProxyCPU: 0.97}, "the haproxy (0.97"},
+		{"gateway", Summary{Proxy: GoLB, MachineCPU: 1.5, GenCPU: 0.3, GatewayCPU: 1.1, MaxGateway: 0.92}, "a gateway (0.92"},
+		{"none", Summary{Proxy: GoLB, MachineCPU: 1.0, GenCPU: 0.3, ProxyCPU: 0.3}, "none: latency-bound"},
+	} {
+		if got := Bottleneck(tt.s, 2); !strings.HasPrefix(got, tt.want) {
+			t.Errorf("%s: Bottleneck = %q, want prefix %q", tt.name, got, tt.want)
 		}
-		haproxy = "/usr/sbin/haproxy"
 	}
-	p := filepath.Join(t.TempDir(), "haproxy.cfg")
-	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
+}
+
+func TestParseMachineCPU(t *testing.T) {
+	stat := "cpu  100 5 50 1000 20 3 2 0 0 0\ncpu0 50 2 25 500 10 1 1 0 0 0\n"
+	// user+nice+system+irq+softirq+steal = 100+5+50+3+2+0 ticks.
+	if got := parseMachineCPU(stat); math.Abs(got-1.6) > 1e-9 {
+		t.Errorf("parseMachineCPU = %v, want 1.6 s", got)
 	}
-	if out, err := exec.Command(haproxy, "-c", "-f", p).CombinedOutput(); err != nil {
-		t.Fatalf("haproxy -c: %v\n%s", err, out)
+	if got := parseMachineCPU("garbage"); got != 0 {
+		t.Errorf("parseMachineCPU(garbage) = %v", got)
+	}
+}
+
+func TestHAProxyConfig(t *testing.T) {
+	for _, sticky := range []bool{false, true} {
+		cfg := HAProxyConfig("127.0.0.1:9000", []string{"127.0.0.1:1", "127.0.0.1:2"}, sticky)
+		want := []string{"bind 127.0.0.1:9000", "balance roundrobin"}
+		if sticky {
+			want = append(want, "cookie SERVERID insert indirect nocache", "server gw1 127.0.0.1:1 cookie gw1 check",
+				"server gw2 127.0.0.1:2 cookie gw2 check")
+		} else {
+			want = append(want, "server gw1 127.0.0.1:1 check", "server gw2 127.0.0.1:2 check")
+			if strings.Contains(cfg, "cookie") {
+				t.Errorf("round-robin config has a cookie:\n%s", cfg)
+			}
+		}
+		for _, w := range want {
+			if !strings.Contains(cfg, w) {
+				t.Errorf("sticky=%v: config lacks %q:\n%s", sticky, w, cfg)
+			}
+		}
+		haproxy, err := exec.LookPath("haproxy")
+		if err != nil {
+			if _, serr := os.Stat("/usr/sbin/haproxy"); serr != nil {
+				t.Skip("haproxy not installed: syntax not checked")
+			}
+			haproxy = "/usr/sbin/haproxy"
+		}
+		p := filepath.Join(t.TempDir(), "haproxy.cfg")
+		if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(haproxy, "-c", "-f", p).CombinedOutput(); err != nil {
+			t.Fatalf("haproxy -c: %v\n%s", err, out)
+		}
 	}
 }
 
@@ -93,6 +152,7 @@ func TestValidate(t *testing.T) {
 		{"no executable", Config{}, false},
 		{"bad path", Config{Executable: "/bin/true", Paths: []string{"api"}}, false},
 		{"negative repeats", Config{Executable: "/bin/true", Repeats: -1}, false},
+		{"bad policy", Config{Executable: "/bin/true", Policies: []string{"least-conn"}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,12 +198,21 @@ func TestRunTiny(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Rounds) != 4 || rep.Rounds[0].Proxy != GoLB || rep.Rounds[2].Proxy != HAProxy {
-		t.Fatalf("rounds %+v, want 4 alternating (go first, then haproxy first)", rep.Rounds)
+	// 2 repeats × 2 policies × 1 path × 2 proxies, go first in repeat 1.
+	if len(rep.Rounds) != 8 || rep.Rounds[0].Proxy != GoLB || rep.Rounds[0].Policy != RoundRobin ||
+		rep.Rounds[2].Policy != Sticky || rep.Rounds[4].Proxy != HAProxy {
+		t.Fatalf("rounds %+v, want 8 alternating (go first, then haproxy first), both policies", rep.Rounds)
 	}
 	for _, r := range rep.Rounds {
-		if r.Throughput <= 0 || r.Errors != 0 || r.P99 < r.P50 {
+		if r.Throughput <= 0 || r.Errors != 0 || r.P99 < r.P50 || r.GenCPU <= 0 {
 			t.Errorf("round %+v", r)
 		}
+	}
+	var buf bytes.Buffer
+	if err := rep.WriteTable(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "what ran out") {
+		t.Errorf("table:\n%s", buf.String())
 	}
 }

@@ -22,9 +22,10 @@ func runBenchLB(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	instances := fs.Int("instances", 3, "gateway instances (strategy "+catalog.Control()+")")
 	duration := fs.Duration("duration", 0, "one measured round (default 5s)")
 	warmup := fs.Duration("warmup", 0, "unmeasured warm-up before every round (default 1s)")
-	repeats := fs.Int("repeats", 3, "alternating rounds per proxy and path")
+	repeats := fs.Int("repeats", 5, "alternating rounds per proxy, policy and path")
 	workers := fs.Int("workers", 32, "concurrent vegeta workers (closed loop)")
 	paths := fs.String("paths", "/api/me,/healthz", "comma-separated request paths to measure")
+	policies := fs.String("policies", lbbench.RoundRobin+","+lbbench.Sticky, "comma-separated Go lb policies to measure (HAProxy: roundrobin; roundrobin with an inserted cookie)")
 	haproxy := fs.String("haproxy", "", "haproxy binary (default: from PATH or /usr/sbin; apt-get installed when missing and root)")
 	lbArgs := fs.String("lb-args", "", "extra flags for the Go lb, space-separated (e.g. \"--gc-percent 100\")")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
@@ -39,16 +40,12 @@ func runBenchLB(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("find own executable: %w", err)
 	}
-	var ps []string
-	for _, p := range strings.Split(*paths, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			ps = append(ps, p)
-		}
-	}
+	ps, pols := splitList(*paths), splitList(*policies)
 	rep, err := lbbench.Run(ctx, lbbench.Config{
 		Executable:     exe,
 		Instances:      *instances,
 		Paths:          ps,
+		Policies:       pols,
 		Duration:       *duration,
 		Warmup:         *warmup,
 		Repeats:        *repeats,

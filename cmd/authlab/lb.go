@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -166,6 +167,7 @@ func (f *lbFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.IntVar(&f.gcPercent, "gc-percent", 400, "Go GC target percentage for the lb process (its live heap is small; a higher value trades a few MB for less GC CPU); -1 keeps GOGC/the runtime default")
 	fs.IntVar(&f.gomaxprocs, "gomaxprocs", 0, "GOMAXPROCS for the lb process (0: the runtime default)")
+	fs.Var(notFlag{&c.DisableFastPath}, "fast-path", "forward requests without a body inline over the lb's own keep-alive pool (false: everything through httputil.ReverseProxy)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the lb process to this file (for bench-lb analysis)")
 	f.secretsDir = secretsDirFlag(fs)
 	fs.Var(&f.external, "instance-addr", "external gateway instance DATA[@ADMIN] (host:port; ADMIN serves its /_admin/exit, needed to kill it); repeatable, or comma-separated")
@@ -390,3 +392,26 @@ func childEnv(env, gwArgs []string, instanceToken string, onGenerate func(name, 
 	}
 	return childEnv, childArgs, moved
 }
+
+// notFlag is a boolean flag stored negated: --fast-path=false sets
+// Config.DisableFastPath.
+type notFlag struct{ p *bool }
+
+func (n notFlag) String() string {
+	if n.p == nil {
+		return ""
+	}
+	return strconv.FormatBool(!*n.p)
+}
+
+func (n notFlag) Set(v string) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return err
+	}
+	*n.p = !b
+	return nil
+}
+
+// IsBoolFlag lets --fast-path stand alone.
+func (notFlag) IsBoolFlag() bool { return true }
