@@ -11,12 +11,16 @@ INSTANCES ?=
 REDIS     ?=
 FUZZTIME  ?= 60s
 # bench-all: rounds of the paired comparison (each ≈ 25–30 s here: start-up,
-# logins, 2 s warm-up, a 20 s window), and the event scenarios run once per
-# strategy at EVENT_DURATION each (unless DURATION is set). With the defaults
-# bench-all takes about 15 minutes on the 2-core machine it was sized on.
-ROUNDS          ?= 8
+# logins, 2 s warm-up, a 20 s window), and the event scenarios in
+# EVENT_ROUNDS rounds per strategy, each on a fresh topology, at
+# EVENT_DURATION each (unless DURATION is set). With the defaults bench-all
+# takes about 15 minutes on the 2-core machine it was sized on.
+ROUNDS          ?= 6
+EVENT_ROUNDS    ?= 2
 EVENT_SCENARIOS ?= failover,redis-outage,revocation,cost
 EVENT_DURATION  ?= 20s
+# One name for the event runs of one bench-all: compare summarises them.
+BATCH           := $(shell date -u +%Y%m%d-%H%M%S)
 
 # Only pass the overrides the user set, so the harness's defaults apply otherwise.
 BENCH_FLAGS := --strategy $(STRATEGY) \
@@ -77,13 +81,15 @@ PAIRED_FLAGS := --strategy all --rounds $(ROUNDS) \
 	$(if $(USERS),--users $(USERS)) \
 	$(if $(INSTANCES),--instances $(INSTANCES))
 
-bench-all: build ## the paired latency comparison in ROUNDS rounds, the event scenarios once per strategy, then compare (~15 min; short check: make bench-all DURATION=10s ROUNDS=2)
+bench-all: build ## the paired latency comparison in ROUNDS rounds, the event scenarios in EVENT_ROUNDS rounds per strategy (fresh topology each), then compare (~15 min; short check: make bench-all DURATION=10s ROUNDS=2 EVENT_ROUNDS=2)
 	$(BIN) bench $(PAIRED_FLAGS)
 	@set -e; known=$$($(BIN) bench --list-scenarios); scen=""; \
 	for x in $$(echo "$(or $(SCENARIO),$(EVENT_SCENARIOS))" | tr ',' ' '); do \
 		if echo "$$known" | grep -qx "$$x"; then scen="$${scen:+$$scen,}$$x"; else echo "bench-all: no scenario $$x in this build; skipped"; fi; done; \
-	for s in $$($(BIN) strategies --names); do \
-		$(MAKE) --no-print-directory bench STRATEGY=$$s SCENARIO=$$scen DURATION=$(or $(DURATION),$(EVENT_DURATION)); done
+	for r in $$(seq $(EVENT_ROUNDS)); do for s in $$($(BIN) strategies --names); do \
+		echo "bench-all: event round $$r of $(EVENT_ROUNDS), $$s"; \
+		$(BIN) bench --strategy $$s --scenario $$scen --duration $(or $(DURATION),$(EVENT_DURATION)) --batch $(BATCH) \
+			$(if $(RATE),--rate $(RATE)) $(if $(USERS),--users $(USERS)) $(if $(INSTANCES),--instances $(INSTANCES)); done; done
 	$(BIN) compare
 
 bench-paired: build ## only the paired latency comparison: make bench-paired [ROUNDS=8 DURATION=20s RATE=100 USERS=200]

@@ -71,6 +71,9 @@ type Config struct {
 	// from a Zipf distribution with that exponent, seeded with Seed.
 	UserSkew float64
 	Seed     uint64
+	// Batch is recorded in the report: runs of one batch are rounds of
+	// the same measurement (compare summarises them).
+	Batch string
 	// Failover: kill modes, lb retry settings, freeze length.
 	Failover scenario.FailoverConfig
 	// Flags are recorded in the report as given.
@@ -225,6 +228,7 @@ func newReport(ctx context.Context, cfg Config, runID string, started time.Time)
 			Strategy: cfg.Strategy, Policy: cfg.Policy, Instances: cfg.Instances, Users: cfg.Users,
 			Rate: cfg.Rate, DurationS: cfg.Duration.Seconds(), Scenarios: cfg.Scenarios,
 			BcryptCost: cfg.BcryptCost, Path: cfg.Path, CapacityP99Ms: float64(cfg.CapacityP99) / 1e6, Flags: cfg.Flags,
+			Batch: cfg.Batch,
 		},
 		Environment: CaptureEnvironment(ctx),
 	}

@@ -212,6 +212,62 @@ type ValueCell struct {
 	Kind   string  `json:"kind,omitempty"`
 	Note   string  `json:"note,omitempty"`
 	Source string  `json:"source"`
+	// Rounds > 1: Value is the median over that many runs of one batch
+	// (make bench-all's event rounds), Min and Max their range; Source is
+	// the newest.
+	Rounds int      `json:"rounds,omitempty"`
+	Min    *float64 `json:"min,omitempty"`
+	Max    *float64 `json:"max,omitempty"`
+}
+
+// over makes v the median of vals (one per round), with their range when
+// there are several.
+func (v *ValueCell) over(vals []float64) *ValueCell {
+	if len(vals) == 0 {
+		return v
+	}
+	v.Value = Round3(median(vals))
+	if len(vals) > 1 {
+		lo, hi := slices.Min(vals), slices.Max(vals)
+		v.Rounds, v.Min, v.Max = len(vals), Float(Round3(lo)), Float(Round3(hi))
+	}
+	return v
+}
+
+// roundsText is " (median of N rounds, min–max)" for a cell over rounds.
+func roundsText(v *ValueCell) string {
+	if v.Rounds < 2 || v.Min == nil || v.Max == nil {
+		return ""
+	}
+	return fmt.Sprintf(" (median of %d rounds, %s–%s)", v.Rounds, num(*v.Min), num(*v.Max))
+}
+
+func median(vals []float64) float64 {
+	s := slices.Clone(vals)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// batchOf returns the reports of l's batch (its strategy, the same
+// non-empty Settings.Batch) for which ok holds, l's own first; just l when
+// it belongs to no batch.
+func batchOf(res Results, l *Located, ok func(*Report) bool) []*Report {
+	out := []*Report{l.Report}
+	b := l.Report.Settings.Batch
+	if b == "" {
+		return out
+	}
+	for i := range res.Reports {
+		r := res.Reports[i].Report
+		if r != l.Report && r.Strategy == l.Report.Strategy && r.Settings.Batch == b && ok(r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // OutageCell is what a strategy did while Redis was down.
@@ -227,8 +283,11 @@ type OutageCell struct {
 
 // RevocationCell is the revocation lag.
 type RevocationCell struct {
-	// P99Ms is nil when no credential was revoked within the timeout.
+	// P99Ms is nil when no credential was revoked within the timeout; over
+	// several rounds of a batch, the median of their p99s (NotRevoked and
+	// Pairs are then summed).
 	P99Ms      *float64 `json:"p99_ms"`
+	Rounds     int      `json:"rounds,omitempty"`
 	NotRevoked int      `json:"not_revoked"`
 	Pairs      int      `json:"pairs"`
 	TimeoutS   float64  `json:"timeout_s"`
@@ -281,8 +340,13 @@ func Compare(res Results, now time.Time) *Comparison {
 				row.Latency = &LatencyCell{Ratio: *ps.RatioP50, Finding: ps.RatioP50.Verdict.IsFinding(), Label: ps.RatioP50.Label(), Source: c.Paired.Source}
 			}
 		}
-		if l := find(res, s, func(r *Report) bool { return costOf(r) != nil }); l != nil {
-			row.CPUPerRequest = &ValueCell{Value: Round3(*costOf(l.Report).MarginalUsPerRequest), Kind: "marginal", Source: use(*l)}
+		hasCost := func(r *Report) bool { return costOf(r) != nil }
+		if l := find(res, s, hasCost); l != nil {
+			var vals []float64
+			for _, r := range batchOf(res, l, hasCost) {
+				vals = append(vals, *costOf(r).MarginalUsPerRequest)
+			}
+			row.CPUPerRequest = (&ValueCell{Kind: "marginal", Source: use(*l)}).over(vals)
 		} else if l := find(res, s, func(r *Report) bool { return loaded(r.Scenario("steady")) != nil }); l != nil {
 			row.CPUPerRequest = &ValueCell{Value: l.Report.Scenario("steady").Gateway.CPUPerRequestUs, Kind: "gross",
 				Note: "steady: idle CPU included", Source: use(*l)}
@@ -292,7 +356,8 @@ func Compare(res Results, now time.Time) *Comparison {
 				row.CPUPerRequest = &ValueCell{Value: Round3(v), Kind: "gross", Note: "paired run, median over rounds: idle CPU included", Source: c.Paired.Source}
 			}
 		}
-		if l := find(res, s, func(r *Report) bool { return loaded(r.Scenario("failover")) != nil }); l != nil {
+		hasFailover := func(r *Report) bool { return loaded(r.Scenario("failover")) != nil }
+		if l := find(res, s, hasFailover); l != nil {
 			f := l.Report.Scenario("failover")
 			note := fmt.Sprintf("of %d users", l.Report.Settings.Users)
 			if f.Failover != nil && f.Failover.KillMode != "" {
@@ -302,7 +367,11 @@ func Compare(res Results, now time.Time) *Comparison {
 				}
 				note += fmt.Sprintf(" (%s, %s)", f.Failover.KillMode, retry)
 			}
-			row.SessionsLostOnCrash = &ValueCell{Value: float64(f.SessionsLost), Note: note, Source: use(*l)}
+			var vals []float64
+			for _, r := range batchOf(res, l, hasFailover) {
+				vals = append(vals, float64(r.Scenario("failover").SessionsLost))
+			}
+			row.SessionsLostOnCrash = (&ValueCell{Note: note, Source: use(*l)}).over(vals)
 		}
 		if l := find(res, s, func(r *Report) bool {
 			o := r.Scenario("redis-outage")
@@ -310,14 +379,28 @@ func Compare(res Results, now time.Time) *Comparison {
 		}); l != nil {
 			row.RedisOutage = outageCell(l.Report.Scenario("redis-outage"), use(*l))
 		}
-		if l := find(res, s, func(r *Report) bool {
+		hasRevocation := func(r *Report) bool {
 			v := r.Scenario("revocation")
 			return v != nil && v.Revocation != nil && v.Revocation.Pairs > 0
-		}); l != nil {
+		}
+		if l := find(res, s, hasRevocation); l != nil {
 			v := l.Report.Scenario("revocation").Revocation
-			cell := &RevocationCell{NotRevoked: v.NotRevoked, Pairs: v.Pairs, TimeoutS: v.TimeoutS, Source: use(*l)}
-			if v.Lag.Count > 0 {
-				cell.P99Ms = Float(v.Lag.P99)
+			cell := &RevocationCell{TimeoutS: v.TimeoutS, Source: use(*l)}
+			var p99s []float64
+			for _, r := range batchOf(res, l, hasRevocation) {
+				rv := r.Scenario("revocation").Revocation
+				cell.NotRevoked += rv.NotRevoked
+				cell.Pairs += rv.Pairs
+				cell.Rounds++
+				if rv.Lag.Count > 0 {
+					p99s = append(p99s, rv.Lag.P99)
+				}
+			}
+			if len(p99s) > 0 {
+				cell.P99Ms = Float(Round3(median(p99s)))
+			}
+			if cell.Rounds < 2 {
+				cell.Rounds = 0
 			}
 			row.RevocationLagP99 = cell
 		}
@@ -754,14 +837,14 @@ func cpuText(v *ValueCell) string {
 	if v == nil {
 		return "–"
 	}
-	return link(num(v.Value)+" µs ("+v.Kind+")", v.Source)
+	return link(num(v.Value)+" µs ("+v.Kind+")"+roundsText(v), v.Source)
 }
 
 func lostText(v *ValueCell) string {
 	if v == nil {
 		return "–"
 	}
-	return link(num(v.Value)+" "+v.Note, v.Source)
+	return link(num(v.Value)+" "+v.Note+roundsText(v), v.Source)
 }
 
 func valueText(v *ValueCell, unit string) string {
@@ -801,6 +884,9 @@ func revocationText(v *RevocationCell) string {
 		s = fmt.Sprintf("%s ms; %d/%d not revoked in %s s", num(*v.P99Ms), v.NotRevoked, v.Pairs, num(v.TimeoutS))
 	default:
 		s = num(*v.P99Ms) + " ms"
+	}
+	if v.Rounds > 1 {
+		s += fmt.Sprintf(" (median of %d rounds)", v.Rounds)
 	}
 	return link(s, v.Source)
 }

@@ -309,3 +309,34 @@ func TestCompareFallsBackToThePairedRun(t *testing.T) {
 		t.Errorf("jwt row from the paired run alone: %+v", jwt)
 	}
 }
+
+// TestCompareSummarisesABatch: the event cells are the median over the
+// runs of a strategy's latest batch (make bench-all's event rounds), with
+// their range; an older batch does not count.
+func TestCompareSummarisesABatch(t *testing.T) {
+	run := func(lost int, batch, dir string) Located {
+		r := fixture("jwt", 5, 100, lost)
+		r.Settings.Batch = batch
+		return Located{Report: r, Dir: dir}
+	}
+	res := Results{Reports: []Located{run(2, "b2", "jwt/3"), run(4, "b2", "jwt/2"), run(9, "b1", "jwt/1")}}
+	c := Compare(res, time.Now())
+	if len(c.Rows) != 1 {
+		t.Fatalf("rows %+v", c.Rows)
+	}
+	lost := c.Rows[0].SessionsLostOnCrash
+	if lost == nil || lost.Value != 3 || lost.Rounds != 2 || *lost.Min != 2 || *lost.Max != 4 || !strings.Contains(lost.Source, "jwt/3") {
+		t.Errorf("sessions lost = %+v, want the median 3 of the two runs of batch b2 [2–4], linked to the newest", lost)
+	}
+	if rv := c.Rows[0].RevocationLagP99; rv == nil || rv.Rounds != 2 || rv.Pairs != 30 {
+		t.Errorf("revocation = %+v, want 2 rounds, 30 pairs", rv)
+	}
+	if got := lostText(lost); !strings.Contains(got, "median of 2 rounds, 2–4") {
+		t.Errorf("rendered %q", got)
+	}
+	// Without a batch, a run stands alone.
+	single := Compare(Results{Reports: []Located{run(2, "", "jwt/3"), run(4, "", "jwt/2")}}, time.Now())
+	if l := single.Rows[0].SessionsLostOnCrash; l.Value != 2 || l.Rounds != 0 {
+		t.Errorf("unbatched = %+v, want the newest run alone", l)
+	}
+}

@@ -116,6 +116,9 @@ type Settings struct {
 	BcryptCost    int      `json:"bcrypt_cost"`
 	Path          string   `json:"path"`
 	CapacityP99Ms float64  `json:"capacity_p99_bound_ms"`
+	// Batch groups the runs of one `make bench-all` (its event rounds):
+	// compare summarises the runs of a strategy's latest batch.
+	Batch string `json:"batch,omitempty"`
 	// Target is the deployment measured when the harness did not start it
 	// (bench --target); empty for a topology on loopback.
 	Target string `json:"target,omitempty"`

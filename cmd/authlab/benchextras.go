@@ -19,6 +19,7 @@ type benchExtras struct {
 	costWindow   time.Duration
 	skew         float64
 	seed         uint64
+	batch        string
 }
 
 // registerBenchExtras defines the flags on fs; apply copies their values
@@ -35,13 +36,14 @@ func registerBenchExtras(fs *flag.FlagSet) *benchExtras {
 	fs.DurationVar(&e.costWindow, "cost-window", 0, "cost scenario: length of the idle window and of each load window (default min(--duration, 10s))")
 	fs.Float64Var(&e.skew, "user-skew", 0, "0: every user's requests in turn (equal shares); > 1: users drawn from a Zipf distribution with this exponent (user0001 the heaviest; e.g. 1.2), the skew reported per scenario")
 	fs.Uint64Var(&e.seed, "seed", 1, "seed of the --user-skew draw (same seed, same sequence of users)")
+	fs.StringVar(&e.batch, "batch", "", "a name grouping runs that are rounds of one measurement (make bench-all sets it): compare reports the median and range over the runs of a strategy's latest batch")
 	return e
 }
 
 // apply copies the parsed flags into cfg.
 func (e *benchExtras) apply(cfg *bench.Config) {
 	cfg.Floor, cfg.Micro, cfg.CostRates, cfg.CostWindow = e.floor, e.micro, e.costRates, e.costWindow
-	cfg.UserSkew, cfg.Seed = e.skew, e.seed
+	cfg.UserSkew, cfg.Seed, cfg.Batch = e.skew, e.seed, e.batch
 }
 
 // parseRates parses a comma-separated list of positive rates.
