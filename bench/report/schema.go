@@ -390,6 +390,10 @@ type Scenario struct {
 	RedisFailover  *RedisFailover `json:"redis_failover,omitempty"`
 	RedisPartition *Partition     `json:"redis_partition,omitempty"`
 
+	// RedisRTT and RedisHang: the network-condition scenarios (redisrtt.go).
+	RedisRTT  *RedisRTT  `json:"redis_rtt,omitempty"`
+	RedisHang *RedisHang `json:"redis_hang,omitempty"`
+
 	// Load says whether the load generator kept up during this scenario.
 	Load *LoadHealth `json:"load,omitempty"`
 }
