@@ -40,15 +40,18 @@ func redisRTTChart(strategy string, r *RedisRTT) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("%s / redis-rtt: latency against the round trip added to Redis", strategy)
 	p.X.Label.Text = "added Redis round trip (ms)"
-	p.Y.Label.Text = "request latency (ms)"
+	p.Y.Label.Text = "request latency (ms, log scale)"
+	// Log scale: p99 is often ten times p50, whose growth must stay legible.
+	p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
 	p.Legend.Top, p.Legend.Left = true, true
 	var p50, p99, physics plotter.XYs
 	base := r.Steps[0].Latency.P50
-	ymax := 1.0
+	ymax, ymin := 1.0, 1.0
 	for _, st := range r.Steps {
 		p50 = append(p50, plotter.XY{X: st.AddedRTTMs, Y: st.Latency.P50})
 		p99 = append(p99, plotter.XY{X: st.AddedRTTMs, Y: st.Latency.P99})
 		ymax = max(ymax, st.Latency.P99)
+		ymin = min(ymin, st.Latency.P50)
 		if st.ExpectedGrowthMs != nil {
 			physics = append(physics, plotter.XY{X: st.AddedRTTMs, Y: base + *st.ExpectedGrowthMs})
 			ymax = max(ymax, base+*st.ExpectedGrowthMs)
@@ -78,9 +81,10 @@ func redisRTTChart(strategy string, r *RedisRTT) (*plot.Plot, error) {
 		p.Add(l, s)
 		p.Legend.Add(series.name, l, s)
 	}
-	p.X.Min, p.Y.Min = 0, 0
-	// Headroom above the data keeps the top-left legend off the lines.
-	p.Y.Max = 1.6 * ymax
+	p.X.Min = 0
+	// Headroom above the data (on the log scale) keeps the top-left legend
+	// off the lines.
+	p.Y.Min, p.Y.Max = max(0.01, ymin/1.5), 5*ymax
 	p.Add(plotter.NewGrid())
 	return p, nil
 }
