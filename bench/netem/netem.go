@@ -13,9 +13,14 @@
 //   - Latency: a microsecond-resolution copy of toxiproxy's latency toxic
 //     (registered here as "authlab_latency_us"; toxiproxy's own latency
 //     toxic counts whole milliseconds, too coarse for a 0.5 ms round trip
-//     or 200 µs of jitter). The added round trip is split evenly: each
-//     direction delays every chunk by RTT/2 ± jitter/2 (uniform), so one
-//     request/response exchange pays RTT more, ± jitter at the extremes.
+//     or 200 µs of jitter). The whole added round trip is applied to the
+//     replies (downstream): every reply chunk leaves RTT ± jitter
+//     (uniform) after it arrived, so one request/response exchange pays
+//     exactly one RTT more. One direction rather than half on each: a
+//     timer wait costs up to ~1 ms of overshoot in an idle Go process
+//     (epoll's millisecond granularity), so each delay ends with a short
+//     yielding wait (spinWindow) instead, and one such wait per exchange
+//     costs half the CPU of two.
 //   - Cut (a partition): toxiproxy's timeout toxic with timeout 0 on both
 //     directions. Connections stay open and new ones are accepted, but no
 //     byte goes through and nothing is closed: the client HANGS until its
@@ -34,6 +39,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"time"
 
@@ -97,7 +103,8 @@ func (p *Proxy) Latency() (rtt, jitter time.Duration) {
 }
 
 // SetLatency adds rtt to every request/response round trip through the
-// proxy, ± jitter: each direction delays each chunk by rtt/2 ± jitter/2.
+// proxy, ± jitter: every reply chunk (downstream) is delayed by rtt ±
+// jitter; requests pass at once.
 // Zero for both removes the delay. It applies to open connections too.
 func (p *Proxy) SetLatency(ctx context.Context, rtt, jitter time.Duration) error {
 	if rtt < 0 || jitter < 0 {
@@ -117,11 +124,9 @@ func (p *Proxy) SetLatency(ctx context.Context, rtt, jitter time.Duration) error
 	if rtt == 0 && jitter == 0 {
 		return nil
 	}
-	attrs := microLatency{LatencyUs: rtt.Microseconds() / 2, JitterUs: jitter.Microseconds() / 2}
-	for _, t := range []struct{ name, stream string }{{latencyUp, "upstream"}, {latencyDown, "downstream"}} {
-		if err := p.addToxic(t.name, latencyToxicType, t.stream, attrs); err != nil {
-			return err
-		}
+	attrs := microLatency{LatencyUs: rtt.Microseconds(), JitterUs: jitter.Microseconds()}
+	if err := p.addToxic(latencyDown, latencyToxicType, "downstream", attrs); err != nil {
+		return err
 	}
 	p.latency, p.jitter = rtt, jitter
 	return nil
@@ -209,6 +214,34 @@ type microLatency struct {
 	JitterUs  int64 `json:"jitter_us"`
 }
 
+// spinWindow is the tail of a delay waited by yielding in a loop rather
+// than on a timer: an idle Go process sleeps in epoll with millisecond
+// granularity, which would round a 250 µs delay up to about 1 ms.
+const spinWindow = time.Millisecond
+
+// waitUntil waits until deadline: on timer for all but the last
+// spinWindow, then yielding. It returns false when interrupted first.
+func waitUntil(deadline time.Time, timer *time.Timer, interrupt <-chan struct{}) bool {
+	if coarse := time.Until(deadline) - spinWindow; coarse > 0 {
+		timer.Reset(coarse)
+		select {
+		case <-timer.C:
+		case <-interrupt:
+			timer.Stop()
+			return false
+		}
+	}
+	for time.Now().Before(deadline) {
+		select {
+		case <-interrupt:
+			return false
+		default:
+			runtime.Gosched()
+		}
+	}
+	return true
+}
+
 // GetBufferSize implements toxics.BufferedToxic (as the latency toxic).
 func (t *microLatency) GetBufferSize() int { return 1024 }
 
@@ -235,14 +268,9 @@ func (t *microLatency) Pipe(stub *toxics.ToxicStub) {
 				stub.Close()
 				return
 			}
-			if sleep := t.delay() - time.Since(c.Timestamp); sleep > 0 {
-				timer.Reset(sleep)
-				select {
-				case <-timer.C:
-				case <-stub.Interrupt:
-					stub.Output <- c // in flight: pass it on, then stop
-					return
-				}
+			if !waitUntil(c.Timestamp.Add(t.delay()), timer, stub.Interrupt) {
+				stub.Output <- c // in flight: pass it on, then stop
+				return
 			}
 			stub.Output <- c
 		}

@@ -19,8 +19,8 @@ var DefaultRedisRTTSteps = []time.Duration{0, 500 * time.Microsecond, time.Milli
 // RedisNet changes the network between the gateways and Redis
 // (netem.Proxy, started by the topology for a single Redis).
 type RedisNet interface {
-	// SetLatency adds rtt (± jitter) to every Redis round trip, half each
-	// way.
+	// SetLatency adds rtt (± jitter) to every Redis round trip (the
+	// replies are delayed).
 	SetLatency(ctx context.Context, rtt, jitter time.Duration) error
 	// Latency is what is in effect.
 	Latency() (rtt, jitter time.Duration)
@@ -97,7 +97,7 @@ func (RedisRTT) Run(ctx context.Context, env *Env) (report.Scenario, error) {
 	noise := rttNoise(results)
 	judgeRTTSteps(results, noise)
 	first.RedisRTT = &report.RedisRTT{
-		Method: fmt.Sprintf("Each step adds its round trip to every gateway↔Redis exchange through an in-process toxiproxy (half of it on each direction, no jitter), then runs %v req/s for %s.",
+		Method: fmt.Sprintf("Each step adds its round trip to every gateway↔Redis exchange through an in-process toxiproxy (every reply from Redis delayed by it, so each exchange pays it once; no jitter), then runs %v req/s for %s.",
 			env.Config.Rate, dur),
 		NoiseMs: noise,
 		Steps:   results,

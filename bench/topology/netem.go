@@ -16,8 +16,8 @@ import (
 // its clients the nodes' own addresses, which one proxy cannot stand in
 // front of.
 type RedisNet struct {
-	// Latency is the round trip added to every Redis exchange (half each
-	// way); Jitter is ± on it (half each way, uniform).
+	// Latency is the round trip added to every Redis exchange (on the
+	// replies); Jitter is ± on it (uniform).
 	Latency, Jitter time.Duration
 }
 

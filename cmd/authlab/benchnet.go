@@ -23,8 +23,8 @@ type benchNet struct {
 // into a bench.Config once fs is parsed.
 func registerBenchNet(fs *flag.FlagSet) *benchNet {
 	n := &benchNet{}
-	fs.DurationVar(&n.latency, "redis-latency", 0, "round trip added to every gateway↔Redis exchange by an in-process toxiproxy, half each way (e.g. 1ms; single Redis only: the harness's own counters bypass it)")
-	fs.DurationVar(&n.jitter, "redis-jitter", 0, "± on --redis-latency's round trip (uniform, half each way; e.g. 200us)")
+	fs.DurationVar(&n.latency, "redis-latency", 0, "round trip added to every gateway↔Redis exchange by an in-process toxiproxy delaying Redis's replies (e.g. 1ms; single Redis only: the harness's own counters bypass it)")
+	fs.DurationVar(&n.jitter, "redis-jitter", 0, "± on --redis-latency's round trip (uniform; e.g. 200us)")
 	fs.Func("redis-rtt-steps", "redis-rtt scenario: comma-separated round trips to add, one load step each (default 0,500us,1ms,2ms,5ms)", func(v string) error {
 		steps, err := parseDurations(v)
 		n.rttSteps = steps
