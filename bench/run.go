@@ -76,6 +76,11 @@ type Config struct {
 	Batch string
 	// Failover: kill modes, lb retry settings, freeze length.
 	Failover scenario.FailoverConfig
+	// RedisLatency (± RedisJitter) is added to every gateway↔Redis round
+	// trip by an in-process proxy (single Redis only); RedisRTTSteps are
+	// the round trips the redis-rtt scenario sweeps (netconfig.go).
+	RedisLatency, RedisJitter time.Duration
+	RedisRTTSteps             []time.Duration
 	// Flags are recorded in the report as given.
 	Flags map[string]string
 	// Progress receives the live progress line; Terminal says whether it is
@@ -133,7 +138,7 @@ func (c *Config) scenarioConfig() scenario.Config {
 		RevocationSample: c.RevocationSample, RevocationTimeout: c.RevocationTimeout,
 		CapacityP99: c.CapacityP99, CapacityStep: c.CapacityStep, CapacityBudget: c.CapacityBudget,
 		CostRates: c.CostRates, CostWindow: c.CostWindow,
-		Failover: c.Failover,
+		Failover: c.Failover, RedisRTTSteps: c.RedisRTTSteps,
 	}
 }
 
@@ -146,7 +151,7 @@ func (c *Config) topologyConfig(output io.Writer) topology.Config {
 		Exe: c.Exe, Strategy: c.Strategy, Instances: c.Instances, Policy: c.Policy,
 		SeedUsers: c.Users, BcryptCost: c.BcryptCost, RedisURL: c.RedisURL, RedisDeployment: c.RedisDeployment,
 		GatewayArgs: c.GatewayArgs, Output: output, Logger: c.Logger,
-		LBArgs: c.lbArgs(),
+		LBArgs: c.lbArgs(), RedisNet: c.redisNet(),
 	}
 }
 
@@ -247,6 +252,9 @@ func logInAndRunScenarios(ctx context.Context, cfg Config, topo *topology.Topolo
 	}
 	if topo.Replicated != nil {
 		env.Replicated, env.RedisDeployment = topo.Replicated, cfg.RedisDeployment
+	}
+	if topo.RedisProxy != nil {
+		env.RedisNet = topo.RedisProxy
 	}
 	return logInAndRun(ctx, cfg, env, r, topo.InstanceAdminToken, true)
 }

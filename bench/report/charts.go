@@ -58,6 +58,9 @@ func WriteCharts(dir string, r *Report) ([]string, error) {
 		}
 		files = append(files, path)
 	}
+	if files, err = appendRedisRTTChart(files, dir, r); err != nil {
+		return nil, err
+	}
 	return appendFailoverCharts(files, dir, r)
 }
 

@@ -395,6 +395,9 @@ type Scenario struct {
 
 	// Traffic says how the requests were spread over the users.
 	Traffic *Traffic `json:"traffic,omitempty"`
+	// RedisRTT and RedisHang: the network-condition scenarios (redisrtt.go).
+	RedisRTT  *RedisRTT  `json:"redis_rtt,omitempty"`
+	RedisHang *RedisHang `json:"redis_hang,omitempty"`
 
 	// Load says whether the load generator kept up during this scenario.
 	Load *LoadHealth `json:"load,omitempty"`

@@ -57,6 +57,9 @@ type Env struct {
 	// Partition cuts a gateway off from Redis (nil: redis-partition is
 	// skipped).
 	Partition Partitioner
+	// RedisNet changes the network between the gateways and Redis (nil:
+	// redis-rtt and redis-hang are skipped).
+	RedisNet RedisNet
 	// Progress receives what the run is doing (nil: nothing is printed).
 	Progress *load.Progress
 }

@@ -32,7 +32,7 @@ type Scenario interface {
 
 // All returns every scenario in the order a run sequences them.
 func All() []Scenario {
-	return []Scenario{Steady{}, Cost{}, Failover{}, RedisOutage{}, RedisFailover{}, RedisPartition{}, Revocation{}, Capacity{}}
+	return []Scenario{Steady{}, Cost{}, Failover{}, RedisOutage{}, RedisFailover{}, RedisPartition{}, RedisRTT{}, RedisHang{}, Revocation{}, Capacity{}}
 }
 
 // Names returns the names of ss.
@@ -88,6 +88,9 @@ type Config struct {
 	CostWindow time.Duration
 	// Failover: the kill modes, lb retry settings and freeze length.
 	Failover FailoverConfig
+	// RedisRTTSteps: the round trips redis-rtt adds (default
+	// DefaultRedisRTTSteps).
+	RedisRTTSteps []time.Duration
 }
 
 // Validate checks c and fills defaults.

@@ -27,7 +27,7 @@ func TestSelect(t *testing.T) {
 	if _, err := Select([]string{"chaos"}); err == nil || !strings.Contains(err.Error(), `"chaos"`) {
 		t.Errorf("Select(chaos) = %v, want an unknown-scenario error", err)
 	}
-	if names := strings.Join(Names(All()), ","); names != "steady,cost,failover,redis-outage,redis-failover,redis-partition,revocation,capacity" {
+	if names := strings.Join(Names(All()), ","); names != "steady,cost,failover,redis-outage,redis-failover,redis-partition,redis-rtt,redis-hang,revocation,capacity" {
 		t.Errorf("All = %s", names)
 	}
 }

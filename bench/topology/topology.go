@@ -23,6 +23,7 @@ import (
 
 	"github.com/authlab/authlab/bench/catalog"
 	"github.com/authlab/authlab/bench/measure"
+	"github.com/authlab/authlab/bench/netem"
 	"github.com/authlab/authlab/internal/netutil"
 	"github.com/authlab/authlab/internal/proc"
 	"github.com/authlab/authlab/internal/redisx/redisserver"
@@ -50,6 +51,9 @@ type Config struct {
 	// RedisDeployment is the Redis the topology starts when RedisURL is
 	// empty: RedisSingle (default), RedisCluster or RedisSentinel.
 	RedisDeployment string
+	// RedisNet, when set, puts a fault-injecting proxy between the
+	// gateways and a single Redis (netem.go).
+	RedisNet *RedisNet
 	// LBListen is the lb's data address (default a free loopback port).
 	LBListen string
 	// LBAdminListen is the lb's admin address: /_lb/*, /metrics (default
@@ -93,7 +97,10 @@ func (c *Config) Validate() error {
 	if c.BcryptCost == 0 {
 		c.BcryptCost = 4
 	}
-	return c.validRedisDeployment()
+	if err := c.validRedisDeployment(); err != nil {
+		return err
+	}
+	return c.validRedisNet()
 }
 
 func (c Config) group() GroupConfig {
@@ -113,7 +120,8 @@ type Topology struct {
 	InstanceAdminToken string
 	// Password of every seeded user; AdminPassword of user admin.
 	Password, AdminPassword string
-	// RedisURL is the Redis every gateway uses.
+	// RedisURL is the Redis every gateway uses (through RedisProxy when
+	// there is one: the harness itself talks to it directly).
 	RedisURL string
 	// Redis is the harness's own single Redis, nil when RedisURL is
 	// external or the deployment is replicated.
@@ -125,6 +133,10 @@ type Topology struct {
 	RedisKind, RedisVersion string
 	// AuthURL and BackendURL of the services.
 	AuthURL, BackendURL string
+	// RedisProxy stands between the gateways and Redis when
+	// Config.RedisNet is set, else nil.
+	RedisProxy      *netem.Proxy
+	gatewayRedisURL string
 
 	cfg   Config
 	procs *Group
@@ -159,6 +171,9 @@ func Start(ctx context.Context, cfg Config) (t *Topology, err error) {
 		}
 	}()
 	if err := t.startRedis(ctx); err != nil {
+		return t, err
+	}
+	if err := t.startRedisProxy(ctx); err != nil {
 		return t, err
 	}
 	if t.AuthURL, err = procs.StartAuth(ctx, cfg.SeedUsers, cfg.BcryptCost); err != nil {
@@ -202,7 +217,7 @@ func (t *Topology) startLB(ctx context.Context) error {
 		Listen: t.cfg.LBListen, AdminListen: t.cfg.LBAdminListen, Policy: t.cfg.Policy,
 		Instances: t.cfg.Instances, Args: t.cfg.LBArgs,
 		Gateways: Gateways{Strategy: t.cfg.Strategy, AuthURL: t.AuthURL, BackendURL: t.BackendURL,
-			RedisURL: t.RedisURL, Args: t.cfg.GatewayArgs},
+			RedisURL: t.redisURLForGateways(), Args: t.cfg.GatewayArgs},
 	})
 	if err != nil {
 		return err
@@ -237,6 +252,7 @@ func (t *Topology) Close() error {
 	pids := t.pidsForTeardown()
 	t.procs.Stop()
 	killSurvivors(pids, t.cfg.Logger)
+	t.closeRedisProxy()
 	if t.Replicated != nil {
 		return t.Replicated.Close()
 	}

@@ -58,6 +58,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	capStep := fs.Duration("capacity-step", 5*time.Second, "capacity: length of each rate step")
 	capBudget := fs.Duration("capacity-budget", 60*time.Second, "capacity: total time allowed")
 	extras := registerBenchExtras(fs)
+	netFlags := registerBenchNet(fs)
 	failover := registerFailoverFlags(fs)
 	tf := registerTargetFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -128,6 +129,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Logger: logger,
 	}
 	extras.apply(&cfg)
+	netFlags.apply(&cfg)
 	var (
 		r   *report.Report
 		dir string
