@@ -422,6 +422,8 @@ func recoveryText(s *Scenario) string {
 		return secondsText(s.RedisFailover.RecoveryS)
 	case s.RedisPartition != nil:
 		return secondsText(s.RedisPartition.RecoveryS)
+	case s.RedisHang != nil:
+		return secondsText(s.RedisHang.RecoveryS)
 	}
 	return "–"
 }
