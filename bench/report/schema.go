@@ -390,6 +390,10 @@ type Scenario struct {
 	RedisFailover  *RedisFailover `json:"redis_failover,omitempty"`
 	RedisPartition *Partition     `json:"redis_partition,omitempty"`
 
+	// Hops is where the answered requests' time went, hop by hop (from
+	// Server-Timing); nil when no response carried it.
+	Hops *Hops `json:"hops,omitempty"`
+
 	// Load says whether the load generator kept up during this scenario.
 	Load *LoadHealth `json:"load,omitempty"`
 }
