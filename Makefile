@@ -70,7 +70,7 @@ bench-all: build ## every strategy, every scenario (SCENARIO=all unless set), th
 compare: build ## write results/COMPARISON.md from the latest run of each strategy
 	$(BIN) compare
 
-demo: build ## narrated walkthrough: a session lost with its instance, and kept
+demo: build ## narrated walkthrough: a session lost with its instance, and kept; then Redis goes down
 	$(BIN) demo
 
 up: build ## start the topology for hands-on use: make up STRATEGY=jwt

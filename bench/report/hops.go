@@ -54,7 +54,7 @@ var hopDefs = [...]struct {
 	hop, what string
 	of        func(HopSample) time.Duration
 }{
-	{HopClient, "latency the client saw", func(s HopSample) time.Duration { return s.Client }},
+	{HopClient, "latency the client saw from the actual send (the latency table counts from the intended send)", func(s HopSample) time.Duration { return s.Client }},
 	{HopNetwork, "client − lb: sockets, the client's own time", func(s HopSample) time.Duration { return s.Client - s.LB }},
 	{HopLB, "lb − gw: the lb's own overhead and its hop to the gateway", func(s HopSample) time.Duration { return s.LB - s.GW }},
 	{HopGateway, "gw − authn − assert − upstream: routing, CSRF, header handling", func(s HopSample) time.Duration {
