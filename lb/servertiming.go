@@ -19,6 +19,8 @@ type timingWriter struct {
 	http.ResponseWriter
 	start time.Time
 	done  bool
+	// value backs the header's value slice when the instance sent none.
+	value [1]string
 }
 
 // withServerTiming wraps w so that the response it writes carries
@@ -35,7 +37,7 @@ func (w *timingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (w *timingWriter) WriteHeader(code int) {
 	if !w.done && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		w.done = true
-		appendServerTiming(w.Header(), time.Since(w.start))
+		appendServerTiming(w.Header(), time.Since(w.start), &w.value)
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
@@ -51,8 +53,8 @@ func (w *timingWriter) Write(p []byte) (int, error) {
 
 // appendServerTiming appends lb;dur=<ms of d> to h's Server-Timing: to
 // the last value already there (the instance's), so the response carries
-// one line, else as the only value.
-func appendServerTiming(h http.Header, d time.Duration) {
+// one line, else as the only value, in the slice backed by spare.
+func appendServerTiming(h http.Header, d time.Duration, spare *[1]string) {
 	var buf [64]byte
 	vs := h[ServerTimingHeader]
 	b := buf[:0]
@@ -68,5 +70,6 @@ func appendServerTiming(h http.Header, d time.Duration) {
 		vs[len(vs)-1] = string(b)
 		return
 	}
-	h[ServerTimingHeader] = []string{string(b)}
+	spare[0] = string(b)
+	h[ServerTimingHeader] = spare[:]
 }

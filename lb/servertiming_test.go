@@ -96,7 +96,7 @@ func TestAppendServerTiming(t *testing.T) {
 			if tc.have != nil {
 				h[ServerTimingHeader] = tc.have
 			}
-			appendServerTiming(h, 1500*time.Microsecond)
+			appendServerTiming(h, 1500*time.Microsecond, new([1]string))
 			if got := h[ServerTimingHeader]; strings.Join(got, "|") != strings.Join(tc.want, "|") {
 				t.Errorf("got %q, want %q", got, tc.want)
 			}

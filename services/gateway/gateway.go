@@ -210,7 +210,7 @@ func New(cfg Config) (*Gateway, error) {
 			res.Header.Del(requestid.Header)
 			res.Header.Del(InstanceHeader)
 			if st := reqStateFrom(res.Request.Context()); st != nil {
-				addServerTiming(res.Header, st.serverTiming(time.Now()))
+				st.setServerTiming(res.Header, st.serverTiming(time.Now()))
 			}
 			return nil
 		},

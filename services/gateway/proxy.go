@@ -46,7 +46,7 @@ func (g *Gateway) authenticate(c *gin.Context) {
 	st.authn = authnDone.Sub(start)
 	g.metrics.authenticated(authOutcome(err), st.authn)
 	if err != nil {
-		c.Writer.Header()[ServerTimingHeader] = []string{st.refusedTiming(authnDone)}
+		st.setServerTiming(c.Writer.Header(), st.refusedTiming(authnDone))
 		g.credentialError(c, err)
 		return
 	}

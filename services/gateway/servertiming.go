@@ -28,6 +28,9 @@ type reqState struct {
 	assertion     string // signed identity assertion, set by authenticate
 	authn, assert time.Duration
 	upstreamStart time.Time // set by rewrite, just before the round trip
+	// timing backs the Server-Timing header's value slice, so setting it
+	// allocates only the string.
+	timing [1]string
 }
 
 type reqStateKey struct{}
@@ -75,12 +78,13 @@ func appendTiming(b []byte, name string, d time.Duration) []byte {
 	return strconv.AppendFloat(b, float64(d)/float64(time.Millisecond), 'f', 3, 64)
 }
 
-// addServerTiming adds v to h's Server-Timing, after any value already
+// setServerTiming adds v to h's Server-Timing, after any value already
 // there (the backend's own metrics, if it sent some).
-func addServerTiming(h http.Header, v string) {
+func (st *reqState) setServerTiming(h http.Header, v string) {
 	if old := h[ServerTimingHeader]; len(old) > 0 {
 		h[ServerTimingHeader] = append(old, v)
 		return
 	}
-	h[ServerTimingHeader] = []string{v}
+	st.timing[0] = v
+	h[ServerTimingHeader] = st.timing[:]
 }
