@@ -98,7 +98,7 @@ bench-paired: build ## only the paired latency comparison: make bench-paired [RO
 compare: build ## write results/COMPARISON.md and COMPARISON.json: latency from the latest paired run, events from the latest run of each strategy
 	$(BIN) compare
 
-demo: build ## narrated walkthrough: a session lost with its instance, and kept
+demo: build ## narrated walkthrough: a session lost with its instance, and kept; then Redis goes down
 	$(BIN) demo
 
 up: build ## start the topology for hands-on use: make up STRATEGY=jwt

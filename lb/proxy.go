@@ -102,6 +102,7 @@ func headerTooLarge(r *http.Request, limit int) bool {
 // that fails and the request may be sent again (see retryTarget), it is
 // proxied to another instance not yet tried.
 func (l *LB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w = withServerTiming(w, time.Now()) // lb;dur= (servertiming.go)
 	reqID, ok := l.admit(w, r)
 	if !ok {
 		return

@@ -1,6 +1,6 @@
 // Package demo is `authlab demo`: a narrated walkthrough of what happens to
-// a logged-in user when the gateway instance serving it dies, strategy by
-// strategy.
+// a logged-in user when the gateway instance serving it dies, and then
+// when Redis dies, strategy by strategy.
 package demo
 
 import (
@@ -114,6 +114,26 @@ func Run(ctx context.Context, cfg Config) ([]Outcome, error) {
 	return outs, nil
 }
 
+// Result is both chapters' outcomes.
+type Result struct {
+	// Kill is the "an instance dies" chapter, RedisOutage the "Redis goes
+	// down" one (nil when Redis is external).
+	Kill        []Outcome
+	RedisOutage []OutageOutcome
+}
+
+// RunAll is `authlab demo`: Run (an instance dies), then RunRedisOutage
+// (Redis goes down).
+func RunAll(ctx context.Context, cfg Config) (Result, error) {
+	var res Result
+	var err error
+	if res.Kill, err = Run(ctx, cfg); err != nil {
+		return res, err
+	}
+	res.RedisOutage, err = RunRedisOutage(ctx, cfg)
+	return res, err
+}
+
 // summarize prints one line per strategy.
 func summarize(w io.Writer, outs []Outcome) {
 	fmt.Fprintf(w, "\n== In short ==\n")
@@ -161,11 +181,12 @@ func walkThrough(ctx context.Context, cfg Config, strategy string) (Outcome, err
 	return o, err
 }
 
-// start starts the topology and says what runs.
-func start(ctx context.Context, cfg Config, strategy string) (*walk, error) {
+// start starts the topology (gatewayArgs: extra gateway flags) and says
+// what runs.
+func start(ctx context.Context, cfg Config, strategy string, gatewayArgs ...string) (*walk, error) {
 	topo, err := topology.Start(ctx, topology.Config{
 		Exe: cfg.Exe, Strategy: strategy, Instances: cfg.Instances, SeedUsers: 3,
-		RedisURL: cfg.RedisURL, Logger: cfg.Logger,
+		RedisURL: cfg.RedisURL, Logger: cfg.Logger, GatewayArgs: gatewayArgs,
 	})
 	if err != nil {
 		return nil, err

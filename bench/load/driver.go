@@ -387,6 +387,9 @@ func (d *Driver) observe(ctx context.Context, wg *sync.WaitGroup, r *vegeta.Resu
 	cls := Classify(int(r.Code), inst, u.loggedIn)
 	rec := Record{At: tm.Intended, Sent: tm.Sent, SendLag: tm.Lag, Latency: tm.Latency, Code: r.Code, Class: cls, User: idx, Instance: inst}
 	pr.Records = append(pr.Records, rec)
+	if cls == ClassOK {
+		pr.observeHops(r.Headers, r.Latency)
+	}
 	if gen != u.gen {
 		return // an answer to an older credential: already handled
 	}

@@ -73,6 +73,11 @@ type PhaseResult struct {
 	// GeneratorCPU the CPU the harness process used meanwhile.
 	Wall         time.Duration
 	GeneratorCPU time.Duration
+
+	// hops are the answered requests' Server-Timing (servertiming.go);
+	// hopsMissing counts the answered ones without it.
+	hops        []report.HopSample
+	hopsMissing int
 }
 
 // Summary turns the phase into the load part of a report.Scenario.
@@ -131,6 +136,7 @@ func (pr *PhaseResult) Summary() report.Scenario {
 		}
 	}
 	s.Latency = report.Summarize(lats)
+	s.Hops = report.NewHops(pr.hops, pr.hopsMissing)
 	s.AchievedRate = report.Round3(pr.achievedRate())
 	s.Warnings = stallWarnings(pr.sentPerSecond(nsec), pr.Rate, pr.Duration)
 	h := pr.Health()

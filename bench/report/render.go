@@ -289,6 +289,7 @@ func renderScenario(b *strings.Builder, s *Scenario, policy string) {
 	if s.Requests > 0 {
 		renderLoad(b, s)
 	}
+	renderHops(b, s)
 	renderFindings(b, s, policy)
 }
 

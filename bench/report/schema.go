@@ -398,6 +398,9 @@ type Scenario struct {
 	// RedisRTT and RedisHang: the network-condition scenarios (redisrtt.go).
 	RedisRTT  *RedisRTT  `json:"redis_rtt,omitempty"`
 	RedisHang *RedisHang `json:"redis_hang,omitempty"`
+	// Hops is where the answered requests' time went, hop by hop (from
+	// Server-Timing); nil when no response carried it.
+	Hops *Hops `json:"hops,omitempty"`
 
 	// Load says whether the load generator kept up during this scenario.
 	Load *LoadHealth `json:"load,omitempty"`

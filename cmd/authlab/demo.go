@@ -14,7 +14,8 @@ import (
 )
 
 // runDemo is `authlab demo`: a narrated walkthrough of what an instance
-// crash does to a logged-in user, strategy by strategy.
+// crash, then a Redis outage, does to a logged-in user, strategy by
+// strategy.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -28,7 +29,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("find own executable: %w", err)
 	}
-	_, err = demo.Run(ctx, demo.Config{
+	_, err = demo.RunAll(ctx, demo.Config{
 		Exe: exe, Out: stdout, Pace: *pace, Strategies: strings.Split(*strategies, ","), RedisURL: redisURLOrEnv(*redisURL),
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})

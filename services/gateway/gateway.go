@@ -156,8 +156,6 @@ type Gateway struct {
 	admin     *gin.Engine
 }
 
-type principalKey struct{}
-
 // New builds a Gateway.
 func New(cfg Config) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
@@ -211,6 +209,9 @@ func New(cfg Config) (*Gateway, error) {
 		ModifyResponse: func(res *http.Response) error {
 			res.Header.Del(requestid.Header)
 			res.Header.Del(InstanceHeader)
+			if st := reqStateFrom(res.Request.Context()); st != nil {
+				st.setServerTiming(res.Header, st.serverTiming(time.Now()))
+			}
 			return nil
 		},
 		ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
@@ -268,12 +269,13 @@ func (g *Gateway) adminRoutes() *gin.Engine {
 }
 
 // observe gives every data-plane request its id (a valid incoming
-// X-Request-Id, else a new one) in its context and on its response, names
-// the instance, and records the request's metrics.
+// X-Request-Id, else a new one) and its state (reqState: start time for
+// Server-Timing, the assertion to forward) in its context, puts the id on
+// its response, names the instance, and records the request's metrics.
 func (g *Gateway) observe(c *gin.Context) {
 	start := time.Now()
 	id := requestid.OrNew(c.GetHeader(requestid.Header))
-	ctx := requestid.With(c.Request.Context(), id)
+	ctx := withReqState(requestid.With(c.Request.Context(), id), &reqState{start: start})
 	c.Request = c.Request.WithContext(ctx)
 	h := c.Writer.Header()
 	h.Set(InstanceHeader, g.cfg.InstanceID)

@@ -35,20 +35,29 @@ func (g *Gateway) authenticate(c *gin.Context) {
 		g.unauthorized(c, "credential too long")
 		return
 	}
+	st := reqStateFrom(c.Request.Context())
+	if st == nil { // not through observe (never on the data plane)
+		st = &reqState{start: time.Now()}
+		c.Request = c.Request.WithContext(withReqState(c.Request.Context(), st))
+	}
 	start := time.Now()
 	p, err := g.cfg.Strategy.Authenticate(c.Request.Context(), raw)
-	g.metrics.authenticated(authOutcome(err), time.Since(start))
+	authnDone := time.Now()
+	st.authn = authnDone.Sub(start)
+	g.metrics.authenticated(authOutcome(err), st.authn)
 	if err != nil {
+		st.setServerTiming(c.Writer.Header(), st.refusedTiming(authnDone))
 		g.credentialError(c, err)
 		return
 	}
 	tok, err := g.cfg.Assertions.Issue(p)
+	st.assert = time.Since(authnDone)
 	if err != nil {
 		g.log.ErrorContext(c.Request.Context(), "sign identity assertion", "err", err)
 		abort(c, http.StatusInternalServerError, apierr.CodeInternal, "cannot sign identity assertion")
 		return
 	}
-	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), principalKey{}, tok))
+	st.assertion = tok
 	c.Next()
 }
 
@@ -113,13 +122,17 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(g.cfg.Backend)
 	pr.Out.Host = g.cfg.Backend.Host
 	StripIdentityHeaders(pr.Out.Header)
-	if tok, ok := pr.In.Context().Value(principalKey{}).(string); ok {
-		pr.Out.Header.Set(assertion.Header, tok)
+	st := reqStateFrom(pr.In.Context())
+	if st != nil && st.assertion != "" {
+		pr.Out.Header.Set(assertion.Header, st.assertion)
 	}
 	if id := requestid.From(pr.In.Context()); id != "" {
 		pr.Out.Header.Set(requestid.Header, id)
 	}
 	pr.SetXForwarded()
+	if st != nil {
+		st.upstreamStart = time.Now() // the round trip starts now
+	}
 }
 
 func (g *Gateway) proxyError(w http.ResponseWriter, r *http.Request, err error) {

@@ -1,0 +1,75 @@
+package lb
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// ServerTimingHeader is the W3C Server-Timing response header. The lb
+// adds its own share, lb;dur=<ms>: the time from ServeHTTP's entry until
+// the response's headers are written, upstream included. The gateway's
+// gw;dur= (when the instance sent one) is inside it, so the lb's own
+// overhead is lb − gw.
+const ServerTimingHeader = "Server-Timing"
+
+// timingWriter adds the lb's Server-Timing entry to the response's
+// headers just before they are written.
+type timingWriter struct {
+	http.ResponseWriter
+	start time.Time
+	done  bool
+	// value backs the header's value slice when the instance sent none.
+	value [1]string
+}
+
+// withServerTiming wraps w so that the response it writes carries
+// lb;dur= measured from start.
+func withServerTiming(w http.ResponseWriter, start time.Time) *timingWriter {
+	return &timingWriter{ResponseWriter: w, start: start}
+}
+
+// Unwrap lets http.ResponseController reach the client's ResponseWriter.
+func (w *timingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// WriteHeader adds the entry before the final status goes out (1xx
+// informational headers go out without it).
+func (w *timingWriter) WriteHeader(code int) {
+	if !w.done && (code >= 200 || code == http.StatusSwitchingProtocols) {
+		w.done = true
+		appendServerTiming(w.Header(), time.Since(w.start), &w.value)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write writes the headers first (status 200) when WriteHeader was not
+// called, as net/http does.
+func (w *timingWriter) Write(p []byte) (int, error) {
+	if !w.done {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// appendServerTiming appends lb;dur=<ms of d> to h's Server-Timing: to
+// the last value already there (the instance's), so the response carries
+// one line, else as the only value, in the slice backed by spare.
+func appendServerTiming(h http.Header, d time.Duration, spare *[1]string) {
+	var buf [64]byte
+	vs := h[ServerTimingHeader]
+	b := buf[:0]
+	if len(vs) > 0 {
+		b = append(b, vs[len(vs)-1]...)
+		if len(b) > 0 {
+			b = append(b, ", "...)
+		}
+	}
+	b = append(b, "lb;dur="...)
+	b = strconv.AppendFloat(b, float64(d)/float64(time.Millisecond), 'f', 3, 64)
+	if len(vs) > 0 {
+		vs[len(vs)-1] = string(b)
+		return
+	}
+	spare[0] = string(b)
+	h[ServerTimingHeader] = spare[:]
+}
