@@ -42,6 +42,15 @@ func (w *timingWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
+// Flush sends what was written so far (the headers first, with the lb's
+// entry): the fast path flushes a streamed answer through it.
+func (w *timingWriter) Flush() {
+	if !w.done {
+		w.WriteHeader(http.StatusOK)
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
 // Write writes the headers first (status 200) when WriteHeader was not
 // called, as net/http does.
 func (w *timingWriter) Write(p []byte) (int, error) {
