@@ -114,8 +114,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *policy != "" {
 			return errors.New("--policy applies to one strategy; each pool of a paired comparison uses its strategy's policy")
 		}
-		if tf.url != "" || *redisDeploy != topology.RedisSingle {
-			return errors.New("a paired comparison starts its own topology with a single Redis: --target and --redis apply to one strategy")
+		if tf.url != "" || *redisDeploy != topology.RedisSingle || set["redis-latency"] || set["redis-jitter"] {
+			return errors.New("a paired comparison starts its own topology with a single Redis on loopback: --target, --redis, --redis-latency and --redis-jitter apply to one strategy")
 		}
 		return runPaired(ctx, pc, stdout)
 	}
