@@ -86,6 +86,7 @@ bench-all: build ## the paired latency comparison in ROUNDS rounds, the event sc
 	@set -e; known=$$($(BIN) bench --list-scenarios); scen=""; \
 	for x in $$(echo "$(or $(SCENARIO),$(EVENT_SCENARIOS))" | tr ',' ' '); do \
 		if echo "$$known" | grep -qx "$$x"; then scen="$${scen:+$$scen,}$$x"; else echo "bench-all: no scenario $$x in this build; skipped"; fi; done; \
+	if [ -z "$$scen" ]; then echo "bench-all: no event scenario left to run" >&2; exit 2; fi; \
 	for r in $$(seq $(EVENT_ROUNDS)); do for s in $$($(BIN) strategies --names); do \
 		echo "bench-all: event round $$r of $(EVENT_ROUNDS), $$s"; \
 		$(BIN) bench --strategy $$s --scenario $$scen --duration $(or $(DURATION),$(EVENT_DURATION)) --batch $(BATCH) \

@@ -87,6 +87,9 @@ type deploymentKill struct{ d *target.Deployment }
 
 func (k deploymentKill) How() string { return k.d.KillMethod() }
 
+// Mode names the kill mode this amounts to (see target.Deployment.Mode).
+func (k deploymentKill) Mode() string { return k.d.Mode() }
+
 func (k deploymentKill) Down(ctx context.Context, inst lb.InstanceInfo) error {
 	if err := k.d.Kill(ctx, inst.ID); err != nil {
 		return fmt.Errorf("kill %s: %w", inst.ID, err)

@@ -176,7 +176,10 @@ cmd_bench() {
 	cmd_up
 	strategy=$(setting STRATEGY)
 	strategy=${strategy:-jwt}
-	project=${COMPOSE_PROJECT_NAME:-$(basename "$PWD" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9_-')}
+	# compose's own rule: COMPOSE_PROJECT_NAME (environment, then .env),
+	# else the directory's name.
+	project=$(setting COMPOSE_PROJECT_NAME)
+	project=${project:-$(basename "$PWD" | tr 'A-Z' 'a-z' | tr -cd 'a-z0-9_-')}
 	lb_port=$(setting AUTHLAB_LB_PORT)
 	admin_port=$(setting AUTHLAB_LB_ADMIN_PORT)
 	say "bench against http://127.0.0.1:${lb_port:-8000} (compose project $project, STRATEGY=$strategy)"

@@ -100,6 +100,11 @@ func Summarize(rounds []report.PairedRound, pools []report.PoolInfo, control, aa
 	for _, p := range pools {
 		s := by[p.Pool]
 		judge(s.RatioP50, floor(aaSum.RatioP50))
+		if s.RatioP50 != nil && s.Rounds < MinRoundsForSecondsVerdict {
+			// One round's seconds share one placement of the processes and
+			// are autocorrelated: their interval alone is far too narrow.
+			s.RatioP50.Verdict = stats.Unknown
+		}
 		judge(s.RatioP50Rounds, floor(aaSum.RatioP50Rounds))
 		judge(s.RatioP90, floor(aaSum.RatioP90))
 		judge(s.RatioP99, floor(aaSum.RatioP99))
@@ -164,6 +169,11 @@ func summarizePool(rounds []report.PairedRound, p report.PoolInfo, control strin
 // per-second p50 ratio, whose interval rests on every second, still has
 // one.
 const MinRoundsForVerdict = 5
+
+// MinRoundsForSecondsVerdict is the fewest rounds the per-second p50 ratio
+// needs for a verdict: its bootstrap resamples rounds first, and one
+// round's seconds are not independent of each other.
+const MinRoundsForSecondsVerdict = 2
 
 // judge labels r against floor.
 func judge(r *report.Ratio, floor float64) {

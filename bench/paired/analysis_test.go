@@ -170,3 +170,23 @@ func TestSummarizeWithoutAA(t *testing.T) {
 		t.Error("no warning about the missing A/A pair")
 	}
 }
+
+// TestOneRoundGivesNoVerdict: the per-second p50 ratio of a single round
+// (its seconds share one placement and are not independent) gets no
+// verdict, however clear the difference; two rounds do.
+func TestOneRoundGivesNoVerdict(t *testing.T) {
+	factors := map[string]float64{"none": 1, "none-b": 1.005, "jwt": 1.5, "opaque": 1, "sticky": 1}
+	for _, tc := range []struct {
+		drift []float64
+		want  stats.Verdict
+	}{
+		{[]float64{1}, stats.Unknown},
+		{[]float64{1, 1.2}, stats.Slower},
+	} {
+		rounds, pools := fixedRounds(factors, tc.drift...)
+		sum, _ := Summarize(rounds, pools, "none", "none-b", Options{Seed: 1, Resamples: 500})
+		if got := sum.Pool("jwt").RatioP50.Verdict; got != tc.want {
+			t.Errorf("%d round(s): jwt verdict %q, want %q", len(tc.drift), got, tc.want)
+		}
+	}
+}

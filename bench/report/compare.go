@@ -356,20 +356,24 @@ func Compare(res Results, now time.Time) *Comparison {
 				row.CPUPerRequest = &ValueCell{Value: Round3(v), Kind: "gross", Note: "paired run, median over rounds: idle CPU included", Source: c.Paired.Source}
 			}
 		}
-		hasFailover := func(r *Report) bool { return loaded(r.Scenario("failover")) != nil }
+		hasFailover := func(r *Report) bool { return crashPhase(r) != nil }
 		if l := find(res, s, hasFailover); l != nil {
-			f := l.Report.Scenario("failover")
+			f := crashPhase(l.Report)
 			note := fmt.Sprintf("of %d users", l.Report.Settings.Users)
-			if f.Failover != nil && f.Failover.KillMode != "" {
+			if f.KillMode != "" {
 				retry := "no lb retry"
-				if f.Failover.Retry {
+				if f.Retry {
 					retry = "lb retry"
 				}
-				note += fmt.Sprintf(" (%s, %s)", f.Failover.KillMode, retry)
+				note += fmt.Sprintf(" (%s, %s)", f.KillMode, retry)
+			}
+			same := func(r *Report) bool {
+				p := crashPhase(r)
+				return p != nil && p.KillMode == f.KillMode && p.Retry == f.Retry
 			}
 			var vals []float64
-			for _, r := range batchOf(res, l, hasFailover) {
-				vals = append(vals, float64(r.Scenario("failover").SessionsLost))
+			for _, r := range batchOf(res, l, same) {
+				vals = append(vals, float64(crashPhase(r).SessionsLost))
 			}
 			row.SessionsLostOnCrash = (&ValueCell{Note: note, Source: use(*l)}).over(vals)
 		}
@@ -523,6 +527,34 @@ func findLoad(res Results, strategy string, ok func(*Scenario) bool) (*Located, 
 		}
 	}
 	return nil, nil
+}
+
+// crashPhase is the failover phase the "sessions lost on crash" column
+// reads: a crash without lb retry when the run had one (a run may hold
+// several kill modes, the first one in the scenario itself), else the
+// first phase; nil when r has no failover result.
+func crashPhase(r *Report) *Failover {
+	s := loaded(r.Scenario("failover"))
+	if s == nil || s.Failover == nil {
+		return nil
+	}
+	phases := []*Failover{s.Failover}
+	for i := range s.Failover.Variants {
+		if v := s.Failover.Variants[i].Failover; v != nil {
+			phases = append(phases, v)
+		}
+	}
+	for _, want := range []func(*Failover) bool{
+		func(f *Failover) bool { return f.KillMode == "crash" && !f.Retry },
+		func(f *Failover) bool { return f.KillMode == "crash" },
+	} {
+		for _, f := range phases {
+			if want(f) {
+				return f
+			}
+		}
+	}
+	return s.Failover
 }
 
 func costOf(r *Report) *Cost {

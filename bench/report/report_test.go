@@ -63,7 +63,7 @@ func fixture(strategy string, p99, rate float64, lost int) *Report {
 				SessionsLost: lost, SessionsLostByInstance: map[string]int{"gw2": lost}, Relogins: lost,
 				ReloginLatency: Percentiles{Count: lost, P50: 3, P99: 5}, CredentialBytes: 62,
 				Failover: &Failover{KilledInstance: "gw2", KillAtS: 3, ReviveAtS: 6, PinnedUsers: []string{"user0002"},
-					LostUsers: []string{"user0002"}, PinnedAndLost: 1, RecoveryS: Recovery(tl, 3), DeadInstanceRequests: 10 - lost, WindowErrors: 10}},
+					LostUsers: []string{"user0002"}, PinnedAndLost: 1, SessionsLost: lost, RecoveryS: Recovery(tl, 3), DeadInstanceRequests: 10 - lost, WindowErrors: 10}},
 			{Name: "redis-outage", Skipped: true, SkipReason: "REDIS_URL is external"},
 			{Name: "revocation", Revocation: &Revocation{Sampled: 5, Instances: 3, Pairs: 15, TimeoutS: 5,
 				Lag: Percentiles{Count: 15, P50: 0.5, P99: 1, Max: 1}}},

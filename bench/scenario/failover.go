@@ -86,9 +86,12 @@ func (f Failover) Run(ctx context.Context, env *Env) (report.Scenario, error) {
 	}
 	rs, _ := env.Gateways.(retrySwitch)
 	if rs != nil {
-		if was, err := rs.Retry(ctx); err == nil {
-			defer func() { _ = rs.SetRetry(context.WithoutCancel(ctx), was) }()
+		was, err := rs.Retry(ctx)
+		if err != nil {
+			// Without the setting to put back, the lb's retry is not touched.
+			return report.Scenario{}, fmt.Errorf("read the lb's retry setting: %w", err)
 		}
+		defer func() { _ = rs.SetRetry(context.WithoutCancel(ctx), was) }()
 	}
 	var results []report.Scenario
 	for i, v := range vs {
@@ -127,11 +130,16 @@ func (f Failover) variants(env *Env, cfg FailoverConfig) ([]variant, error) {
 		return []variant{{mode: "custom", kill: f.Kill, retry: cfg.Retry[0]}}, nil
 	}
 	if env.Kill != nil {
-		// A deployment the harness did not start: its own way of killing
-		// (docker kill is a crash), with every retry setting asked for.
+		// A deployment the harness did not start: its own way of killing,
+		// named as the mode it amounts to (docker kill: a crash; the lb's
+		// admin kill: announced), with every retry setting asked for.
+		mode := KillCrash
+		if m, ok := env.Kill.(interface{ Mode() string }); ok {
+			mode = m.Mode()
+		}
 		vs := make([]variant, 0, len(cfg.Retry))
 		for _, r := range cfg.Retry {
-			vs = append(vs, variant{mode: KillCrash, kill: env.Kill, retry: r})
+			vs = append(vs, variant{mode: mode, kill: env.Kill, retry: r})
 		}
 		return vs, nil
 	}
@@ -182,8 +190,9 @@ func (f Failover) runVariant(ctx context.Context, env *Env, v variant, freezeFor
 	heal := load.Hook{Type: "revive", Do: func(ctx context.Context) (string, error) {
 		obs.FailedAtRevive = failedTries(ctx, env.Gateways, victim.ID)
 		env.Progress.Note("%s: bringing %s back", v.name(), victim.ID)
-		revived = true
-		return victim.ID, v.kill.Up(ctx, victim)
+		err := v.kill.Up(ctx, victim)
+		revived = err == nil // else tried again once the phase is over
+		return victim.ID, err
 	}}
 	dur := env.Config.Duration
 	inject.At, heal.At = dur/3, 2*dur/3

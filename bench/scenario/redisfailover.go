@@ -56,13 +56,15 @@ func (RedisFailover) Run(ctx context.Context, env *Env) (report.Scenario, error)
 	switch {
 	case env.Replicated == nil:
 		return report.Scenario{Skipped: true, SkipReason: "needs a replicated Redis the harness started: run with --redis cluster or --redis sentinel"}, nil
+	case cfg.Users < 2:
+		return report.Scenario{Skipped: true, SkipReason: "needs at least 2 users (one logs in again, one logs out right before the kill)"}, nil
 	case !catalog.HasCredential(cfg.Strategy):
 		return report.Scenario{Skipped: true, SkipReason: fmt.Sprintf("the %s strategy keeps nothing in Redis", cfg.Strategy)}, nil
 	}
 	if cfg.Duration < minRedisFailoverPhase {
 		return report.Scenario{}, fmt.Errorf("redis-failover: --duration %s is too short: the master is killed at 1/3 and failure detection alone takes seconds; want at least %s", cfg.Duration, minRedisFailoverPhase)
 	}
-	k := max(1, min(cfg.RevocationSample, cfg.Users/4))
+	k := max(1, min(cfg.RevocationSample, cfg.Users/4)) // 2k ≤ Users
 	f := &failoverRun{env: env, burst: k, revoke: k, promoted: make(chan struct{})}
 	dur := cfg.Duration
 	inject := load.Hook{At: dur / 3, Type: "redis-master-kill", Do: func(hctx context.Context) (string, error) {

@@ -134,9 +134,27 @@ func (d *Deployment) Kill(ctx context.Context, id string) error {
 // the lb's admin API for a deployment that is not a compose project.
 func (d *Deployment) Revive(ctx context.Context, id string) error {
 	if d.cfg.Project == nil {
+		// Only the lb's state: nothing here can restart the process.
 		return d.admin.Revive(ctx, id)
 	}
-	return d.cfg.Project.Start(ctx, id)
+	if err := d.cfg.Project.Start(ctx, id); err != nil {
+		return err
+	}
+	if d.cfg.Kill == KillLB {
+		// The lb's own kill left it "killed": only its revive routes to it again.
+		return d.admin.Revive(ctx, id)
+	}
+	return nil
+}
+
+// Mode is the failover kill mode Kill amounts to: docker kill is a crash
+// the lb learns of by itself; the lb's admin kill marks the gateway down
+// first (announced).
+func (d *Deployment) Mode() string {
+	if d.cfg.Kill == KillDocker {
+		return "crash"
+	}
+	return "announced"
 }
 
 // Events returns the lb's events after sequence number since (the

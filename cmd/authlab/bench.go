@@ -114,8 +114,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *policy != "" {
 			return errors.New("--policy applies to one strategy; each pool of a paired comparison uses its strategy's policy")
 		}
-		if tf.url != "" || *redisDeploy != topology.RedisSingle || set["redis-latency"] || set["redis-jitter"] {
-			return errors.New("a paired comparison starts its own topology with a single Redis on loopback: --target, --redis, --redis-latency and --redis-jitter apply to one strategy")
+		if err := refuseSet(set, "with several strategies (a paired comparison measures latency side by side; these apply to one strategy's run)",
+			"target", "target-admin", "target-compose", "target-kill", "target-admin-token-file", "target-password-file",
+			"redis", "redis-latency", "redis-jitter", "redis-rtt-steps", "floor", "micro", "batch", "kill-mode", "lb-retry", "freeze-for",
+			"cost-rates", "cost-window", "revocation-sample", "revocation-timeout", "capacity-p99", "capacity-step", "capacity-budget"); err != nil {
+			return err
 		}
 		return runPaired(ctx, pc, stdout)
 	}
@@ -137,6 +140,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if tf.url == "" {
 		r, dir, err = bench.Run(ctx, cfg)
 	} else {
+		if err := refuseSet(set, "with --target (the deployment is not started here: its Redis, gateways, policy and lb are its own)",
+			"redis", "redis-url", "redis-latency", "redis-jitter", "gateway-args", "bcrypt-cost", "policy", "instances",
+			"kill-mode", "freeze-for"); err != nil {
+			return err
+		}
 		tc, terr := tf.config(ctx)
 		if terr != nil {
 			return terr
@@ -208,4 +216,23 @@ func policyUsage() string {
 func isTerminalWriter(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && load.IsTerminal(f)
+}
+
+// refuseSet returns an error naming the flags of names that were set on
+// the command line, which do not apply in the situation why describes.
+func refuseSet(set map[string]bool, why string, names ...string) error {
+	var bad []string
+	for _, n := range names {
+		if set[n] {
+			bad = append(bad, "--"+n)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	verb := "do not apply"
+	if len(bad) == 1 {
+		verb = "does not apply"
+	}
+	return fmt.Errorf("%s %s %s", strings.Join(bad, ", "), verb, why)
 }
