@@ -133,9 +133,9 @@ func TestSummaryHealth(t *testing.T) {
 	if s.Load.GeneratorCPUPercent != 10 {
 		t.Errorf("generator CPU %v%%, want 10", s.Load.GeneratorCPUPercent)
 	}
-	// Intended times put 99 requests in second 0 and 100 in second 1:
-	// the burst is not hidden in second 2.
-	if len(s.Timeline) < 2 || s.Timeline[0].Requests != 99 || s.Timeline[1].Requests != 100 {
+	// Intended times put 100 requests in each second, (0, 1 s] and
+	// (1 s, 2 s]: the burst is not hidden in a second 2 of its own.
+	if len(s.Timeline) != 2 || s.Timeline[0].Requests != 100 || s.Timeline[1].Requests != 100 {
 		t.Errorf("timeline %+v", s.Timeline[:2])
 	}
 	if s.Timeline[1].Max < 400 {

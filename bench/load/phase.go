@@ -100,7 +100,7 @@ func (pr *PhaseResult) Summary() report.Scenario {
 	lats := make([]time.Duration, len(pr.Records))
 	nsec := int(math.Ceil(pr.Duration.Seconds()))
 	if n := len(pr.Records); n > 0 {
-		nsec = max(nsec, int(pr.Records[n-1].At/time.Second)+1)
+		nsec = max(nsec, pr.second(pr.Records[n-1].At)+1)
 	}
 	secLats := make([][]time.Duration, nsec)
 	s.Timeline = make([]report.Second, nsec)
@@ -113,7 +113,7 @@ func (pr *PhaseResult) Summary() report.Scenario {
 			s.OK++
 		}
 		Count(&s.Errors, r.Class)
-		sec := int(r.At / time.Second)
+		sec := pr.second(r.At)
 		if sec < 0 || sec >= nsec {
 			continue
 		}
@@ -131,7 +131,7 @@ func (pr *PhaseResult) Summary() report.Scenario {
 	}
 	for _, l := range pr.Losses {
 		s.SessionsLostByInstance[l.Instance]++
-		if sec := int(l.At / time.Second); sec >= 0 && sec < nsec {
+		if sec := pr.second(l.At); sec >= 0 && sec < nsec {
 			s.Timeline[sec].SessionLost++
 		}
 	}
@@ -248,4 +248,15 @@ func stallWarnings(sent []int, rate float64, dur time.Duration) []string {
 	return []string{fmt.Sprintf("the load generator sent less than half the requested rate in second(s) %s: "+
 		"the machine was overloaded (another process, or the harness itself), so latencies and errors around them are not the system's alone; re-run on a quiet machine",
 		strings.Join(stalled, ", "))}
+}
+
+// second is the timeline second of intended send time at: second k holds
+// (k s, k+1 s]. The pacer's hits are due at (seq+1)/rate, so each second
+// holds exactly rate hits and the last one, due at Duration, is not a
+// second of its own.
+func (pr *PhaseResult) second(at time.Duration) int {
+	if at <= 0 {
+		return 0
+	}
+	return int((at - 1) / time.Second)
 }
