@@ -221,7 +221,7 @@ func (f *fastForwarder) forward(rt *route) {
 			f.discard(c)
 			if cerr := ctx.Err(); cerr != nil {
 				err = cerr
-			} else if reused && !isTimeout(err) && (!sent || replayable(r)) {
+			} else if reused && !isTimeout(err) && (!sent || replayable(r)) && !errors.As(err, new(answerStarted)) {
 				// The instance closed an idle connection (or crashed):
 				// net/http's Transport tries again on another one.
 				continue
@@ -233,6 +233,13 @@ func (f *fastForwarder) forward(rt *route) {
 		return
 	}
 }
+
+// answerStarted is a round trip that failed after the instance had begun
+// to answer: never retried on another connection.
+type answerStarted struct{ err error }
+
+func (e answerStarted) Error() string { return e.err.Error() }
+func (e answerStarted) Unwrap() error { return e.err }
 
 // replayable reports whether Transport would send r again after a reused
 // connection failed before answering.
@@ -359,7 +366,9 @@ func (f *fastForwarder) roundTrip(w http.ResponseWriter, c *upConn, r *http.Requ
 	for n1xx := 0; ; n1xx++ {
 		res, err = http.ReadResponse(c.br, r)
 		if err != nil {
-			return nil, true, err
+			// Bytes of an answer arrived: Transport would not send the
+			// request again, and neither does the fast path.
+			return nil, true, answerStarted{err}
 		}
 		if res.StatusCode >= 200 || res.StatusCode == http.StatusSwitchingProtocols || res.StatusCode < 100 {
 			break
