@@ -49,16 +49,11 @@ func cpuModel(r io.Reader) string {
 	return "unknown"
 }
 
-// gitCommit asks git for the working tree's commit, falling back to the
-// VCS stamp of the build.
+// gitCommit is the commit the running binary was built from: its VCS
+// stamp (what was measured, even when the working tree has moved on since
+// the build), else the working tree's commit as git reports it (a binary
+// built without VCS information, e.g. go run or -buildvcs=false).
 func gitCommit(ctx context.Context) (string, bool) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "git", "rev-parse", "--short=12", "HEAD").Output(); err == nil {
-		commit := strings.TrimSpace(string(out))
-		st, err := exec.CommandContext(ctx, "git", "status", "--porcelain", "--untracked-files=no").Output()
-		return commit, err == nil && len(strings.TrimSpace(string(st))) > 0
-	}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		var rev string
 		var dirty bool
@@ -76,6 +71,13 @@ func gitCommit(ctx context.Context) (string, bool) {
 		if rev != "" {
 			return rev, dirty
 		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, "git", "rev-parse", "--short=12", "HEAD").Output(); err == nil {
+		commit := strings.TrimSpace(string(out))
+		st, err := exec.CommandContext(ctx, "git", "status", "--porcelain", "--untracked-files=no").Output()
+		return commit, err == nil && len(strings.TrimSpace(string(st))) > 0
 	}
 	return "unknown", false
 }
