@@ -10,13 +10,12 @@ USERS     ?=
 INSTANCES ?=
 REDIS     ?=
 FUZZTIME  ?= 60s
-# bench-all: rounds of the paired comparison (each ≈ 25–30 s here: start-up,
-# logins, 2 s warm-up, a 20 s window), and the event scenarios in
-# EVENT_ROUNDS rounds per strategy, each on a fresh topology, at
-# EVENT_DURATION each (unless DURATION is set). With the defaults bench-all
-# takes about 15 minutes on the 2-core machine it was sized on (measured:
-# ROUNDS=6 took 17 min, 5 rounds ≈ 16; 5 are the fewest that give
-# the p90/p99 ratios a verdict).
+# bench-all: rounds of the paired comparison (each ≈ 100 s here: six pools
+# started, 6 × 200 logins, 2 s warm-up, a 20 s window), then the event
+# scenarios in EVENT_ROUNDS rounds per strategy, each on a fresh topology, at
+# EVENT_DURATION each (unless DURATION is set). Measured here on 2026-12-07:
+# ROUNDS=6 took 17 min in all (10 paired, 7 events); the default 5 rounds,
+# the fewest that give the p90/p99 ratios a verdict, about 15.5.
 ROUNDS          ?= 5
 EVENT_ROUNDS    ?= 2
 EVENT_SCENARIOS ?= failover,redis-outage,revocation,cost
