@@ -84,7 +84,7 @@ PAIRED_FLAGS := --strategy all --rounds $(ROUNDS) \
 	$(if $(USERS),--users $(USERS)) \
 	$(if $(INSTANCES),--instances $(INSTANCES))
 
-bench-all: build ## the paired latency comparison in ROUNDS rounds, the event scenarios in EVENT_ROUNDS rounds per strategy (fresh topology each), then compare (~15 min; short check: make bench-all DURATION=10s ROUNDS=2 EVENT_ROUNDS=2)
+bench-all: build ## the paired latency comparison in ROUNDS rounds, the event scenarios in EVENT_ROUNDS rounds per strategy (fresh topology each), then compare (~18 min; short check: make bench-all DURATION=10s ROUNDS=2 EVENT_ROUNDS=2)
 	$(BIN) bench $(PAIRED_FLAGS)
 	@set -e; known=$$($(BIN) bench --list-scenarios); scen=""; \
 	for x in $$(echo "$(or $(SCENARIO),$(EVENT_SCENARIOS))" | tr ',' ' '); do \
