@@ -58,6 +58,10 @@ func ReadResults(dir string) (Results, []string, error) {
 			return err
 		}
 		if d.IsDir() {
+			if d.Name() == "sweeps" && filepath.Dir(path) == filepath.Clean(dir) {
+				// A sweep's runs are not the strategies' defaults.
+				return fs.SkipDir
+			}
 			return nil
 		}
 		rel, _ := filepath.Rel(dir, filepath.Dir(path))

@@ -340,3 +340,24 @@ func TestCompareSummarisesABatch(t *testing.T) {
 		t.Errorf("unbatched = %+v, want the newest run alone", l)
 	}
 }
+
+// TestReadResultsSkipsSweeps: a sweep's runs (non-default settings) are
+// not read by compare.
+func TestReadResultsSkipsSweeps(t *testing.T) {
+	dir := t.TempDir()
+	for _, rel := range []string{"jwt/r1", "sweeps/s1/runs/jwt/r2"} {
+		if err := os.MkdirAll(filepath.Join(dir, rel), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := fixture("jwt", 5, 100, 0).WriteJSON(filepath.Join(dir, rel, "report.json")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, _, err := ReadResults(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Reports) != 1 || res.Reports[0].Dir != "jwt/r1" {
+		t.Errorf("reports %+v, want jwt/r1 only", res.Reports)
+	}
+}
