@@ -96,7 +96,7 @@ bench-all: build ## the paired latency comparison in ROUNDS rounds, the event sc
 			$(if $(RATE),--rate $(RATE)) $(if $(USERS),--users $(USERS)) $(if $(INSTANCES),--instances $(INSTANCES)); done; done
 	$(BIN) compare
 
-sweep: build ## the opaque cache sweep: TTL × pub/sub against revocation lag and Redis load, one run per point, frontier chart (~4 min): make sweep [TTLS=1ms,1s,5s,30s]
+sweep: build ## the opaque cache sweep: TTL × pub/sub against revocation lag and Redis load, one run per point, frontier chart (~2 min): make sweep [TTLS=1ms,1s,5s,30s]
 	$(BIN) sweep $(if $(TTLS),--ttls $(TTLS)) $(if $(RATE),--rate $(RATE)) $(if $(DURATION),--duration $(DURATION)) $(if $(USERS),--users $(USERS))
 
 bench-paired: build ## only the paired latency comparison: make bench-paired [ROUNDS=8 DURATION=20s RATE=100 USERS=200]
