@@ -193,6 +193,13 @@ func Run(ctx context.Context, cfg Config) (*report.Report, string, error) {
 	r.Environment.RedisKind, r.Environment.RedisVersion = topo.RedisKind, topo.RedisVersion
 
 	runErr := logInAndRunScenarios(ctx, cfg, topo, r, progress)
+	return finishRun(dir, r, progress, runErr)
+}
+
+// finishRun ends the progress line and writes the report of a run that
+// measured at least one scenario; it returns the report, its directory
+// and runErr joined with any write error.
+func finishRun(dir string, r *report.Report, progress *load.Progress, runErr error) (*report.Report, string, error) {
 	progress.Done()
 	r.FinishedAt = time.Now().UTC()
 	if runErr != nil && len(r.Scenarios) == 0 {

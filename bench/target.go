@@ -69,16 +69,7 @@ func RunTarget(ctx context.Context, cfg Config, tc TargetConfig) (*report.Report
 	}
 	// The gateways' admin token and Redis are the deployment's own: no
 	// heap reading, no micro-benchmark.
-	runErr := logInAndRun(ctx, cfg, env, r, "", false)
-	progress.Done()
-	r.FinishedAt = time.Now().UTC()
-	if runErr != nil && len(r.Scenarios) == 0 {
-		return r, dir, runErr
-	}
-	if err := writeReport(dir, r); err != nil {
-		return r, dir, errors.Join(runErr, err)
-	}
-	return r, dir, runErr
+	return finishRun(dir, r, progress, logInAndRun(ctx, cfg, env, r, "", false))
 }
 
 // deploymentKill is the failover scenario's Kill on a target: its kill
