@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -123,8 +122,7 @@ type Pool struct {
 	LBURL, LBAdminURL string
 
 	admin *LBAdmin
-	mu    sync.Mutex
-	pids  []int
+	seen  seenPIDs // every gateway pid the lb reported, for teardown
 }
 
 // StartPools starts the shared services, then every pool's lb (which
@@ -213,9 +211,7 @@ func (ps *Pools) Close() error {
 	var pids []int
 	for _, p := range ps.Pools {
 		if p != nil {
-			p.mu.Lock()
-			pids = append(pids, p.pids...)
-			p.mu.Unlock()
+			pids = append(pids, p.seen.list()...)
 		}
 	}
 	ps.procs.Stop()
@@ -230,18 +226,7 @@ func (ps *Pools) Close() error {
 
 // Instances lists the pool's gateways through its lb's admin API.
 func (p *Pool) Instances(ctx context.Context) ([]lb.InstanceInfo, error) {
-	insts, err := p.admin.Instances(ctx)
-	if err != nil {
-		return nil, err
-	}
-	p.mu.Lock()
-	for _, pid := range measure.PIDs(insts) {
-		if !slices.Contains(p.pids, pid) {
-			p.pids = append(p.pids, pid)
-		}
-	}
-	p.mu.Unlock()
-	return insts, nil
+	return p.seen.instances(ctx, p.admin)
 }
 
 // GatewayPIDs lists the process ids of the pool's gateways.

@@ -142,8 +142,7 @@ type Topology struct {
 	procs *Group
 	admin *LBAdmin
 
-	mu          sync.Mutex
-	gatewayPIDs []int // every gateway pid the lb reported, for teardown
+	seen seenPIDs // every gateway pid the lb reported, for teardown
 }
 
 // Start starts everything on loopback and waits until it is ready: Redis
@@ -265,9 +264,7 @@ func (t *Topology) Close() error {
 // pidsForTeardown returns the gateway pids the lb reported, asking it when
 // it never was.
 func (t *Topology) pidsForTeardown() []int {
-	t.mu.Lock()
-	pids := slices.Clone(t.gatewayPIDs)
-	t.mu.Unlock()
+	pids := t.seen.list()
 	if len(pids) == 0 && t.admin != nil && t.procs.Len() > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -296,18 +293,38 @@ func killSurvivors(pids []int, logger *slog.Logger) {
 
 // Instances lists the gateways through the lb admin API.
 func (t *Topology) Instances(ctx context.Context) ([]lb.InstanceInfo, error) {
-	insts, err := t.admin.Instances(ctx)
+	return t.seen.instances(ctx, t.admin)
+}
+
+// seenPIDs remembers every gateway pid an lb reported, so that teardown
+// can kill a gateway that outlived its lb.
+type seenPIDs struct {
+	mu   sync.Mutex
+	pids []int
+}
+
+// instances lists an lb's gateways through its admin API, noting their
+// pids.
+func (s *seenPIDs) instances(ctx context.Context, admin *LBAdmin) ([]lb.InstanceInfo, error) {
+	insts, err := admin.Instances(ctx)
 	if err != nil {
 		return nil, err
 	}
-	t.mu.Lock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, pid := range measure.PIDs(insts) {
-		if !slices.Contains(t.gatewayPIDs, pid) {
-			t.gatewayPIDs = append(t.gatewayPIDs, pid)
+		if !slices.Contains(s.pids, pid) {
+			s.pids = append(s.pids, pid)
 		}
 	}
-	t.mu.Unlock()
 	return insts, nil
+}
+
+// list returns the pids seen so far.
+func (s *seenPIDs) list() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.pids)
 }
 
 // Kill SIGKILLs gateway id through the lb admin API.
