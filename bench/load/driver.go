@@ -231,13 +231,7 @@ func (d *Driver) Run(ctx context.Context, p Phase) (*PhaseResult, error) {
 		return nil, fmt.Errorf("bench: phase %s: rate and duration must be positive", p.Name)
 	}
 	pr := d.beginPhase(p)
-	atk := vegeta.NewAttacker(
-		vegeta.Timeout(d.cfg.Timeout),
-		vegeta.KeepAlive(true),
-		vegeta.Redirects(vegeta.NoFollow),
-		vegeta.MaxBody(4096),
-	)
-	pacer := vegeta.ConstantPacer{Freq: int(math.Round(p.Rate * 1000)), Per: 1000 * time.Second}
+	atk, pacer := newAttack(d.cfg.Timeout, p.Rate)
 	cpu0 := SelfCPU()
 	start := time.Now()
 	sched := newPacing(start, pacer.Freq, pacer.Per)
@@ -328,6 +322,20 @@ func (rh *runningHooks) wait() error {
 	rh.cancel()
 	rh.wg.Wait()
 	return errors.Join(rh.errs...)
+}
+
+// newAttack is the attacker and constant pacer of one phase at rate
+// requests/s — the same for a single driver's phase and for RunTogether's
+// interleaved one, so both measure alike: keep-alive, no redirects, bodies
+// read up to 4 KiB, the rate in thousandths.
+func newAttack(timeout time.Duration, rate float64) (*vegeta.Attacker, vegeta.ConstantPacer) {
+	atk := vegeta.NewAttacker(
+		vegeta.Timeout(timeout),
+		vegeta.KeepAlive(true),
+		vegeta.Redirects(vegeta.NoFollow),
+		vegeta.MaxBody(4096),
+	)
+	return atk, vegeta.ConstantPacer{Freq: int(math.Round(rate * 1000)), Per: 1000 * time.Second}
 }
 
 // target is the vegeta Targeter: the next user as the picker draws it

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -47,13 +46,7 @@ func RunTogether(ctx context.Context, ds []*Driver, p Phase, rng *rand.Rand) ([]
 	}
 	blocks := &shuffledBlocks{n: len(ds), rng: rng}
 	targeter := func(t *vegeta.Target) error { return ds[blocks.next()].target(t) }
-	atk := vegeta.NewAttacker(
-		vegeta.Timeout(ds[0].cfg.Timeout),
-		vegeta.KeepAlive(true),
-		vegeta.Redirects(vegeta.NoFollow),
-		vegeta.MaxBody(4096),
-	)
-	pacer := vegeta.ConstantPacer{Freq: int(math.Round(p.Rate * 1000)), Per: 1000 * time.Second}
+	atk, pacer := newAttack(ds[0].cfg.Timeout, p.Rate)
 	cpu0 := SelfCPU()
 	start := time.Now()
 	// One schedule for the whole attack: vegeta numbers its hits across
