@@ -3,9 +3,10 @@ package report
 import (
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -170,11 +171,7 @@ func RenderPaired(w io.Writer, run *PairedRun) error {
 	}
 	b.WriteString("\n")
 	if len(st.Flags) > 0 {
-		keys := make([]string, 0, len(st.Flags))
-		for k := range st.Flags {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(st.Flags))
 		parts := make([]string, len(keys))
 		for i, k := range keys {
 			parts[i] = fmt.Sprintf("`--%s=%s`", k, st.Flags[k])

@@ -3,7 +3,9 @@ package report
 import (
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -341,11 +343,7 @@ func renderLoad(b *strings.Builder, s *Scenario) {
 	fmt.Fprintf(b, "Sessions lost: %d; re-logins: %d (%d failed), re-login p50 %s ms, p99 %s ms.",
 		s.SessionsLost, s.Relogins, s.ReloginFailures, num(s.ReloginLatency.P50), num(s.ReloginLatency.P99))
 	if len(s.SessionsLostByInstance) > 0 {
-		keys := make([]string, 0, len(s.SessionsLostByInstance))
-		for k := range s.SessionsLostByInstance {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(s.SessionsLostByInstance))
 		parts := make([]string, len(keys))
 		for i, k := range keys {
 			parts[i] = fmt.Sprintf("%s: %d", k, s.SessionsLostByInstance[k])
