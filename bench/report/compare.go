@@ -755,13 +755,20 @@ func overviewChart(c *Comparison, run *PairedRun) IntervalChart {
 		YLabel: fmt.Sprintf("p50 latency / %s p50 (×)", c.Control),
 		Ref:    &one, Band: floor, Unit: "×",
 	}
+	ch.addP50Ratios(run)
+	return ch
+}
+
+// addP50Ratios adds a row per pool of run with a p50 ratio (the A/A pool
+// first): its interval, its verdict, and one dot per round.
+func (c *IntervalChart) addP50Ratios(run *PairedRun) {
 	for _, s := range append([]PoolSummary{run.Summary.AA}, run.Summary.Pools...) {
 		if s.RatioP50 == nil || s.Pool == "" {
 			continue
 		}
-		ch.Names = append(ch.Names, s.Pool)
-		ch.Intervals = append(ch.Intervals, s.RatioP50.Interval)
-		ch.Notes = append(ch.Notes, string(s.RatioP50.Verdict))
+		c.Names = append(c.Names, s.Pool)
+		c.Intervals = append(c.Intervals, s.RatioP50.Interval)
+		c.Notes = append(c.Notes, string(s.RatioP50.Verdict))
 		var dots []float64
 		for _, r := range run.Rounds {
 			for _, rr := range r.Ratios {
@@ -770,9 +777,8 @@ func overviewChart(c *Comparison, run *PairedRun) IntervalChart {
 				}
 			}
 		}
-		ch.Dots = append(ch.Dots, dots)
+		c.Dots = append(c.Dots, dots)
 	}
-	return ch
 }
 
 // RenderComparison writes COMPARISON.md for c: the noise floor, one table

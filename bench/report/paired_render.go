@@ -46,22 +46,7 @@ func WritePairedCharts(dir string, run *PairedRun) error {
 		XLabel: "pool · bar: 95% interval of the median · rings: single rounds",
 		YLabel: "p50 latency (ms)", Unit: " ms",
 	}
-	for _, s := range append([]PoolSummary{run.Summary.AA}, run.Summary.Pools...) {
-		if s.RatioP50 != nil {
-			rc.Names = append(rc.Names, s.Pool)
-			rc.Intervals = append(rc.Intervals, s.RatioP50.Interval)
-			rc.Notes = append(rc.Notes, string(s.RatioP50.Verdict))
-			var dots []float64
-			for _, r := range run.Rounds {
-				for _, rr := range r.Ratios {
-					if rr.Pool == s.Pool && rr.P50 > 0 {
-						dots = append(dots, rr.P50)
-					}
-				}
-			}
-			rc.Dots = append(rc.Dots, dots)
-		}
-	}
+	rc.addP50Ratios(run)
 	for _, pi := range run.Pools {
 		s := run.Summary.Pool(pi.Pool)
 		if pi.Pool == run.AAPool {
