@@ -1,11 +1,9 @@
 package scenario
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -278,21 +276,12 @@ func (f *failoverRun) send(ctx context.Context, method, path string, body []byte
 	client := &http.Client{Timeout: 5 * time.Second}
 	url := f.env.Driver.BaseURL() + path
 	for try := 0; ; try++ {
-		req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+		code, err := statusOf(ctx, client, method, url, body, h)
 		if err != nil {
 			return 0, fmt.Errorf("redis-failover check: %w", err)
 		}
-		for k, v := range h {
-			req.Header[k] = v
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return 0, fmt.Errorf("redis-failover check: %w", err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusServiceUnavailable || try >= 9 {
-			return resp.StatusCode, nil
+		if code != http.StatusServiceUnavailable || try >= 9 {
+			return code, nil
 		}
 		select {
 		case <-ctx.Done():

@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -79,18 +80,30 @@ func liveInstanceURLs(ctx context.Context, g Gateways) ([]string, error) {
 func unreachable(ctx context.Context, urls []string) (string, bool) {
 	client := &http.Client{Timeout: 2 * time.Second}
 	for _, base := range urls {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/healthz", nil)
-		if err != nil {
+		if _, err := statusOf(ctx, client, http.MethodGet, base+"/healthz", nil, nil); err != nil {
 			return base, true
 		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return base, true
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
 	}
 	return "", false
+}
+
+// statusOf sends one request with headers h (a credential, a content
+// type) and returns the answer's status, its body drained.
+func statusOf(ctx context.Context, c *http.Client, method, url string, body []byte, h http.Header) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }
 
 // logBackIn logs users 0..n-1 in again, so the scenarios after this one
@@ -144,20 +157,8 @@ func MeasureRevocation(ctx context.Context, d *load.Driver, n int, instances []s
 func pollUntilRejected(ctx context.Context, c *http.Client, url string, cred http.Header, since time.Time, timeout time.Duration) (time.Duration, bool) {
 	deadline := since.Add(timeout)
 	for time.Now().Before(deadline) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return 0, false
-		}
-		for k, v := range cred {
-			req.Header[k] = v
-		}
-		resp, err := c.Do(req)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusUnauthorized {
-				return time.Since(since), true
-			}
+		if code, err := statusOf(ctx, c, http.MethodGet, url, nil, cred); err == nil && code == http.StatusUnauthorized {
+			return time.Since(since), true
 		}
 		select {
 		case <-ctx.Done():
