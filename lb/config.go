@@ -165,6 +165,11 @@ type Config struct {
 	DisableFastPath bool
 	// Command builds child commands. Required when Instances > 0.
 	Command CommandFunc
+	// Front, when set, puts a front (a fault-injecting proxy) before every
+	// child instance's data address: requests and health checks go
+	// through it, the admin address stays direct (front.go). Children
+	// only: not with External.
+	Front FrontFunc
 	// ChildOutput receives the children's stdout and stderr when their
 	// command leaves them nil; nil discards.
 	ChildOutput io.Writer
@@ -244,6 +249,9 @@ func (c Config) Validate() error {
 	}
 	if c.Instances > 0 && c.Command == nil {
 		errs = append(errs, errors.New("child instances need a Command"))
+	}
+	if c.Front != nil && len(c.External) > 0 {
+		errs = append(errs, errFrontExternal)
 	}
 	needInstanceToken := false
 	for _, e := range c.External {

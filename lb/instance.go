@@ -38,10 +38,22 @@ const maxStatus = 600
 // gets a new endpoint, swapped in atomically: requests in flight keep the
 // one they read.
 type endpoint struct {
-	addr      string   // data address, host:port
+	addr      string   // data address requests go to, host:port
 	adminAddr string   // admin address, host:port; "" when unknown
 	url       *url.URL // http://addr
 	health    string   // http://addr + HealthPath
+	// listen is the child's own data address when a front stands
+	// between (addr is then the front's), else "".
+	listen string
+	front  Front // nil without one
+}
+
+// childAddr is the data address the child listens on.
+func (ep *endpoint) childAddr() string {
+	if ep.listen != "" {
+		return ep.listen
+	}
+	return ep.addr
 }
 
 func newEndpoint(addr, adminAddr, healthPath string) *endpoint {
@@ -143,8 +155,16 @@ type InstanceInfo struct {
 	// ID is the instance id: gw1..gwN for children, the "instance" of
 	// /healthz (or ext1..) for external instances.
 	ID string `json:"id"`
-	// Address is the data address (host:port) requests are proxied to.
+	// Address is the data address (host:port) requests are proxied to:
+	// the front's when one stands before the instance (Config.Front).
 	Address string `json:"address"`
+	// ListenAddress is the instance's own data address when a front
+	// stands before it (requests and health checks go through the front
+	// at Address); "" without one.
+	ListenAddress string `json:"listen_address,omitempty"`
+	// Front describes the front (its String, e.g. the latency it adds);
+	// "" without one.
+	Front string `json:"front,omitempty"`
 	// AdminAddress serves the instance's /_admin/*, /healthz and /metrics;
 	// "" for an external instance given without one.
 	AdminAddress string `json:"admin_address"`
@@ -170,21 +190,26 @@ type InstanceInfo struct {
 }
 
 func (in *instance) info() InstanceInfo {
-	var addr, admin string
+	var addr, admin, listen, front string
 	if ep := in.endpoint(); ep != nil {
-		addr, admin = ep.addr, ep.adminAddr
+		addr, admin, listen = ep.addr, ep.adminAddr, ep.listen
+		if ep.front != nil {
+			front = describeFront(ep.front)
+		}
 	}
 	return InstanceInfo{
-		ID:           in.id,
-		Address:      addr,
-		AdminAddress: admin,
-		PID:          in.pid(),
-		State:        in.stateName(),
-		Healthy:      in.healthy.Load(),
-		External:     in.external,
-		InFlight:     in.inFlight.Load(),
-		Served:       in.served.Load(),
-		Failed:       in.failed.Load(),
+		ID:            in.id,
+		Address:       addr,
+		ListenAddress: listen,
+		Front:         front,
+		AdminAddress:  admin,
+		PID:           in.pid(),
+		State:         in.stateName(),
+		Healthy:       in.healthy.Load(),
+		External:      in.external,
+		InFlight:      in.inFlight.Load(),
+		Served:        in.served.Load(),
+		Failed:        in.failed.Load(),
 	}
 }
 

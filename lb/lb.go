@@ -295,6 +295,7 @@ func (l *LB) Close() {
 		}
 		l.cancel()
 		l.wg.Wait()
+		l.closeFronts()
 		l.transport.CloseIdleConnections()
 		for _, in := range l.insts {
 			if in.fast != nil {

@@ -49,8 +49,9 @@ func (c *child) stop() bool {
 	return c.Stop(context.Background())
 }
 
-// freshEndpoint reserves a data and an admin port on loopback.
-func (l *LB) freshEndpoint() (*endpoint, error) {
+// freshEndpoint reserves a data and an admin port on loopback for child
+// id, and starts its front when the lb has one.
+func (l *LB) freshEndpoint(ctx context.Context, id string) (*endpoint, error) {
 	addr, err := proc.FreeLoopbackAddr()
 	if err != nil {
 		return nil, err
@@ -59,7 +60,7 @@ func (l *LB) freshEndpoint() (*endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newEndpoint(addr, admin, l.cfg.HealthPath), nil
+	return l.startFront(ctx, id, newEndpoint(addr, admin, l.cfg.HealthPath))
 }
 
 // launch starts a process for child instance in and waits until it
@@ -87,15 +88,23 @@ func (l *LB) launch(ctx context.Context, in *instance, sameTries int) (*child, e
 		default:
 			l.log.Warn("child not ready; starting it on other ports", "instance", in.id, "err", last)
 		}
-		ep := in.endpoint()
+		before := in.endpoint()
+		ep := before
 		if attempt >= sameTries {
-			fresh, err := l.freshEndpoint()
+			fresh, err := l.freshEndpoint(ctx, in.id)
 			if err != nil {
 				return nil, err
 			}
 			ep = fresh
 		}
 		c, err := l.startOn(ctx, in, ep)
+		switch {
+		case ep == before:
+		case err == nil:
+			l.closeFront(before) // the ports the child left
+		default:
+			l.closeFront(ep) // the ports it did not take
+		}
 		switch {
 		case err == nil:
 			return c, nil
@@ -122,7 +131,7 @@ func pause(ctx context.Context, d time.Duration) {
 // startOn starts one process of instance in on ep and, once it is ready,
 // makes it the instance's current process and ep its endpoint.
 func (l *LB) startOn(ctx context.Context, in *instance, ep *endpoint) (*child, error) {
-	spec := l.cfg.Command(Child{ID: in.id, Addr: ep.addr, AdminAddr: ep.adminAddr})
+	spec := l.cfg.Command(Child{ID: in.id, Addr: ep.childAddr(), AdminAddr: ep.adminAddr})
 	if spec.Name == "" {
 		spec.Name = in.id
 	}
@@ -152,7 +161,7 @@ func (l *LB) startOn(ctx context.Context, in *instance, ep *endpoint) (*child, e
 	in.proc = c
 	in.mu.Unlock()
 	in.ep.Store(ep)
-	l.log.Info("child started", "instance", in.id, "addr", ep.addr, "admin_addr", ep.adminAddr, "pid", c.PID())
+	l.log.Info("child started", "instance", in.id, "addr", ep.addr, "listen", ep.childAddr(), "admin_addr", ep.adminAddr, "pid", c.PID())
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()

@@ -95,6 +95,21 @@ func (p *Proxy) Addr() string { return p.proxy.Listen }
 // Upstream is the address the proxy forwards to.
 func (p *Proxy) Upstream() string { return p.upstream }
 
+// String describes the proxy: where it forwards and the conditions it
+// adds, e.g. "toxiproxy → 127.0.0.1:4000, +2ms ± 200µs".
+func (p *Proxy) String() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := "toxiproxy → " + p.upstream
+	if p.latency != 0 || p.jitter != 0 {
+		s += fmt.Sprintf(", +%s ± %s", p.latency, p.jitter)
+	}
+	if p.cut {
+		s += ", cut"
+	}
+	return s
+}
+
 // Latency returns the added round trip and jitter now in effect.
 func (p *Proxy) Latency() (rtt, jitter time.Duration) {
 	p.mu.Lock()

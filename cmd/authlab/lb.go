@@ -111,6 +111,7 @@ type lbFlags struct {
 	cfg                 lb.Config
 	listen, adminListen string
 	external            listFlag
+	front               lbFront
 	gwArgs              []string // after --: passed to every child gateway
 	adminToken          string
 	instanceAdminToken  string
@@ -170,6 +171,7 @@ func (f *lbFlags) register(fs *flag.FlagSet) {
 	fs.Var(notFlag{&c.DisableFastPath}, "fast-path", "forward requests without a body inline over the lb's own keep-alive pool (false: everything through httputil.ReverseProxy)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the lb process to this file (for bench-lb analysis)")
 	f.secretsDir = secretsDirFlag(fs)
+	f.front.register(fs.DurationVar)
 	fs.Var(&f.external, "instance-addr", "external gateway instance DATA[@ADMIN] (host:port; ADMIN serves its /_admin/exit, needed to kill it); repeatable, or comma-separated")
 }
 
@@ -189,7 +191,7 @@ func (f *lbFlags) parseInstances() error {
 		}
 		f.cfg.External = append(f.cfg.External, e)
 	}
-	return nil
+	return f.front.apply(&f.cfg)
 }
 
 // tuneRuntime applies --cpuprofile, --gomaxprocs and --gc-percent. The
@@ -305,7 +307,7 @@ func (f *lbFlags) serve(ctx context.Context, l *lb.LB, logger *slog.Logger, stdo
 	}
 	defer l.Close()
 	for _, in := range l.Instances() {
-		logger.Info("instance", "id", in.ID, "addr", in.Address, "admin_addr", in.AdminAddress, "pid", in.PID, "external", in.External)
+		logger.Info("instance", "id", in.ID, "addr", in.Address, "listen", in.ListenAddress, "front", in.Front, "admin_addr", in.AdminAddress, "pid", in.PID, "external", in.External)
 	}
 	logger.Info("lb listening", "addr", dataLn.Addr().String(), "admin_addr", adminLn.Addr().String(), "policy", f.cfg.Policy, "retry", f.cfg.Retry)
 	fmt.Fprintf(stdout, "lb listening on http://%s (admin: http://%s)\n", dataLn.Addr(), adminLn.Addr())
