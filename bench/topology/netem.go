@@ -74,3 +74,37 @@ func (t *Topology) closeRedisProxy() {
 		_ = t.RedisProxy.Close()
 	}
 }
+
+// UpstreamNet puts a fault-injecting proxy before every gateway an lb
+// forwards to: each lb is started with --upstream-latency and
+// --upstream-jitter, and itself runs one netem proxy (in-process
+// toxiproxy) per gateway it starts, routing the gateway's requests and
+// health checks through it (lb.Config.Front). The lb, not the harness,
+// holds the proxies because it alone chooses a gateway's ports, at start
+// and when a revive moves it to fresh ones: it re-points (a new proxy
+// before the new ports) in the same step, with no moment of direct
+// traffic and no protocol between two processes. The gateways' admin
+// addresses stay direct: kill, heap readings and the revocation polls
+// measure the gateways, not the link.
+type UpstreamNet struct {
+	// Latency is the round trip added to every lb↔gateway exchange (on
+	// the replies); Jitter is ± on it (uniform).
+	Latency, Jitter time.Duration
+}
+
+// validate checks n (nil: no proxy).
+func (n *UpstreamNet) validate() error {
+	if n != nil && (n.Latency < 0 || n.Jitter < 0) {
+		return fmt.Errorf("topology: upstream (lb↔gateway) latency and jitter must be ≥ 0, got %s ± %s", n.Latency, n.Jitter)
+	}
+	return nil
+}
+
+// lbArgs are the lb flags that ask for the proxies (none when n is nil or
+// adds nothing).
+func (n *UpstreamNet) lbArgs() []string {
+	if n == nil || (n.Latency == 0 && n.Jitter == 0) {
+		return nil
+	}
+	return []string{"--upstream-latency", n.Latency.String(), "--upstream-jitter", n.Jitter.String()}
+}

@@ -46,6 +46,9 @@ type PoolsConfig struct {
 	BcryptCost int
 	// RedisURL, when set, is an external Redis (not started, not stopped).
 	RedisURL string
+	// UpstreamNet, when set, puts a fault-injecting proxy before every
+	// gateway of every pool (each pool's lb runs its own; netem.go).
+	UpstreamNet *UpstreamNet
 	// LogLevel of every child (default warn).
 	LogLevel string
 	// Output receives the children's stdout and stderr (default discarded).
@@ -92,7 +95,7 @@ func (c *PoolsConfig) Validate() error {
 	if c.BcryptCost == 0 {
 		c.BcryptCost = 4
 	}
-	return nil
+	return c.UpstreamNet.validate()
 }
 
 // Pools is a running Redis + auth + backend and one lb with its gateways
@@ -170,7 +173,7 @@ func StartPools(ctx context.Context, cfg PoolsConfig) (ps *Pools, err error) {
 // them all.
 func (ps *Pools) startPool(ctx context.Context, spec PoolSpec) (*Pool, error) {
 	_, data, admin, err := ps.procs.StartLB(ctx, LB{
-		Name: "lb-" + spec.Name, Policy: spec.Policy, Instances: spec.Instances,
+		Name: "lb-" + spec.Name, Policy: spec.Policy, Instances: spec.Instances, Args: ps.cfg.UpstreamNet.lbArgs(),
 		Gateways: Gateways{Strategy: spec.Strategy, AuthURL: ps.AuthURL, BackendURL: ps.BackendURL,
 			RedisURL: ps.RedisURL, Args: spec.GatewayArgs},
 	})

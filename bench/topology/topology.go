@@ -54,6 +54,9 @@ type Config struct {
 	// RedisNet, when set, puts a fault-injecting proxy between the
 	// gateways and a single Redis (netem.go).
 	RedisNet *RedisNet
+	// UpstreamNet, when set, puts a fault-injecting proxy before every
+	// gateway the lb forwards to (netem.go); independent of RedisNet.
+	UpstreamNet *UpstreamNet
 	// LBListen is the lb's data address (default a free loopback port).
 	LBListen string
 	// LBAdminListen is the lb's admin address: /_lb/*, /metrics (default
@@ -98,6 +101,9 @@ func (c *Config) Validate() error {
 		c.BcryptCost = 4
 	}
 	if err := c.validRedisDeployment(); err != nil {
+		return err
+	}
+	if err := c.UpstreamNet.validate(); err != nil {
 		return err
 	}
 	return c.validRedisNet()
@@ -214,7 +220,7 @@ func (t *Topology) startRedis(ctx context.Context) error {
 func (t *Topology) startLB(ctx context.Context) error {
 	_, data, admin, err := t.procs.StartLB(ctx, LB{
 		Listen: t.cfg.LBListen, AdminListen: t.cfg.LBAdminListen, Policy: t.cfg.Policy,
-		Instances: t.cfg.Instances, Args: t.cfg.LBArgs,
+		Instances: t.cfg.Instances, Args: append(slices.Clone(t.cfg.LBArgs), t.cfg.UpstreamNet.lbArgs()...),
 		Gateways: Gateways{Strategy: t.cfg.Strategy, AuthURL: t.AuthURL, BackendURL: t.BackendURL,
 			RedisURL: t.redisURLForGateways(), Args: t.cfg.GatewayArgs},
 	})

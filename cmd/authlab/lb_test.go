@@ -228,6 +228,10 @@ func TestRunLBTokenErrors(t *testing.T) {
 			"--admin-token", "same-token-0123456789", "--instance-admin-token", "same-token-0123456789"}, "must differ"},
 		{"bad external", []string{"--instances", "0", "--instance-addr", "nope"}, "--instance-addr"},
 		{"lb sets --admin-listen", []string{"--", "--admin-listen", "127.0.0.1:9"}, "--admin-listen"},
+		{"negative upstream latency", []string{"--upstream-latency", "-1ms"}, "must be ≥ 0"},
+		{"negative upstream jitter", []string{"--upstream-latency", "1ms", "--upstream-jitter", "-5us"}, "must be ≥ 0"},
+		{"upstream latency before an external instance", []string{"--instances", "0", "--instance-addr", "127.0.0.1:1",
+			"--upstream-latency", "2ms"}, "not to --instance-addr"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
