@@ -20,3 +20,13 @@ func (c *Config) redisNet() *topology.RedisNet {
 	}
 	return nil
 }
+
+// upstreamNet is the proxy each lb puts before its gateways when an
+// upstream latency or jitter is asked for (negative values reach
+// topology.Config.Validate, which refuses them). Nil: no proxy.
+func (c *Config) upstreamNet() *topology.UpstreamNet {
+	if c.UpstreamLatency == 0 && c.UpstreamJitter == 0 {
+		return nil
+	}
+	return &topology.UpstreamNet{Latency: c.UpstreamLatency, Jitter: c.UpstreamJitter}
+}

@@ -5,6 +5,7 @@ import (
 	"github.com/authlab/authlab/internal/redisx/redisserver"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,6 +35,40 @@ func TestRedisNetConfig(t *testing.T) {
 				t.Fatalf("redisNet() = %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestUpstreamNetConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want *topology.UpstreamNet
+	}{
+		{"nothing asked", Config{RedisLatency: time.Millisecond}, nil},
+		{"latency asked", Config{UpstreamLatency: 2 * time.Millisecond, UpstreamJitter: 200 * time.Microsecond},
+			&topology.UpstreamNet{Latency: 2 * time.Millisecond, Jitter: 200 * time.Microsecond}},
+		{"negative: passed on (the topology refuses it)", Config{UpstreamLatency: -time.Millisecond},
+			&topology.UpstreamNet{Latency: -time.Millisecond}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.cfg.upstreamNet()
+			if (got == nil) != (tc.want == nil) || (got != nil && *got != *tc.want) {
+				t.Fatalf("upstreamNet() = %+v, want %+v", got, tc.want)
+			}
+			if rn := tc.cfg.topologyConfig(nil).RedisNet; tc.cfg.RedisLatency == 0 && rn != nil {
+				t.Errorf("an upstream latency gave the gateways a Redis proxy %+v: the two are independent", rn)
+			}
+		})
+	}
+}
+
+// TestRunTargetRefusesUpstreamLatency: the proxies stand before gateways
+// the harness's lb starts; a target's are its own.
+func TestRunTargetRefusesUpstreamLatency(t *testing.T) {
+	_, _, err := RunTarget(context.Background(), Config{Strategy: "jwt", UpstreamLatency: time.Millisecond}, TargetConfig{Password: "x"})
+	if err == nil || !strings.Contains(err.Error(), "upstream latency") {
+		t.Fatalf("RunTarget with an upstream latency: %v, want a refusal", err)
 	}
 }
 

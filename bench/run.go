@@ -81,6 +81,10 @@ type Config struct {
 	// the round trips the redis-rtt scenario sweeps (netconfig.go).
 	RedisLatency, RedisJitter time.Duration
 	RedisRTTSteps             []time.Duration
+	// UpstreamLatency (± UpstreamJitter) is added to every lb↔gateway
+	// round trip by a proxy the lb runs before each gateway it starts
+	// (topology.UpstreamNet; netconfig.go). Independent of RedisLatency.
+	UpstreamLatency, UpstreamJitter time.Duration
 	// Flags are recorded in the report as given.
 	Flags map[string]string
 	// Progress receives the live progress line; Terminal says whether it is
@@ -151,7 +155,7 @@ func (c *Config) topologyConfig(output io.Writer) topology.Config {
 		Exe: c.Exe, Strategy: c.Strategy, Instances: c.Instances, Policy: c.Policy,
 		SeedUsers: c.Users, BcryptCost: c.BcryptCost, RedisURL: c.RedisURL, RedisDeployment: c.RedisDeployment,
 		GatewayArgs: c.GatewayArgs, Output: output, Logger: c.Logger,
-		LBArgs: c.lbArgs(), RedisNet: c.redisNet(),
+		LBArgs: c.lbArgs(), RedisNet: c.redisNet(), UpstreamNet: c.upstreamNet(),
 	}
 }
 
@@ -240,7 +244,7 @@ func newReport(ctx context.Context, cfg Config, runID string, started time.Time)
 			Strategy: cfg.Strategy, Policy: cfg.Policy, Instances: cfg.Instances, Users: cfg.Users,
 			Rate: cfg.Rate, DurationS: cfg.Duration.Seconds(), Scenarios: cfg.Scenarios,
 			BcryptCost: cfg.BcryptCost, Path: cfg.Path, CapacityP99Ms: float64(cfg.CapacityP99) / 1e6, Flags: cfg.Flags,
-			Batch: cfg.Batch,
+			Batch: cfg.Batch, Network: report.NetworkOf(cfg.UpstreamLatency, cfg.UpstreamJitter, cfg.RedisLatency, cfg.RedisJitter),
 		},
 		Environment: CaptureEnvironment(ctx),
 	}

@@ -28,6 +28,9 @@ type TargetConfig struct {
 // gateway killed and started again, cut off from Redis and reconnected).
 // cfg.Instances and cfg.Policy are read from the deployment's lb.
 func RunTarget(ctx context.Context, cfg Config, tc TargetConfig) (*report.Report, string, error) {
+	if cfg.UpstreamLatency != 0 || cfg.UpstreamJitter != 0 {
+		return nil, "", errors.New("upstream latency/jitter needs the lb the harness starts (its proxies stand before the gateways that lb starts); a target's lb and gateways are its own")
+	}
 	if tc.Password == "" {
 		return nil, "", errors.New("the target's seeded-user password is missing (AUTHLAB_SEED_PASSWORD)")
 	}

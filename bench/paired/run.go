@@ -64,6 +64,10 @@ type Config struct {
 	Exe string
 	// RedisURL, when set, is an external Redis.
 	RedisURL string
+	// UpstreamLatency (± UpstreamJitter) is added to every lb↔gateway
+	// round trip of every pool (topology.UpstreamNet), so all pools pay
+	// it alike.
+	UpstreamLatency, UpstreamJitter time.Duration
 	// Seed of the interleaving and the bootstrap (default: from the clock,
 	// recorded).
 	Seed uint64
@@ -119,6 +123,10 @@ func (c *Config) Validate() error {
 	}
 	if c.BcryptCost == 0 {
 		c.BcryptCost = 4
+	}
+	pools := c.poolsConfig(nil, nil) // its own checks (upstream latency) before any round
+	if err := pools.Validate(); err != nil {
+		return err
 	}
 	if c.Path == "" {
 		c.Path = load.DefaultPath
@@ -220,6 +228,7 @@ func newRun(ctx context.Context, cfg Config, runID string, started time.Time, sp
 			Instances: cfg.Instances, BcryptCost: cfg.BcryptCost, Path: cfg.Path,
 			Interleave: "one constant-rate attack over every pool in shuffled blocks: each block of one request per pool, in random order",
 			Seed:       cfg.Seed, Resamples: cfg.Resamples, Level: 0.95, MinNoiseFloor: cfg.MinNoiseFloor, Flags: cfg.Flags,
+			Network: report.NetworkOf(cfg.UpstreamLatency, cfg.UpstreamJitter, 0, 0),
 		},
 		Environment: bench.CaptureEnvironment(ctx),
 		ControlPool: specs[0].Name, AAPool: specs[1].Name,
@@ -236,10 +245,7 @@ func runRound(ctx context.Context, cfg Config, n int, specs []topology.PoolSpec,
 	progress *load.Progress, run *report.PairedRun) (report.PairedRound, error) {
 	fmt.Fprintf(logf, "=== round %d ===\n", n)
 	round := report.PairedRound{Round: n, StartedAt: time.Now().UTC()}
-	ps, err := topology.StartPools(ctx, topology.PoolsConfig{
-		Exe: cfg.Exe, Pools: specs, SeedUsers: cfg.Users, BcryptCost: cfg.BcryptCost, RedisURL: cfg.RedisURL,
-		Output: logf, Logger: cfg.Logger,
-	})
+	ps, err := topology.StartPools(ctx, cfg.poolsConfig(specs, logf))
 	if err != nil {
 		return round, fmt.Errorf("start pools: %w", err)
 	}
@@ -327,4 +333,20 @@ func makeRunDir(root string, started time.Time) (runID, dir string, err error) {
 		return "", "", fmt.Errorf("create %s: %w", dir, err)
 	}
 	return runID, dir, nil
+}
+
+// poolsConfig is the topology of one round: specs (default c.Pools()),
+// the children's output to logf.
+func (c *Config) poolsConfig(specs []topology.PoolSpec, logf io.Writer) topology.PoolsConfig {
+	if specs == nil {
+		specs = c.Pools()
+	}
+	pc := topology.PoolsConfig{
+		Exe: c.Exe, Pools: specs, SeedUsers: c.Users, BcryptCost: c.BcryptCost, RedisURL: c.RedisURL,
+		Output: logf, Logger: c.Logger,
+	}
+	if c.UpstreamLatency != 0 || c.UpstreamJitter != 0 {
+		pc.UpstreamNet = &topology.UpstreamNet{Latency: c.UpstreamLatency, Jitter: c.UpstreamJitter}
+	}
+	return pc
 }

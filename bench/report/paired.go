@@ -66,11 +66,14 @@ type PairedSettings struct {
 	// Interleave says how requests are spread over the pools.
 	Interleave string `json:"interleave"`
 	// Seed of the interleaving and of the bootstrap (recomputable).
-	Seed          uint64            `json:"seed"`
-	Resamples     int               `json:"bootstrap_resamples"`
-	Level         float64           `json:"confidence_level"`
-	MinNoiseFloor float64           `json:"min_noise_floor"`
-	Flags         map[string]string `json:"flags,omitempty"`
+	Seed          uint64  `json:"seed"`
+	Resamples     int     `json:"bootstrap_resamples"`
+	Level         float64 `json:"confidence_level"`
+	MinNoiseFloor float64 `json:"min_noise_floor"`
+	// Network is the latency added to every pool's lb↔gateway link; nil
+	// when none was.
+	Network *Network          `json:"network,omitempty"`
+	Flags   map[string]string `json:"flags,omitempty"`
 }
 
 // PoolInfo describes one pool.

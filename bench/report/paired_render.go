@@ -155,6 +155,7 @@ func RenderPaired(w io.Writer, run *PairedRun) error {
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %d |\n", p.Pool, p.Strategy, p.Policy, p.Instances)
 	}
 	b.WriteString("\n")
+	renderNetwork(&b, st.Network)
 	if len(st.Flags) > 0 {
 		keys := slices.Sorted(maps.Keys(st.Flags))
 		parts := make([]string, len(keys))

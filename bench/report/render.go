@@ -59,6 +59,7 @@ func renderSettings(b *strings.Builder, st Settings) {
 	fmt.Fprintf(b, "| %s | %s | %d | %d | %s | %ss | %s | %d | `%s` |\n\n",
 		st.Strategy, st.Policy, st.Instances, st.Users, num(st.Rate), num(st.DurationS),
 		strings.Join(st.Scenarios, ", "), st.BcryptCost, st.Path)
+	renderNetwork(b, st.Network)
 	if len(st.Flags) == 0 {
 		return
 	}

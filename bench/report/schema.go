@@ -122,6 +122,9 @@ type Settings struct {
 	// Target is the deployment measured when the harness did not start it
 	// (bench --target); empty for a topology on loopback.
 	Target string `json:"target,omitempty"`
+	// Network is the latency added to the lb↔gateway and gateway↔Redis
+	// links; nil when none was.
+	Network *Network `json:"network,omitempty"`
 	// Flags is every flag of the bench command with its effective value.
 	Flags map[string]string `json:"flags"`
 }

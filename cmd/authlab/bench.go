@@ -102,6 +102,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if set["seed"] {
 			pc.Seed = extras.seed // else from the clock (recorded)
 		}
+		netFlags.applyPaired(&pc)
 		if set["user-skew"] {
 			return errors.New("--user-skew applies to one strategy; the paired comparison gives every user of a pool an equal share")
 		}
@@ -141,7 +142,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		r, dir, err = bench.Run(ctx, cfg)
 	} else {
 		if err := refuseSet(set, "with --target (the deployment is not started here: its Redis, gateways, policy and lb are its own)",
-			"redis", "redis-url", "redis-latency", "redis-jitter", "gateway-args", "bcrypt-cost", "policy", "instances",
+			"redis", "redis-url", "redis-latency", "redis-jitter", "upstream-latency", "upstream-jitter", "gateway-args", "bcrypt-cost", "policy", "instances",
 			"kill-mode", "freeze-for"); err != nil {
 			return err
 		}

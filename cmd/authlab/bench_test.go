@@ -44,6 +44,31 @@ func TestBenchFlagsSingleVersusPaired(t *testing.T) {
 	}
 }
 
+// TestBenchUpstreamLatencyErrors: a negative upstream latency or jitter
+// (single or paired run) and upstream latency against a --target are
+// refused with a message and exit status 1, before anything starts.
+func TestBenchUpstreamLatencyErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"negative latency", []string{"--strategy", "jwt", "--upstream-latency", "-1ms"}, "must be ≥ 0"},
+		{"negative jitter, paired", []string{"--strategy", "none,jwt", "--upstream-jitter", "-200us"}, "must be ≥ 0"},
+		{"with --target", []string{"--strategy", "jwt", "--target", "http://127.0.0.1:1", "--upstream-latency", "2ms"},
+			"--upstream-latency does not apply with --target"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			code := run(append([]string{"bench", "--out", t.TempDir()}, tc.args...), io.Discard, &stderr)
+			if code == 0 || !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("exit %d, stderr %q: want non-zero and %q", code, stderr.String(), tc.want)
+			}
+		})
+	}
+}
+
 func TestBenchListScenarios(t *testing.T) {
 	var out bytes.Buffer
 	if err := runBench(context.Background(), []string{"--list-scenarios"}, &out, io.Discard); err != nil {

@@ -7,16 +7,19 @@ import (
 	"time"
 
 	"github.com/authlab/authlab/bench"
+	"github.com/authlab/authlab/bench/paired"
 )
 
 // benchNet are bench's network-condition flags: a proxy between the
-// gateways and a single Redis that adds latency (and jitter), and the
-// round trips the redis-rtt scenario sweeps. (A proxy between the lb and
-// the gateways, --upstream-latency, is not built: the lb starts and
-// addresses its gateways itself.)
+// gateways and a single Redis that adds latency (and jitter), the round
+// trips the redis-rtt scenario sweeps, and a proxy before every gateway
+// the lb forwards to (run by the lb, which starts and addresses its
+// gateways itself: `authlab lb --upstream-latency`). The two proxies are
+// independent.
 type benchNet struct {
-	latency, jitter time.Duration
-	rttSteps        []time.Duration
+	latency, jitter                 time.Duration
+	rttSteps                        []time.Duration
+	upstreamLatency, upstreamJitter time.Duration
 }
 
 // registerBenchNet defines the flags on fs; apply copies their values
@@ -30,12 +33,21 @@ func registerBenchNet(fs *flag.FlagSet) *benchNet {
 		n.rttSteps = steps
 		return err
 	})
+	fs.DurationVar(&n.upstreamLatency, "upstream-latency", 0, "round trip added to every lb↔gateway exchange (requests and health checks) by an in-process toxiproxy the lb runs before each gateway, delaying the gateway's replies (e.g. 2ms; also in a paired run, every pool alike; not with --target)")
+	fs.DurationVar(&n.upstreamJitter, "upstream-jitter", 0, "± on --upstream-latency's round trip (uniform; e.g. 200us)")
 	return n
 }
 
 // apply copies the parsed flags into cfg.
 func (n *benchNet) apply(cfg *bench.Config) {
 	cfg.RedisLatency, cfg.RedisJitter, cfg.RedisRTTSteps = n.latency, n.jitter, n.rttSteps
+	cfg.UpstreamLatency, cfg.UpstreamJitter = n.upstreamLatency, n.upstreamJitter
+}
+
+// applyPaired copies the flags a paired run takes (the upstream proxy:
+// the Redis ones are refused there) into cfg.
+func (n *benchNet) applyPaired(cfg *paired.Config) {
+	cfg.UpstreamLatency, cfg.UpstreamJitter = n.upstreamLatency, n.upstreamJitter
 }
 
 // parseDurations parses a comma-separated list of durations ≥ 0.
