@@ -56,7 +56,10 @@ func (Revocation) Run(ctx context.Context, env *Env) (report.Scenario, error) {
 	}}, nil
 }
 
-// liveInstanceURLs returns the base URLs of the gateways that are up.
+// liveInstanceURLs returns the base URLs of the gateways that are up:
+// their own data addresses, past the proxy the lb may route them through
+// (--upstream-latency), so that the lag measured is the gateway's, not
+// the link's.
 func liveInstanceURLs(ctx context.Context, g Gateways) ([]string, error) {
 	insts, err := g.Instances(ctx)
 	if err != nil {
@@ -66,6 +69,9 @@ func liveInstanceURLs(ctx context.Context, g Gateways) ([]string, error) {
 	for _, in := range insts {
 		if in.State == lb.StateUp || in.State == "" {
 			a := in.Address
+			if in.ListenAddress != "" {
+				a = in.ListenAddress
+			}
 			if !strings.Contains(a, "://") {
 				a = "http://" + a
 			}
