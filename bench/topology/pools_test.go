@@ -16,7 +16,8 @@ import (
 
 // TestStartPools starts three pools over fake children: one lb each, named
 // after its pool, with its strategy's policy and its own gateways, all
-// sharing one auth, one backend and one Redis; Close stops them all.
+// sharing one auth, one backend and one Redis, every lb with the
+// upstream proxies asked for; Close stops them all.
 func TestStartPools(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "starts.jsonl")
 	t.Setenv(fakeProcEnv, "1")
@@ -32,7 +33,8 @@ func TestStartPools(t *testing.T) {
 			{Name: "none-b", Strategy: "none", Instances: 1},
 			{Name: "sticky", Strategy: "sticky", Instances: 2},
 		},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		UpstreamNet: &UpstreamNet{Latency: 2 * time.Millisecond},
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatalf("StartPools: %v", err)
@@ -70,6 +72,9 @@ func TestStartPools(t *testing.T) {
 		lbs = append(lbs, args)
 		if s.Env["AUTHLAB_REDIS_URL"] != redisURL || !strings.Contains(args, "--auth-url "+ps.AuthURL) {
 			t.Errorf("lb %s does not share the services", args)
+		}
+		if lbOwn, _, _ := strings.Cut(args, " -- "); !strings.Contains(lbOwn, "--upstream-latency 2ms --upstream-jitter 0s") {
+			t.Errorf("lb %s: every pool's lb must put its upstream proxies before its gateways", args)
 		}
 	}
 	if count["auth"] != 1 || count["backend"] != 1 || len(lbs) != 3 {
