@@ -17,18 +17,18 @@ type background struct {
 // busy reports whether u should sit this request out at now: it is logging
 // in again, or its token has expired and its refresh is under way.
 func (u *user) busy(now time.Time) bool {
-	return u.relogging || (u.refreshing && !now.Before(u.expires))
+	return u.relogging || u.cycling || (u.refreshing && !now.Before(u.expires))
 }
 
 // refreshAhead starts the refresh of user idx's access token when
-// Config.RefreshAhead is on and the token expires within that margin of
+// refresh-ahead is on (Config.RefreshAhead, or the phase's) and the token expires within that margin of
 // now: once per credential generation, not while another refresh or a
 // re-login runs. Called with d.mu held, from the targeter.
 func (d *Driver) refreshAhead(idx int, now time.Time) {
 	u := d.users[idx]
-	margin := d.cfg.RefreshAhead
+	margin := d.margin
 	if margin <= 0 || d.bg == nil || u.refresh == "" || u.expires.IsZero() ||
-		u.refreshing || u.relogging || u.refreshFailedGen == u.gen || u.expires.Sub(now) > margin {
+		u.refreshing || u.relogging || u.cycling || u.refreshFailedGen == u.gen || u.expires.Sub(now) > margin {
 		return
 	}
 	u.refreshing = true
@@ -65,8 +65,9 @@ func (d *Driver) refresh(ctx context.Context, idx, gen int, rt string, h http.He
 	if pr != nil {
 		pr.Refreshes = append(pr.Refreshes, lat)
 	}
-	if u.gen != gen {
-		return
+	if u.gen != gen || u.cycling {
+		return // logged in again, or logging out: the pair is not wanted
 	}
 	u.install(cred)
+	u.fromRefresh = true
 }

@@ -22,6 +22,7 @@ import (
 // credential are not counted as a second loss.
 type user struct {
 	name      string
+	password  string // "" for Config.Password (an extra user's own otherwise)
 	cookies   map[string]string
 	bearer    string
 	refresh   string // refresh token of token strategies
@@ -36,6 +37,12 @@ type user struct {
 	expires          time.Time
 	refreshing       bool
 	refreshFailedGen int
+	// fromRefresh: the current credential came from a refresh, not a
+	// login. cycling: a logout-then-login cycle (Route.Logout) runs, whose
+	// logout was of generation loggedOutGen.
+	fromRefresh  bool
+	cycling      bool
+	loggedOutGen int
 }
 
 // install makes cred u's credential: its cookies, token, refresh token,
@@ -52,6 +59,7 @@ func (u *user) install(cred Credential) {
 	}
 	u.loggedIn = true
 	u.gen++
+	u.fromRefresh = false
 }
 
 // headers returns the credential headers of u and their size in bytes

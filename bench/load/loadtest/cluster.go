@@ -19,6 +19,13 @@ import (
 // Password is the password every user of a Cluster logs in with.
 const Password = "pw"
 
+// AdminUser alone may GET AdminPath (others get 403); /api/me and
+// /api/orders are every logged-in user's.
+const (
+	AdminUser = "admin"
+	AdminPath = "/api/admin/stats"
+)
+
 // Cluster stands in for the lb and its gateways: cookie mode keeps
 // sessions in each instance's memory behind a pin cookie (like sticky);
 // bearer mode accepts a token on every instance (like jwt). Tokens are
@@ -198,16 +205,23 @@ func (c *Cluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		delete(c.refreshes, body.RefreshToken)
 		c.refreshed++
 		c.issue(w, user)
-	case "/api/me":
+	case "/api/me", "/api/orders", AdminPath:
 		user, ok := c.auth(in, r)
 		if !ok {
 			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		if r.URL.Path == AdminPath && user != AdminUser {
+			w.WriteHeader(http.StatusForbidden)
 			return
 		}
 		fmt.Fprintf(w, `{"user":%q}`, user)
 	case "/auth/logout":
 		if ck, err := r.Cookie("authlab_session"); err == nil {
 			delete(in.sessions, ck.Value)
+		}
+		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && c.tokens != nil {
+			delete(c.tokens, tok)
 		}
 		w.WriteHeader(http.StatusNoContent)
 	default:
