@@ -63,7 +63,8 @@ type Config struct {
 	// a refresh token and a known expiry (the refreshable strategies, jwt);
 	// 0 (the default) is off: tokens expire and the next request gets a
 	// 401, counted as a session lost. A failed refresh is counted and not
-	// retried for that credential.
+	// retried for that credential. A token is never refreshed before half
+	// its lifetime, whatever the margin.
 	RefreshAhead time.Duration
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
@@ -430,7 +431,11 @@ func (d *Driver) target(t *vegeta.Target) error {
 	frag := "#" + strconv.Itoa(idx) + "." + strconv.Itoa(u.gen) + "." + strconv.Itoa(route) + "." + strconv.Itoa(b2i(u.fromRefresh))
 	t.Method, t.Header, t.Body = http.MethodGet, h, nil
 	if r.Logout {
-		u.cycling, u.loggedOutGen = true, u.gen
+		u.cycling = true
+		if u.loggedOut == nil {
+			u.loggedOut = map[int]bool{}
+		}
+		u.loggedOut[u.gen] = true
 		h.Set("Content-Type", "application/json")
 		t.Method, t.Body, t.URL = http.MethodPost, []byte("{}"), d.cfg.BaseURL+"/auth/logout"+frag
 		return nil
@@ -509,7 +514,7 @@ func (d *Driver) observe(ctx context.Context, wg *sync.WaitGroup, r *vegeta.Resu
 	u := d.users[idx]
 	// A credential its user logged out (a Logout route) is no session
 	// lost when rejected: it was given up.
-	cls := Classify(int(r.Code), inst, u.loggedIn && u.loggedOutGen != gen)
+	cls := Classify(int(r.Code), inst, u.loggedIn && !u.loggedOut[gen])
 	rec := Record{At: tm.Intended, Sent: tm.Sent, SendLag: tm.Lag, Latency: tm.Latency, Code: r.Code, Class: cls, User: idx,
 		Instance: inst, Route: f.route, Refreshed: f.refreshed}
 	pr.Records = append(pr.Records, rec)

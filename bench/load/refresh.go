@@ -21,12 +21,15 @@ func (u *user) busy(now time.Time) bool {
 }
 
 // refreshAhead starts the refresh of user idx's access token when
-// refresh-ahead is on (Config.RefreshAhead, or the phase's) and the token expires within that margin of
-// now: once per credential generation, not while another refresh or a
+// refresh-ahead is on (Config.RefreshAhead, or the phase's) and the token
+// expires within that margin of now (or within half its lifetime, when
+// that is shorter): once per credential generation, not while another refresh or a
 // re-login runs. Called with d.mu held, from the targeter.
 func (d *Driver) refreshAhead(idx int, now time.Time) {
 	u := d.users[idx]
-	margin := d.margin
+	// Never before half the token's lifetime: a margin longer than the
+	// lifetime would otherwise refresh at every request.
+	margin := min(d.margin, u.expires.Sub(u.issued)/2)
 	if margin <= 0 || d.bg == nil || u.refresh == "" || u.expires.IsZero() ||
 		u.refreshing || u.relogging || u.cycling || u.refreshFailedGen == u.gen || u.expires.Sub(now) > margin {
 		return

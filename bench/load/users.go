@@ -35,14 +35,16 @@ type user struct {
 	// runs, and refreshFailedGen is the credential generation whose
 	// refresh failed (not retried: its next 401 leads to a re-login).
 	expires          time.Time
+	issued           time.Time // when the current credential was installed
 	refreshing       bool
 	refreshFailedGen int
 	// fromRefresh: the current credential came from a refresh, not a
-	// login. cycling: a logout-then-login cycle (Route.Logout) runs, whose
-	// logout was of generation loggedOutGen.
-	fromRefresh  bool
-	cycling      bool
-	loggedOutGen int
+	// login. cycling: a logout-then-login cycle (Route.Logout) runs.
+	// loggedOut holds the credential generations the user logged out
+	// (answers to them may still be in flight; nil until the first).
+	fromRefresh bool
+	cycling     bool
+	loggedOut   map[int]bool
 }
 
 // install makes cred u's credential: its cookies, token, refresh token,
@@ -53,7 +55,7 @@ func (u *user) install(cred Credential) {
 		u.bearer = cred.Bearer
 	}
 	u.refresh = cred.Refresh
-	u.expires = cred.ExpiresAt
+	u.expires, u.issued = cred.ExpiresAt, time.Now()
 	if cred.Instance != "" {
 		u.instance = cred.Instance
 	}

@@ -378,6 +378,7 @@ func renderFindings(b *strings.Builder, s *Scenario, policy string) {
 		renderPartition(b, p)
 	}
 	renderNetConditions(b, s)
+	renderMixed(b, s)
 	if v := s.Revocation; v != nil {
 		fmt.Fprintf(b, "**Revocation.** %d users logged out, polled on %d instances directly (%d pairs, timeout %s s): lag %s; %d pairs still accepted the credential at the timeout.\n\n",
 			v.Sampled, v.Instances, v.Pairs, num(v.TimeoutS), lagText(v.Lag), v.NotRevoked)

@@ -405,6 +405,8 @@ type Scenario struct {
 	// RedisRTT and RedisHang: the network-condition scenarios (redisrtt.go).
 	RedisRTT  *RedisRTT  `json:"redis_rtt,omitempty"`
 	RedisHang *RedisHang `json:"redis_hang,omitempty"`
+	// Mixed: the mixed scenario's per-route results (mixed.go).
+	Mixed *Mixed `json:"mixed,omitempty"`
 	// Hops is where the answered requests' time went, hop by hop (from
 	// Server-Timing); nil when no response carried it.
 	Hops *Hops `json:"hops,omitempty"`
