@@ -420,7 +420,9 @@ func (d *Driver) target(t *vegeta.Target) error {
 	}
 	if idx < 0 {
 		idx = d.drawUser(now)
-		if r.Logout && d.users[idx].busy(now) {
+		// A client does one auth call at a time: no logout while its
+		// refresh runs (it would revoke the family under the refresh).
+		if r.Logout && (d.users[idx].busy(now) || d.users[idx].refreshing) {
 			route, r = 0, d.mix.routes[0]
 		}
 	}

@@ -29,7 +29,8 @@ type Route struct {
 	// is busy (logging in again, or waiting for the refresh of an expired
 	// token) the request goes to route 0 instead.
 	User int
-	// Logout makes the request POST /auth/logout by the drawn user, who
+	// Logout makes the request POST /auth/logout by the drawn user (route
+	// 0 instead while that user's refresh runs), who
 	// then drops its credential whatever the answer and logs in again in
 	// the background: a logout-then-login cycle, counted apart from
 	// re-logins. A 401 to one of its requests sent before the logout is
