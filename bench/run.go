@@ -76,6 +76,11 @@ type Config struct {
 	Batch string
 	// Failover: kill modes, lb retry settings, freeze length.
 	Failover scenario.FailoverConfig
+	// MixedLogoutShare and MixedRefreshAhead: the mixed scenario's share
+	// of logout-then-login cycles and refresh-ahead margin (defaults in
+	// scenario.Config).
+	MixedLogoutShare  float64
+	MixedRefreshAhead time.Duration
 	// RedisLatency (± RedisJitter) is added to every gateway↔Redis round
 	// trip by an in-process proxy (single Redis only); RedisRTTSteps are
 	// the round trips the redis-rtt scenario sweeps (netconfig.go).
@@ -112,6 +117,7 @@ func (c *Config) Validate() error {
 	c.CapacityP99, c.CapacityStep, c.CapacityBudget = sc.CapacityP99, sc.CapacityStep, sc.CapacityBudget
 	c.CostRates, c.CostWindow = sc.CostRates, sc.CostWindow
 	c.Failover = sc.Failover
+	c.MixedLogoutShare, c.MixedRefreshAhead = sc.MixedLogoutShare, sc.MixedRefreshAhead
 	lc := c.loadConfig("http://127.0.0.1", "")
 	if err := lc.Validate(); err != nil {
 		return err
@@ -143,6 +149,7 @@ func (c *Config) scenarioConfig() scenario.Config {
 		CapacityP99: c.CapacityP99, CapacityStep: c.CapacityStep, CapacityBudget: c.CapacityBudget,
 		CostRates: c.CostRates, CostWindow: c.CostWindow,
 		Failover: c.Failover, RedisRTTSteps: c.RedisRTTSteps,
+		MixedLogoutShare: c.MixedLogoutShare, MixedRefreshAhead: c.MixedRefreshAhead,
 	}
 }
 
@@ -257,7 +264,8 @@ func logInAndRunScenarios(ctx context.Context, cfg Config, topo *topology.Topolo
 	if err != nil {
 		return err
 	}
-	env := &scenario.Env{Config: cfg.scenarioConfig(), Driver: d, Gateways: topo, RedisURL: topo.RedisURL, Progress: progress}
+	env := &scenario.Env{Config: cfg.scenarioConfig(), Driver: d, Gateways: topo, RedisURL: topo.RedisURL, Progress: progress,
+		AdminUser: topo.AdminUser, AdminPassword: topo.AdminPassword}
 	if topo.Redis != nil {
 		env.Redis = topo.Redis
 	}

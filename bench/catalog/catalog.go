@@ -51,6 +51,14 @@ func Rank(name string) int {
 // (one a logout can revoke): every strategy but the control group.
 func HasCredential(strategy string) bool { return Known(strategy) && !IsControl(strategy) }
 
+// Refreshable reports whether a strategy hands out refresh tokens its
+// users exchange for a new access token at POST /auth/refresh (its
+// descriptor's Refreshable trait).
+func Refreshable(strategy string) bool {
+	d, ok := Describe(strategy)
+	return ok && d.Traits.Refreshable
+}
+
 // KeepsSessionsInInstance reports whether a strategy's sessions live in
 // one gateway's memory, so they die with it and need a sticky lb.
 func KeepsSessionsInInstance(strategy string) bool { return strategycatalog.NeedsStickyLB(strategy) }

@@ -35,8 +35,11 @@ func TestFactsFollowTheCatalogue(t *testing.T) {
 		if IsControl(d.Name) != d.Control {
 			t.Errorf("IsControl(%s) wrong", d.Name)
 		}
+		if Refreshable(d.Name) != d.Traits.Refreshable {
+			t.Errorf("Refreshable(%s) = %v, trait says %v", d.Name, Refreshable(d.Name), d.Traits.Refreshable)
+		}
 	}
-	if Known("kerberos") || Rank("kerberos") != len(all) || HasCredential("kerberos") || Transport("kerberos") != "" {
+	if Known("kerberos") || Rank("kerberos") != len(all) || HasCredential("kerberos") || Transport("kerberos") != "" || Refreshable("kerberos") {
 		t.Errorf("an unknown strategy is known, ranked among the known, or has facts")
 	}
 	if Control() != strategycatalog.Control().Name || Rank(Control()) != 0 {

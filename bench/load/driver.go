@@ -55,6 +55,17 @@ type Config struct {
 	// (user0001 the heaviest), seeded with Seed.
 	Skew float64
 	Seed uint64
+	// RefreshAhead: a user whose access token expires within this margin
+	// exchanges its refresh token (POST /auth/refresh) in the background
+	// before its next request, and a user whose token has already expired
+	// waits for that refresh (its requests go to other users meanwhile)
+	// rather than sending a request bound to fail. It applies to users with
+	// a refresh token and a known expiry (the refreshable strategies, jwt);
+	// 0 (the default) is off: tokens expire and the next request gets a
+	// 401, counted as a session lost. A failed refresh is counted and not
+	// retried for that credential. A token is never refreshed before half
+	// its lifetime, whatever the margin.
+	RefreshAhead time.Duration
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -80,6 +91,9 @@ func (c *Config) Validate() error {
 	if c.Skew != 0 && !(c.Skew > 1) {
 		return fmt.Errorf("bench: user skew %v: want 0 (every user in turn) or a Zipf exponent > 1", c.Skew)
 	}
+	if c.RefreshAhead < 0 {
+		return fmt.Errorf("bench: refresh-ahead margin %v: want 0 (off) or positive", c.RefreshAhead)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -103,6 +117,12 @@ type Driver struct {
 	credBytes int64
 	sent      int64
 	phase     *PhaseResult
+	// bg are the running phase's background refreshes (refresh.go),
+	// margin its refresh-ahead margin, mix its route draw (nil: every
+	// request is Config.Path).
+	bg     *background
+	margin time.Duration
+	mix    *mixDraw
 }
 
 // New returns a Driver for cfg; users start logged out.
@@ -202,20 +222,18 @@ func (d *Driver) LogIn(ctx context.Context, i int) (time.Duration, error) {
 	h, _ := u.headers()
 	d.mu.Unlock()
 	t0 := time.Now()
-	cred, err := Login(ctx, d.client, d.cfg.BaseURL, u.name, d.cfg.Password, h)
+	pw := d.cfg.Password
+	if u.password != "" {
+		pw = u.password
+	}
+	cred, err := Login(ctx, d.client, d.cfg.BaseURL, u.name, pw, h)
 	lat := time.Since(t0)
 	if err != nil {
 		return lat, err
 	}
 	d.mu.Lock()
-	u.mergeSetCookies(cred.SetCookies)
-	if cred.Bearer != "" {
-		u.bearer = cred.Bearer
-	}
-	u.refresh = cred.Refresh
+	u.install(cred)
 	u.instance = cred.Instance
-	u.loggedIn = true
-	u.gen++
 	u.relogging = false
 	d.mu.Unlock()
 	return lat, nil
@@ -230,7 +248,10 @@ func (d *Driver) Run(ctx context.Context, p Phase) (*PhaseResult, error) {
 	if p.Rate <= 0 || p.Duration <= 0 {
 		return nil, fmt.Errorf("bench: phase %s: rate and duration must be positive", p.Name)
 	}
-	pr := d.beginPhase(p)
+	if err := d.checkPhase(p); err != nil {
+		return nil, err
+	}
+	pr := d.beginPhase(ctx, p)
 	atk, pacer := newAttack(d.cfg.Timeout, p.Rate)
 	cpu0 := SelfCPU()
 	start := time.Now()
@@ -249,20 +270,53 @@ func (d *Driver) Run(ctx context.Context, p Phase) (*PhaseResult, error) {
 	return pr, hookErr
 }
 
-// beginPhase makes pr the phase whose requests target counts.
-func (d *Driver) beginPhase(p Phase) *PhaseResult {
+// beginPhase makes pr the phase whose requests target counts; the
+// refreshes it starts run under ctx.
+func (d *Driver) beginPhase(ctx context.Context, p Phase) *PhaseResult {
 	pr := &PhaseResult{Name: p.Name, Rate: p.Rate, Duration: p.Duration}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.credBytes, d.sent, d.phase = 0, 0, pr
+	d.bg = &background{ctx: ctx}
+	d.margin = d.cfg.RefreshAhead
+	if p.RefreshAhead > 0 {
+		d.margin = p.RefreshAhead
+	}
+	d.mix = nil
+	if p.Mix != nil {
+		d.mix = newMixDraw(p.Mix)
+	}
 	return pr
 }
 
-// endPhase closes pr: its credential bytes and sends, events and records
-// in time order.
+// checkPhase checks p's own settings against d.
+func (d *Driver) checkPhase(p Phase) error {
+	if p.RefreshAhead < 0 {
+		return fmt.Errorf("bench: phase %s: refresh-ahead margin %v: want 0 or positive", p.Name, p.RefreshAhead)
+	}
+	if p.Mix == nil {
+		return nil
+	}
+	d.mu.Lock()
+	n := len(d.users)
+	d.mu.Unlock()
+	if err := p.Mix.validate(n); err != nil {
+		return fmt.Errorf("bench: phase %s: %w", p.Name, err)
+	}
+	return nil
+}
+
+// endPhase closes pr once the refreshes the phase started are done: its
+// credential bytes and sends, events and records in time order.
 func (d *Driver) endPhase(pr *PhaseResult) {
 	d.mu.Lock()
-	pr.CredBytes, pr.Sent, d.phase = d.credBytes, d.sent, nil
+	bg := d.bg
+	d.mu.Unlock()
+	if bg != nil {
+		bg.wg.Wait()
+	}
+	d.mu.Lock()
+	pr.CredBytes, pr.Sent, d.phase, d.bg, d.mix = d.credBytes, d.sent, nil, nil, nil
 	d.mu.Unlock()
 	sort.Slice(pr.Events, func(i, j int) bool { return pr.Events[i].AtS < pr.Events[j].AtS })
 	sort.Slice(pr.Records, func(i, j int) bool { return pr.Records[i].At < pr.Records[j].At })
@@ -338,41 +392,108 @@ func newAttack(timeout time.Duration, rate float64) (*vegeta.Attacker, vegeta.Co
 	return atk, vegeta.ConstantPacer{Freq: int(math.Round(rate * 1000)), Per: 1000 * time.Second}
 }
 
-// target is the vegeta Targeter: the next user as the picker draws it
-// (skipping users busy logging in again), its credential headers, and its index and credential
-// generation in the URL fragment, which stays on Result.URL but is never
-// sent to the server.
+// target is the vegeta Targeter: the next request's route (Phase.Mix;
+// Config.Path without one) and user — the picker's draw, skipping users
+// busy logging in again or waiting for the refresh of an expired token, or
+// the route's own user; a user whose token nears expiry starts its refresh
+// (Config.RefreshAhead) — with its credential headers, and in the URL
+// fragment its index, credential generation, route and whether the
+// credential came from a refresh: the fragment stays on Result.URL but is
+// never sent to the server.
 func (d *Driver) target(t *vegeta.Target) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	n := uint64(len(d.users))
-	idx := d.pick.pick()
-	for tries := uint64(1); tries < n && d.users[idx].relogging; tries++ {
-		idx = d.pick.pick()
+	now := time.Now()
+	route, r := 0, Route{Path: d.cfg.Path, User: DrawnUser}
+	if d.mix != nil {
+		route = d.mix.draw()
+		r = d.mix.routes[route]
+	}
+	idx := -1
+	if r.User != DrawnUser {
+		d.refreshAhead(r.User, now)
+		if u := d.users[r.User]; u.busy(now) {
+			route, r = 0, d.mix.routes[0]
+		} else {
+			idx = r.User
+		}
+	}
+	if idx < 0 {
+		idx = d.drawUser(now)
+		// A client does one auth call at a time: no logout while its
+		// refresh runs (it would revoke the family under the refresh).
+		if r.Logout && (d.users[idx].busy(now) || d.users[idx].refreshing) {
+			route, r = 0, d.mix.routes[0]
+		}
 	}
 	u := d.users[idx]
 	h, nb := u.headers()
 	d.credBytes += int64(nb)
 	d.sent++
-	t.Method = http.MethodGet
-	t.URL = d.cfg.BaseURL + d.cfg.Path + "#" + strconv.FormatUint(idx, 10) + "." + strconv.Itoa(u.gen)
-	t.Header = h
-	t.Body = nil
+	frag := "#" + strconv.Itoa(idx) + "." + strconv.Itoa(u.gen) + "." + strconv.Itoa(route) + "." + strconv.Itoa(b2i(u.fromRefresh))
+	t.Method, t.Header, t.Body = http.MethodGet, h, nil
+	if r.Logout {
+		u.cycling = true
+		if u.loggedOut == nil {
+			u.loggedOut = map[int]bool{}
+		}
+		u.loggedOut[u.gen] = true
+		h.Set("Content-Type", "application/json")
+		t.Method, t.Body, t.URL = http.MethodPost, []byte("{}"), d.cfg.BaseURL+"/auth/logout"+frag
+		return nil
+	}
+	t.URL = d.cfg.BaseURL + r.Path + frag
 	return nil
 }
 
-func parseFragment(rawURL string) (idx, gen int, ok bool) {
+// drawUser draws the next user from the picker, skipping busy ones (at
+// most one round of draws), and starts the refresh of the tokens of those
+// drawn that near expiry. Called with d.mu held.
+func (d *Driver) drawUser(now time.Time) int {
+	n := uint64(d.cfg.Users)
+	idx := int(d.pick.pick())
+	for tries := uint64(1); ; tries++ {
+		d.refreshAhead(idx, now)
+		if tries >= n || !d.users[idx].busy(now) {
+			return idx
+		}
+		idx = int(d.pick.pick())
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// fragment is what target put in a request's URL fragment.
+type fragment struct {
+	idx, gen, route int
+	refreshed       bool
+}
+
+// parseFragment reads "idx.gen" or "idx.gen.route.refreshed" after the
+// URL's last '#'.
+func parseFragment(rawURL string) (fragment, bool) {
 	i := strings.LastIndexByte(rawURL, '#')
 	if i < 0 {
-		return 0, 0, false
+		return fragment{}, false
 	}
-	a, b, found := strings.Cut(rawURL[i+1:], ".")
-	if !found {
-		return 0, 0, false
+	parts := strings.Split(rawURL[i+1:], ".")
+	if len(parts) != 2 && len(parts) != 4 {
+		return fragment{}, false
 	}
-	x, err1 := strconv.Atoi(a)
-	y, err2 := strconv.Atoi(b)
-	return x, y, err1 == nil && err2 == nil
+	nums := make([]int, 4)
+	for k, p := range parts {
+		v, err := strconv.Atoi(p)
+		if err != nil {
+			return fragment{}, false
+		}
+		nums[k] = v
+	}
+	return fragment{idx: nums[0], gen: nums[1], route: nums[2], refreshed: nums[3] == 1}, true
 }
 
 // observe classifies one result, updates its user (cookies, instance) and
@@ -380,7 +501,8 @@ func parseFragment(rawURL string) (idx, gen int, ok bool) {
 // The result is placed on the phase's schedule: its latency counts from
 // when it was due, not from when vegeta got round to sending it.
 func (d *Driver) observe(ctx context.Context, wg *sync.WaitGroup, r *vegeta.Result, sched pacing, pr *PhaseResult) {
-	idx, gen, ok := parseFragment(r.URL)
+	f, ok := parseFragment(r.URL)
+	idx, gen := f.idx, f.gen
 	tm := sched.time(r.Seq, r.Timestamp, r.Latency)
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -392,11 +514,19 @@ func (d *Driver) observe(ctx context.Context, wg *sync.WaitGroup, r *vegeta.Resu
 	}
 	inst := r.Headers.Get(lb.InstanceHeader)
 	u := d.users[idx]
-	cls := Classify(int(r.Code), inst, u.loggedIn)
-	rec := Record{At: tm.Intended, Sent: tm.Sent, SendLag: tm.Lag, Latency: tm.Latency, Code: r.Code, Class: cls, User: idx, Instance: inst}
+	// A credential its user logged out (a Logout route) is no session
+	// lost when rejected: it was given up.
+	cls := Classify(int(r.Code), inst, u.loggedIn && !u.loggedOut[gen])
+	rec := Record{At: tm.Intended, Sent: tm.Sent, SendLag: tm.Lag, Latency: tm.Latency, Code: r.Code, Class: cls, User: idx,
+		Instance: inst, Route: f.route, Refreshed: f.refreshed}
 	pr.Records = append(pr.Records, rec)
 	if cls == ClassOK {
 		pr.observeHops(r.Headers, r.Latency)
+	}
+	if d.mix != nil && f.route < len(d.mix.routes) && d.mix.routes[f.route].Logout {
+		u.mergeSetCookies(r.Headers)
+		d.cycleLogout(ctx, wg, idx, cls == ClassOK, pr)
+		return
 	}
 	if gen != u.gen {
 		return // an answer to an older credential: already handled
@@ -414,33 +544,8 @@ func (d *Driver) observe(ctx context.Context, wg *sync.WaitGroup, r *vegeta.Resu
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d.relogin(ctx, idx, pr)
+			d.logInAgain(ctx, idx, &pr.Relogins, &pr.ReloginFailures, func(u *user) { u.relogging = false })
 		}()
-	}
-}
-
-// relogin logs user idx in again, retrying briefly; its latency is
-// recorded apart from the load's.
-func (d *Driver) relogin(ctx context.Context, idx int, pr *PhaseResult) {
-	for attempt := 0; ; attempt++ {
-		lat, err := d.LogIn(ctx, idx)
-		d.mu.Lock()
-		if err == nil {
-			pr.Relogins = append(pr.Relogins, lat)
-			d.mu.Unlock()
-			return
-		}
-		pr.ReloginFailures++
-		if attempt >= 20 || ctx.Err() != nil {
-			d.users[idx].relogging = false
-			d.mu.Unlock()
-			return
-		}
-		d.mu.Unlock()
-		select {
-		case <-ctx.Done():
-		case <-time.After(50 * time.Millisecond):
-		}
 	}
 }
 
@@ -449,7 +554,7 @@ func (d *Driver) PinnedTo(instance string) []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []string
-	for _, u := range d.users {
+	for _, u := range d.users[:d.cfg.Users] {
 		if u.instance == instance {
 			out = append(out, u.name)
 		}
@@ -462,7 +567,7 @@ func (d *Driver) InstanceCounts() map[string]int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := map[string]int{}
-	for _, u := range d.users {
+	for _, u := range d.users[:d.cfg.Users] {
 		out[u.instance]++
 	}
 	return out

@@ -54,12 +54,23 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestParseFragment(t *testing.T) {
-	if i, g, ok := parseFragment("http://h/api/me#12.3"); !ok || i != 12 || g != 3 {
-		t.Errorf("parseFragment = %d %d %v", i, g, ok)
+	tests := []struct {
+		url  string
+		want fragment
+		ok   bool
+	}{
+		{"http://h/api/me#12.3", fragment{idx: 12, gen: 3}, true},
+		{"http://h/api/me#12.3.2.1", fragment{idx: 12, gen: 3, route: 2, refreshed: true}, true},
+		{"http://h/auth/logout#0.1.4.0", fragment{idx: 0, gen: 1, route: 4}, true},
+		{"http://h/api/me", fragment{}, false},
+		{"http://h/#x.1", fragment{}, false},
+		{"http://h/#12", fragment{}, false},
+		{"http://h/#1.2.3", fragment{}, false},
+		{"http://h/#1.2.x.0", fragment{}, false},
 	}
-	for _, s := range []string{"http://h/api/me", "http://h/#x.1", "http://h/#12"} {
-		if _, _, ok := parseFragment(s); ok {
-			t.Errorf("parseFragment(%q) ok", s)
+	for _, tc := range tests {
+		if got, ok := parseFragment(tc.url); ok != tc.ok || got != tc.want {
+			t.Errorf("parseFragment(%q) = %+v %v, want %+v %v", tc.url, got, ok, tc.want, tc.ok)
 		}
 	}
 }

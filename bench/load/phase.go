@@ -29,6 +29,10 @@ type Record struct {
 	Class    Class
 	User     int
 	Instance string
+	// Route indexes the phase's Mix.Routes (0 without a mix); Refreshed
+	// says the credential sent came from a refresh, not a login.
+	Route     int
+	Refreshed bool
 }
 
 // Loss is one session lost: user's credential rejected with 401 after it
@@ -55,6 +59,12 @@ type Phase struct {
 	Rate     float64
 	Duration time.Duration
 	Hooks    []Hook
+	// Mix, when set, draws each request's route (default: every request
+	// is Config.Path by the drawn user).
+	Mix *Mix
+	// RefreshAhead, when > 0, is the phase's refresh-ahead margin in place
+	// of Config.RefreshAhead.
+	RefreshAhead time.Duration
 }
 
 // PhaseResult is everything a phase saw.
@@ -66,9 +76,20 @@ type PhaseResult struct {
 	Losses          []Loss
 	Relogins        []time.Duration
 	ReloginFailures int
-	CredBytes       int64
-	Sent            int64
-	Events          []report.Event
+	// Refreshes are the latencies of the access-token refreshes done ahead
+	// of expiry (Config.RefreshAhead), RefreshFailures those that failed.
+	Refreshes       []time.Duration
+	RefreshFailures int
+	// Logouts and LogoutFailures count the logout-then-login cycles' logouts
+	// answered 2xx or not; CycleLogins are the latencies of the cycles'
+	// logins, CycleLoginFailures their failed attempts.
+	Logouts            int
+	LogoutFailures     int
+	CycleLogins        []time.Duration
+	CycleLoginFailures int
+	CredBytes          int64
+	Sent               int64
+	Events             []report.Event
 	// Wall is the phase's length until its last answer arrived, and
 	// GeneratorCPU the CPU the harness process used meanwhile.
 	Wall         time.Duration
@@ -93,6 +114,12 @@ func (pr *PhaseResult) Summary() report.Scenario {
 		Relogins:               len(pr.Relogins),
 		ReloginFailures:        pr.ReloginFailures,
 		ReloginLatency:         report.Summarize(slices.Clone(pr.Relogins)),
+		Refreshes:              len(pr.Refreshes),
+		RefreshFailures:        pr.RefreshFailures,
+	}
+	if len(pr.Refreshes) > 0 {
+		lat := report.Summarize(slices.Clone(pr.Refreshes))
+		s.RefreshLatency = &lat
 	}
 	if pr.Sent > 0 {
 		s.CredentialBytes = report.Round3(float64(pr.CredBytes) / float64(pr.Sent))

@@ -28,8 +28,8 @@ func RunTogether(ctx context.Context, ds []*Driver, p Phase, rng *rand.Rand) ([]
 	if p.Rate <= 0 || p.Duration <= 0 {
 		return nil, fmt.Errorf("bench: phase %s: rate and duration must be positive", p.Name)
 	}
-	if len(p.Hooks) > 0 {
-		return nil, fmt.Errorf("bench: phase %s: hooks are not supported when drivers run together", p.Name)
+	if len(p.Hooks) > 0 || p.Mix != nil {
+		return nil, fmt.Errorf("bench: phase %s: hooks and mixes are not supported when drivers run together", p.Name)
 	}
 	bases := make([]string, len(ds))
 	for i, d := range ds {
@@ -42,7 +42,7 @@ func RunTogether(ctx context.Context, ds []*Driver, p Phase, rng *rand.Rand) ([]
 	}
 	prs := make([]*PhaseResult, len(ds))
 	for i, d := range ds {
-		prs[i] = d.beginPhase(Phase{Name: p.Name, Rate: p.Rate / float64(len(ds)), Duration: p.Duration})
+		prs[i] = d.beginPhase(ctx, Phase{Name: p.Name, Rate: p.Rate / float64(len(ds)), Duration: p.Duration, RefreshAhead: p.RefreshAhead})
 	}
 	blocks := &shuffledBlocks{n: len(ds), rng: rng}
 	targeter := func(t *vegeta.Target) error { return ds[blocks.next()].target(t) }

@@ -351,6 +351,13 @@ func renderLoad(b *strings.Builder, s *Scenario) {
 		}
 		fmt.Fprintf(b, " By instance last served: %s.", strings.Join(parts, ", "))
 	}
+	if s.Refreshes > 0 || s.RefreshFailures > 0 {
+		fmt.Fprintf(b, " Access tokens refreshed ahead of expiry: %d (%d failed)", s.Refreshes, s.RefreshFailures)
+		if l := s.RefreshLatency; l != nil {
+			fmt.Fprintf(b, ", refresh p50 %s ms, p99 %s ms", num(l.P50), num(l.P99))
+		}
+		b.WriteString(".")
+	}
 	b.WriteString("\n\n")
 }
 
@@ -372,6 +379,7 @@ func renderFindings(b *strings.Builder, s *Scenario, policy string) {
 		renderPartition(b, p)
 	}
 	renderNetConditions(b, s)
+	renderMixed(b, s)
 	if v := s.Revocation; v != nil {
 		fmt.Fprintf(b, "**Revocation.** %d users logged out, polled on %d instances directly (%d pairs, timeout %s s): lag %s; %d pairs still accepted the credential at the timeout.\n\n",
 			v.Sampled, v.Instances, v.Pairs, num(v.TimeoutS), lagText(v.Lag), v.NotRevoked)

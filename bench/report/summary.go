@@ -47,6 +47,10 @@ func PrintSummary(w io.Writer, r *Report) {
 		if o := s.RedisOutage; o != nil {
 			note = fmt.Sprintf("Redis down: %d/%d OK; recovery %s", o.DuringOK, o.DuringRequests, recovery(o.RecoveryS))
 		}
+		if m := s.Mixed; m != nil {
+			note = fmt.Sprintf("errors include %d 403s due (admin path, normal user); unexpected %d (serious %d); refreshes %d, logouts %d",
+				m.Outcomes[MixedOutcomeDenied], m.Unexpected, m.Serious, s.Refreshes, m.Logouts)
+		}
 		fmt.Fprintf(tw, "%s\t%v\t%.1f\t%.3f\t%.3f\t%.3f\t%d\t%d\t%d\t%s\n", s.Name, s.RequestedRate, s.AchievedRate,
 			s.Latency.P50, s.Latency.P99, s.Latency.Max, s.Errors.Total(), s.SessionsLost, s.Relogins, note)
 	}

@@ -62,6 +62,10 @@ type Env struct {
 	RedisNet RedisNet
 	// Progress receives what the run is doing (nil: nothing is printed).
 	Progress *load.Progress
+	// AdminUser and AdminPassword are the deployment's administrator
+	// (roles admin and user), when known: the mixed scenario sends the
+	// admin path as it ("" : that route is left out).
+	AdminUser, AdminPassword string
 }
 
 // GatewayPIDs lists the process ids of the gateways the lb started.
@@ -77,15 +81,21 @@ func (e *Env) GatewayPIDs(ctx context.Context) ([]int, error) {
 // around it: Redis commands, gateway CPU and memory. It returns the load
 // part of the scenario's report and the phase's records.
 func (e *Env) Load(ctx context.Context, name string, rate float64, dur time.Duration, hooks ...load.Hook) (report.Scenario, *load.PhaseResult, error) {
+	return e.LoadPhase(ctx, load.Phase{Name: name, Rate: rate, Duration: dur, Hooks: hooks})
+}
+
+// LoadPhase is Load for a phase with settings of its own (a traffic mix,
+// a refresh-ahead margin).
+func (e *Env) LoadPhase(ctx context.Context, p load.Phase) (report.Scenario, *load.PhaseResult, error) {
 	redis := measure.RedisCounters{URL: e.RedisURL}
 	cmdsBefore, cmdErr := redis.Commands(ctx)
 	sampler := measure.NewSampler(e.GatewayPIDs)
-	stopWatching := e.watch(ctx, name, dur, sampler)
-	pr, err := e.Driver.Run(ctx, load.Phase{Name: name, Rate: rate, Duration: dur, Hooks: hooks})
+	stopWatching := e.watch(ctx, p.Name, p.Duration, sampler)
+	pr, err := e.Driver.Run(ctx, p)
 	sampler.Sample(ctx)
 	stopWatching()
 	if err != nil {
-		return report.Scenario{Name: name}, pr, err
+		return report.Scenario{Name: p.Name}, pr, err
 	}
 	s := pr.Summary()
 	s.Traffic = load.Traffic(pr.Records, e.Driver.Users(), e.Driver.Skew())

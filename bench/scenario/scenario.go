@@ -32,7 +32,7 @@ type Scenario interface {
 
 // All returns every scenario in the order a run sequences them.
 func All() []Scenario {
-	return []Scenario{Steady{}, Cost{}, Failover{}, RedisOutage{}, RedisFailover{}, RedisPartition{}, RedisRTT{}, RedisHang{}, Revocation{}, Capacity{}}
+	return []Scenario{Steady{}, Cost{}, Failover{}, RedisOutage{}, RedisFailover{}, RedisPartition{}, RedisRTT{}, RedisHang{}, Revocation{}, Mixed{}, Capacity{}}
 }
 
 // Names returns the names of ss.
@@ -91,6 +91,12 @@ type Config struct {
 	// RedisRTTSteps: the round trips redis-rtt adds (default
 	// DefaultRedisRTTSteps).
 	RedisRTTSteps []time.Duration
+	// Mixed: the share of requests that are a logout-then-login cycle
+	// (default DefaultMixedLogoutShare; negative: none), and the
+	// refresh-ahead margin of refreshable strategies (default
+	// DefaultMixedRefreshAhead).
+	MixedLogoutShare  float64
+	MixedRefreshAhead time.Duration
 }
 
 // Validate checks c and fills defaults.
@@ -124,7 +130,7 @@ func (c *Config) Validate() error {
 	if err := c.Failover.Validate(); err != nil {
 		return err
 	}
-	return nil
+	return c.validateMixed()
 }
 
 func orDefault(d, def time.Duration) time.Duration {

@@ -27,7 +27,7 @@ func TestSelect(t *testing.T) {
 	if _, err := Select([]string{"chaos"}); err == nil || !strings.Contains(err.Error(), `"chaos"`) {
 		t.Errorf("Select(chaos) = %v, want an unknown-scenario error", err)
 	}
-	if names := strings.Join(Names(All()), ","); names != "steady,cost,failover,redis-outage,redis-failover,redis-partition,redis-rtt,redis-hang,revocation,capacity" {
+	if names := strings.Join(Names(All()), ","); names != "steady,cost,failover,redis-outage,redis-failover,redis-partition,redis-rtt,redis-hang,revocation,mixed,capacity" {
 		t.Errorf("All = %s", names)
 	}
 }
@@ -38,7 +38,8 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	if ok.RevocationSample != 1 || ok.RevocationTimeout != 10*time.Second || ok.CapacityP99 != 50*time.Millisecond ||
-		ok.CapacityStep != 5*time.Second || ok.CapacityBudget != time.Minute {
+		ok.CapacityStep != 5*time.Second || ok.CapacityBudget != time.Minute ||
+		ok.MixedLogoutShare != DefaultMixedLogoutShare || ok.MixedRefreshAhead != DefaultMixedRefreshAhead {
 		t.Errorf("defaults: %+v", ok)
 	}
 	bad := []func(*Config){
@@ -48,6 +49,8 @@ func TestConfigValidate(t *testing.T) {
 		func(c *Config) { c.Duration = 10 * time.Millisecond },
 		func(c *Config) { c.Users = 0 },
 		func(c *Config) { c.Users = load.MaxUsers + 1 },
+		func(c *Config) { c.MixedLogoutShare = MaxMixedLogoutShare + 0.01 },
+		func(c *Config) { c.MixedRefreshAhead = -time.Second },
 	}
 	for i, mutate := range bad {
 		c := Config{Strategy: "jwt", Rate: 10, Duration: time.Second, Users: 5}

@@ -24,6 +24,7 @@ import (
 	"github.com/authlab/authlab/bench/catalog"
 	"github.com/authlab/authlab/bench/measure"
 	"github.com/authlab/authlab/bench/netem"
+	"github.com/authlab/authlab/internal/identity"
 	"github.com/authlab/authlab/internal/netutil"
 	"github.com/authlab/authlab/internal/proc"
 	"github.com/authlab/authlab/internal/redisx/redisserver"
@@ -124,8 +125,10 @@ type Topology struct {
 	// InstanceAdminToken guards the gateways' /_admin/* (on each
 	// instance's AdminAddress). It differs from AdminToken.
 	InstanceAdminToken string
-	// Password of every seeded user; AdminPassword of user admin.
+	// Password of every seeded user; AdminPassword of user AdminUser (the
+	// auth service's seeded administrator, roles admin and user).
 	Password, AdminPassword string
+	AdminUser               string
 	// RedisURL is the Redis every gateway uses (through RedisProxy when
 	// there is one: the harness itself talks to it directly).
 	RedisURL string
@@ -195,7 +198,7 @@ func Start(ctx context.Context, cfg Config) (t *Topology, err error) {
 
 func (t *Topology) setSecrets(s Secrets) {
 	t.AdminToken, t.InstanceAdminToken = s.AdminToken, s.InstanceAdminToken
-	t.Password, t.AdminPassword = s.Password, s.AdminPassword
+	t.Password, t.AdminPassword, t.AdminUser = s.Password, s.AdminPassword, identity.SeedAdmin
 }
 
 // startRedis uses the external Redis when one is given, else starts one.

@@ -37,7 +37,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.SetOutput(stderr)
 	strategy := fs.String("strategy", catalog.Default(), "strategy under test: "+strings.Join(catalog.Strategies(), "|")+
 		"; several (a,b,… or all): the paired comparison, every strategy's pool and a second "+catalog.Control()+" pool (A/A) loaded at once")
-	scenarios := fs.String("scenario", strings.Join(scenario.DefaultNames(), ","), "comma-separated scenarios: "+strings.Join(scenario.Names(scenario.All()), ",")+" (or all); one strategy only")
+	scenarios := fs.String("scenario", strings.Join(scenario.DefaultNames(), ","), "comma-separated scenarios: "+strings.Join(scenario.Names(scenario.All()), ",")+" (or all); one strategy only. "+
+		scenario.MixedName+": realistic traffic in one phase — of the requests that are not logouts, 70% GET /api/me and 24% GET /api/orders by the users, 4% GET /api/admin/stats by the administrator, 2% GET /api/admin/stats by a normal user (must be 403); --mixed-logout-share of logout-then-login cycles; jwt users refresh ahead of expiry (--refresh-ahead); per route: status classes, p50/p99 and requests that failed when they should not (a 2xx on the admin path for a normal user is an authorization failure)")
 	rate := fs.Float64("rate", 200, fmt.Sprintf("requests per second of every load scenario (constant rate, open model); paired: per pool (default %d)", pairedDefaultRate))
 	duration := fs.Duration("duration", 30*time.Second, fmt.Sprintf("length of every load scenario; paired: of each round's measured window (default %s)", pairedDefaultDuration))
 	users := fs.Int("users", 200, "distinct users, each with its own credential; paired: per pool")
@@ -118,7 +119,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err := refuseSet(set, "with several strategies (a paired comparison measures latency side by side; these apply to one strategy's run)",
 			"target", "target-admin", "target-compose", "target-kill", "target-admin-token-file", "target-password-file",
 			"redis", "redis-latency", "redis-jitter", "redis-rtt-steps", "floor", "micro", "batch", "kill-mode", "lb-retry", "freeze-for",
-			"cost-rates", "cost-window", "revocation-sample", "revocation-timeout", "capacity-p99", "capacity-step", "capacity-budget"); err != nil {
+			"cost-rates", "cost-window", "mixed-logout-share", "refresh-ahead", "revocation-sample", "revocation-timeout", "capacity-p99", "capacity-step", "capacity-budget"); err != nil {
 			return err
 		}
 		return runPaired(ctx, pc, stdout)

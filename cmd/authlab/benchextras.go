@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authlab/authlab/bench"
+	"github.com/authlab/authlab/bench/scenario"
 )
 
 // benchExtras are bench's flags for the honest-load and marginal-cost
@@ -20,6 +21,8 @@ type benchExtras struct {
 	skew         float64
 	seed         uint64
 	batch        string
+	logoutShare  float64
+	refreshAhead time.Duration
 }
 
 // registerBenchExtras defines the flags on fs; apply copies their values
@@ -36,6 +39,8 @@ func registerBenchExtras(fs *flag.FlagSet) *benchExtras {
 	fs.DurationVar(&e.costWindow, "cost-window", 0, "cost scenario: length of the idle window and of each load window (default min(--duration, 10s))")
 	fs.Float64Var(&e.skew, "user-skew", 0, "0: every user's requests in turn (equal shares); > 1: users drawn from a Zipf distribution with this exponent (user0001 the heaviest; e.g. 1.2), the skew reported per scenario")
 	fs.Uint64Var(&e.seed, "seed", 1, "seed of the --user-skew draw (same seed, same sequence of users)")
+	fs.Float64Var(&e.logoutShare, "mixed-logout-share", scenario.DefaultMixedLogoutShare, fmt.Sprintf("mixed scenario: share of requests that are a logout-then-login cycle of the drawn user (at most %v; negative: none)", scenario.MaxMixedLogoutShare))
+	fs.DurationVar(&e.refreshAhead, "refresh-ahead", scenario.DefaultMixedRefreshAhead, "mixed scenario, strategies with refresh tokens (jwt): a user refreshes its access token (POST /auth/refresh) when it has this long left, or half its lifetime when shorter; the jwt access TTL is --gateway-args \"--access-ttl D\" (default 5m: a shorter run sees no refresh)")
 	fs.StringVar(&e.batch, "batch", "", "a name grouping runs that are rounds of one measurement (make bench-all sets it): compare reports the median and range over the runs of a strategy's latest batch")
 	return e
 }
@@ -44,6 +49,10 @@ func registerBenchExtras(fs *flag.FlagSet) *benchExtras {
 func (e *benchExtras) apply(cfg *bench.Config) {
 	cfg.Floor, cfg.Micro, cfg.CostRates, cfg.CostWindow = e.floor, e.micro, e.costRates, e.costWindow
 	cfg.UserSkew, cfg.Seed, cfg.Batch = e.skew, e.seed, e.batch
+	cfg.MixedLogoutShare, cfg.MixedRefreshAhead = e.logoutShare, e.refreshAhead
+	if e.logoutShare == 0 {
+		cfg.MixedLogoutShare = -1 // 0 given: none (0 in the config is the default)
+	}
 }
 
 // parseRates parses a comma-separated list of positive rates.

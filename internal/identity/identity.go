@@ -36,3 +36,8 @@ func (p Principal) Clone() Principal {
 // service seeds these users and the harness logs them in; this is the one
 // place that spells the pattern.
 func SeedUsername(n int) string { return fmt.Sprintf("user%04d", n) }
+
+// SeedAdmin is the name of the seeded administrator (roles admin and
+// user): the auth service seeds it and the harness's mixed traffic sends
+// the admin path as it. This is the one place that spells it.
+const SeedAdmin = "admin"

@@ -26,7 +26,7 @@ const (
 	// rather than silently truncated.
 	MaxPasswordLen = 72
 	// AdminUser is the name of the seeded administrator.
-	AdminUser = "admin"
+	AdminUser = identity.SeedAdmin
 )
 
 // ErrInvalidLogin is returned by Directory.Verify and Client.Verify for an
