@@ -54,6 +54,9 @@ type Config struct {
 	// Revocation: users logged out, and how long to poll each instance.
 	RevocationSample  int
 	RevocationTimeout time.Duration
+	// RevocationSpread, when > 0, logs the sampled users out at spread
+	// token ages (scenario.Config.RevocationSpread).
+	RevocationSpread time.Duration
 	// Capacity: the p99 bound, the length of a step, and the time budget.
 	CapacityP99    time.Duration
 	CapacityStep   time.Duration
@@ -135,7 +138,7 @@ func (c *Config) Validate() error {
 func (c *Config) scenarioConfig() scenario.Config {
 	return scenario.Config{
 		Strategy: c.Strategy, Users: c.Users, Rate: c.Rate, Duration: c.Duration,
-		RevocationSample: c.RevocationSample, RevocationTimeout: c.RevocationTimeout,
+		RevocationSample: c.RevocationSample, RevocationTimeout: c.RevocationTimeout, RevocationSpread: c.RevocationSpread,
 		CapacityP99: c.CapacityP99, CapacityStep: c.CapacityStep, CapacityBudget: c.CapacityBudget,
 		CostRates: c.CostRates, CostWindow: c.CostWindow,
 		Failover: c.Failover, RedisRTTSteps: c.RedisRTTSteps,

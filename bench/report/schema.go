@@ -317,6 +317,10 @@ type Revocation struct {
 	NotRevoked int `json:"not_revoked"`
 	// Pairs is the number of (user, instance) pairs polled.
 	Pairs int `json:"pairs"`
+	// SpreadS, when > 0, says the sampled users logged in afresh and out
+	// after delays spread evenly over this many seconds (logouts at
+	// spread token ages) rather than right after the load.
+	SpreadS float64 `json:"logout_spread_s,omitempty"`
 }
 
 // CapacityStep is one rate tried by the capacity scenario.
