@@ -1,0 +1,311 @@
+package sweep
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// ChartFile is the chart of a sweep kind, beside sweep.md.
+func ChartFile(kind string) string {
+	switch kind {
+	case KindCache, "":
+		return FrontierChartFile
+	}
+	return "sweep-" + kind + ".png"
+}
+
+// write saves sweep.json, sweep.md and a chart per kind into dir.
+func write(dir string, sw *Sweep) error {
+	b, err := json.MarshalIndent(sw, "", "  ")
+	if err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sweep.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
+	charts := map[string]bool{}
+	var chartErrs []error
+	for _, k := range sw.kinds() {
+		if err := SaveChart(sw, k, filepath.Join(dir, ChartFile(k))); err != nil {
+			chartErrs = append(chartErrs, err)
+			continue
+		}
+		charts[k] = true
+	}
+	var md strings.Builder
+	Render(&md, sw, charts)
+	if err := os.WriteFile(filepath.Join(dir, "sweep.md"), []byte(md.String()), 0o644); err != nil {
+		return fmt.Errorf("sweep: %w", err)
+	}
+	return errors.Join(chartErrs...)
+}
+
+// kinds are the kinds of sw's points (sw.Kinds, else from the points).
+func (sw *Sweep) kinds() []string {
+	if len(sw.Kinds) > 0 {
+		return sw.Kinds
+	}
+	ps := make([]Point, len(sw.Points))
+	for i, r := range sw.Points {
+		ps[i] = r.Point
+	}
+	return kindsOf(ps)
+}
+
+// of returns sw's results of kind.
+func (sw *Sweep) of(kind string) []Result {
+	var out []Result
+	for _, r := range sw.Points {
+		if kindOf(r.Point) == kind {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// Render writes sweep.md: the runs' shared settings, then a section per
+// kind (a table, and a link to its chart when charts[kind]).
+func Render(b *strings.Builder, sw *Sweep, charts map[string]bool) {
+	fmt.Fprintf(b, "# authlab sweep — %s\n\n", sw.Strategy)
+	fmt.Fprintf(b, "Sweep `%s`, %s (UTC): one full run per point (fresh topology each), %s req/s × %s s steady unless a section says otherwise, %d users, %d instances, commit %s. "+
+		"Each row is a run of its own, measured one after the other: counts (revocation lag, Redis commands, refreshes) are stable; latency differences between runs are read only when large (on a shared machine sequential runs differ by tens of percent).\n\n",
+		sw.ID, sw.Started.Format("2006-01-02 15:04:05"), fmtNum(sw.Settings.Rate), fmtNum(sw.Settings.DurationS), sw.Settings.Users, sw.Settings.Instances, sw.Env.GitCommit)
+	for _, k := range sw.kinds() {
+		rs := sw.of(k)
+		switch k {
+		case KindCache:
+			renderCache(b, rs)
+		case KindDenylist:
+			renderDenylist(b, rs)
+		case KindAlg:
+			renderAlg(b, rs)
+		case KindAccessTTL:
+			renderAccessTTL(b, rs)
+		}
+		if charts[k] {
+			fmt.Fprintf(b, "![%s](%s)\n\n", chartAlt(k), ChartFile(k))
+		}
+	}
+}
+
+func chartAlt(kind string) string {
+	switch kind {
+	case KindDenylist:
+		return "jwt denylist: revocation lag against Redis commands per request"
+	case KindAlg:
+		return "jwt HS256 against EdDSA: Authenticate ns/op (micro-benchmark) and p50 of separate runs"
+	case KindAccessTTL:
+		return "jwt access TTL: refresh requests and revocation lag, scaled back to real time"
+	}
+	return "revocation lag against Redis commands per request"
+}
+
+func renderCache(b *strings.Builder, rs []Result) {
+	b.WriteString("| point | revocation lag p99 | not revoked at the timeout | Redis commands / request | p50 ms | p99 ms | run |\n|---|---|---|---|---|---|---|\n")
+	for _, p := range rs {
+		fmt.Fprintf(b, "| %s | %s | %d of %d (%s s) | %s | %s | %s | [report](%s/report.md) |\n",
+			p.Label, lagOrNone(p.RevocationP99Ms), p.NotRevoked, p.Pairs, fmtNum(p.TimeoutS), cmdsText(p), p50Text(p), fmtNum(p.P99Ms), p.Run)
+	}
+	b.WriteString("\nRevocation lag: a sample of users log out through the lb; every gateway is polled with the logged-out credential until it answers 401 (p99 over every (user, gateway) pair). ")
+	b.WriteString("Without pub/sub the other gateways keep a cached token until its cache entry expires (lag ≈ the TTL); with pub/sub a logout reaches every cache at once, for one more Redis publish per logout. ")
+	b.WriteString("A shorter TTL buys a shorter lag with more Redis lookups per request.\n\n")
+}
+
+func renderDenylist(b *strings.Builder, rs []Result) {
+	b.WriteString("## jwt: denylist off and on (`--jwt-denylist`)\n\n")
+	ttl := 0.0
+	if len(rs) > 0 {
+		ttl = rs[0].AccessTTLS
+	}
+	fmt.Fprintf(b, "Both points issue access tokens of %s s (`--access-ttl`; short, so that the run can wait one out, and longer than the steady phase, so that none expires during it). "+
+		"Revocation: each sampled user logs in afresh, logs out after a delay spread evenly over the token's lifetime, and every gateway is polled with the logged-out token until it answers 401 (or the timeout).\n\n", fmtNum(ttl))
+	b.WriteString("| point | revocation lag p50 | revocation lag p99 | not revoked at the timeout | Redis commands / request | p50 ms | p99 ms | sessions lost (steady) | run |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, p := range rs {
+		fmt.Fprintf(b, "| %s | %s | %s | %d of %d (%s s) | %s | %s | %s | %d | [report](%s/report.md) |\n",
+			p.Label, lagOrNone(p.RevocationP50Ms), lagOrNone(p.RevocationP99Ms), p.NotRevoked, p.Pairs, fmtNum(p.TimeoutS), cmdsText(p), p50Text(p), fmtNum(p.P99Ms), p.SessionsLost, p.Run)
+	}
+	fmt.Fprintf(b, "\nWithout the denylist a logged-out access token works on every gateway until its exp plus the strategy's %s s clock-skew leeway: the lag is the token's remaining lifetime + %s s, so its p99 ≈ the TTL + %s s (with the default 5 min TTL: about 5 min). "+
+		"Only the refresh token dies at logout. With the denylist every request costs one Redis lookup (the denylisted-token check) and a logout takes effect at once. "+
+		"p50/p99: one run each, separate runs: read them only for large differences.\n\n", fmtNum(JWTLeeway.Seconds()), fmtNum(JWTLeeway.Seconds()), fmtNum(JWTLeeway.Seconds()))
+}
+
+// algStats summarises the runs of one algorithm.
+type algStats struct {
+	alg                   string
+	runs                  []Result
+	micro, p50, p99, cpu  []float64
+	credBytes             []float64
+	allocs                []int64
+	saturated, lostInRuns int
+}
+
+func algGroups(rs []Result) []*algStats {
+	var out []*algStats
+	for _, r := range rs {
+		i := slices.IndexFunc(out, func(g *algStats) bool { return g.alg == r.Label })
+		if i < 0 {
+			out = append(out, &algStats{alg: r.Label})
+			i = len(out) - 1
+		}
+		g := out[i]
+		g.runs = append(g.runs, r)
+		if r.MicroNsPerOp != nil {
+			g.micro = append(g.micro, *r.MicroNsPerOp)
+		}
+		if r.MicroAllocsPerOp != nil {
+			g.allocs = append(g.allocs, *r.MicroAllocsPerOp)
+		}
+		g.p50, g.p99 = append(g.p50, r.P50Ms), append(g.p99, r.P99Ms)
+		g.cpu, g.credBytes = append(g.cpu, r.GatewayCPUUsPerRequest), append(g.credBytes, r.CredentialBytes)
+		if r.Saturated {
+			g.saturated++
+		}
+		g.lostInRuns += r.SessionsLost
+	}
+	return out
+}
+
+func renderAlg(b *strings.Builder, rs []Result) {
+	b.WriteString("## jwt: HS256 against EdDSA (`--jwt-alg`)\n\n")
+	gs := algGroups(rs)
+	b.WriteString("**Authenticate in process** (the Go micro-benchmark of the strategy's Authenticate, run after each run's steady phase; repeatable: this is the evidence for the algorithms' cost):\n\n")
+	b.WriteString("| algorithm | ns/op, median | range over the runs | allocs/op | × HS256 |\n|---|---|---|---|---|\n")
+	var base float64
+	for _, g := range gs {
+		med := median(g.micro)
+		if g.alg == "HS256" {
+			base = med
+		}
+		ratio := "–"
+		if base > 0 && !math.IsNaN(med) {
+			ratio = fmtNum(med/base) + "×"
+		}
+		allocs := "–"
+		if len(g.allocs) > 0 {
+			allocs = fmt.Sprint(g.allocs[0])
+		}
+		fmt.Fprintf(b, "| %s | %s | %s (%d runs) | %s | %s |\n", g.alg, fmtNum(med), rangeText(g.micro), len(g.micro), allocs, ratio)
+	}
+	b.WriteString("\n**End to end** (lb → gateway → backend; **separate runs, not a verdict**: identical runs on this shared machine differ by up to 40% in p50, more than a signature's microseconds; the runs alternate algorithms so drift hits both alike):\n\n")
+	b.WriteString("| algorithm | runs | p50 ms, median (range) | p99 ms, median (range) | credential bytes / request | gateway CPU µs / request, median (range) |\n|---|---|---|---|---|---|\n")
+	for _, g := range gs {
+		runs := fmt.Sprint(len(g.runs))
+		if g.saturated > 0 {
+			runs += fmt.Sprintf(" (%d saturated)", g.saturated)
+		}
+		fmt.Fprintf(b, "| %s | %s | %s (%s) | %s (%s) | %s | %s (%s) |\n", g.alg, runs,
+			fmtNum(median(g.p50)), rangeText(g.p50), fmtNum(median(g.p99)), rangeText(g.p99),
+			fmtNum(median(g.credBytes)), fmtNum(median(g.cpu)), rangeText(g.cpu))
+	}
+	b.WriteString("\nCredential bytes: the `Authorization` header the client sends per request (an EdDSA signature is 64 bytes, an HS256 MAC 32: 43 more base64 characters). " +
+		"Gateway CPU per request: the gateways' whole CPU over the steady phase divided by its requests (fixed costs included; the lb, backend and auth are not in it). Runs: ")
+	for i, r := range rs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(b, "[%s #%d](%s/report.md)", r.Label, r.Round, r.Run)
+	}
+	b.WriteString(".\n\n")
+}
+
+func renderAccessTTL(b *strings.Builder, rs []Result) {
+	b.WriteString("## jwt: access-token lifetime (`--access-ttl`), on a scaled clock\n\n")
+	scale := 0.0
+	if len(rs) > 0 {
+		scale = rs[0].TimeScale
+	}
+	fmt.Fprintf(b, "Lifetimes of minutes cannot be waited out in a run, so this sweep runs on a clock **%s× as fast**: every lifetime is divided by %s (a 1 min token runs as %s s) and every rate and lag measured is scaled back (a refresh rate ÷ %s, a lag × %s). "+
+		"Without the denylist a logged-out token works until its exp plus the %s s clock-skew leeway, a fixed allowance that is not scaled: a lag scaled back is (lag − %s s) × %s + %s s. "+
+		"Revocation: each sampled user logs in afresh just after a whole second (exp has one-second resolution: so issued, a token lives its whole lifetime), logs out after a delay spread evenly over the lifetime, and every gateway is polled until it answers 401. "+
+		"Expected: the lag is uniform over the remaining lifetime, p99 ≈ 0.99 × TTL + %s s.\n\n",
+		fmtNum(scale), fmtNum(scale), fmtNum(60/math.Max(scale, 1)), fmtNum(scale), fmtNum(scale),
+		fmtNum(JWTLeeway.Seconds()), fmtNum(JWTLeeway.Seconds()), fmtNum(scale), fmtNum(JWTLeeway.Seconds()), fmtNum(JWTLeeway.Seconds()))
+	b.WriteString("| access TTL | as run | revocation lag p50 / p99, as run | revocation lag p50 / p99, real | expected p99, real | not revoked at the timeout | sessions lost (steady) | run |\n|---|---|---|---|---|---|---|---|\n")
+	for _, p := range rs {
+		real := fmtNum(p.AccessTTLS*p.TimeScale) + " s"
+		lagRun, lagReal := "none revoked", "–"
+		if p.RevocationP50Ms != nil && p.RevocationP99Ms != nil {
+			lagRun = fmtNum(*p.RevocationP50Ms/1000) + " / " + fmtNum(*p.RevocationP99Ms/1000) + " s"
+			lagReal = fmtMinutes(RealLagS(*p.RevocationP50Ms, p.TimeScale)) + " / " + fmtMinutes(RealLagS(*p.RevocationP99Ms, p.TimeScale))
+		}
+		expected := fmtMinutes(0.99*p.AccessTTLS*p.TimeScale + JWTLeeway.Seconds())
+		fmt.Fprintf(b, "| %s (%s) | %s s | %s | %s | %s | %d of %d (%s s) | %d | [report](%s/report.md) |\n",
+			p.Label, real, fmtNum(p.AccessTTLS), lagRun, lagReal, expected, p.NotRevoked, p.Pairs, fmtNum(p.TimeoutS), p.SessionsLost, p.Run)
+	}
+	b.WriteString("\n")
+}
+
+// fmtMinutes is s seconds as minutes and seconds: 4 min 57 s, 12 s.
+func fmtMinutes(s float64) string {
+	if math.IsNaN(s) {
+		return "–"
+	}
+	t := int(math.Round(s))
+	if t < 60 {
+		return fmt.Sprintf("%d s", t)
+	}
+	return fmt.Sprintf("%d min %d s", t/60, t%60)
+}
+
+func lagOrNone(ms *float64) string {
+	if ms == nil {
+		return "none revoked"
+	}
+	return fmtNum(*ms) + " ms"
+}
+
+func cmdsText(p Result) string {
+	if p.RedisCommandsPerRequest == nil {
+		return "–"
+	}
+	return fmtNum(*p.RedisCommandsPerRequest)
+}
+
+func p50Text(p Result) string {
+	s := fmtNum(p.P50Ms)
+	if p.Saturated {
+		s += " (saturated)"
+	}
+	return s
+}
+
+// median of vs (NaN when empty).
+func median(vs []float64) float64 {
+	if len(vs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Sorted(slices.Values(vs))
+	if n := len(s); n%2 == 1 {
+		return s[n/2]
+	} else {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+}
+
+// rangeText is "min–max" of vs ("–" when empty).
+func rangeText(vs []float64) string {
+	if len(vs) == 0 {
+		return "–"
+	}
+	return fmtNum(slices.Min(vs)) + "–" + fmtNum(slices.Max(vs))
+}
+
+func fmtNum(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "–"
+	case v == math.Trunc(v) && math.Abs(v) < 1e9:
+		return fmt.Sprintf("%.0f", v)
+	case math.Abs(v) >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case math.Abs(v) >= 1:
+		return fmt.Sprintf("%.2f", v)
+	}
+	return fmt.Sprintf("%.3g", v)
+}
