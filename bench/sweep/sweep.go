@@ -181,7 +181,12 @@ func Run(ctx context.Context, cfg Config) (*Sweep, string, error) {
 		}
 		r, runDir, err := bench.Run(ctx, c)
 		if err != nil {
-			return sw, dir, fmt.Errorf("sweep point %q: %w", p.Label, err)
+			err = fmt.Errorf("sweep point %q: %w", p.Label, err)
+			if len(sw.Points) > 0 {
+				// The points measured so far are kept.
+				err = errors.Join(err, write(dir, sw))
+			}
+			return sw, dir, err
 		}
 		if i == 0 {
 			sw.Settings, sw.Env = r.Settings, r.Environment
