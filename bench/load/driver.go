@@ -55,6 +55,16 @@ type Config struct {
 	// (user0001 the heaviest), seeded with Seed.
 	Skew float64
 	Seed uint64
+	// RefreshAhead: a user whose access token expires within this margin
+	// exchanges its refresh token (POST /auth/refresh) in the background
+	// before its next request, and a user whose token has already expired
+	// waits for that refresh (its requests go to other users meanwhile)
+	// rather than sending a request bound to fail. It applies to users with
+	// a refresh token and a known expiry (the refreshable strategies, jwt);
+	// 0 (the default) is off: tokens expire and the next request gets a
+	// 401, counted as a session lost. A failed refresh is counted and not
+	// retried for that credential.
+	RefreshAhead time.Duration
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }
@@ -80,6 +90,9 @@ func (c *Config) Validate() error {
 	if c.Skew != 0 && !(c.Skew > 1) {
 		return fmt.Errorf("bench: user skew %v: want 0 (every user in turn) or a Zipf exponent > 1", c.Skew)
 	}
+	if c.RefreshAhead < 0 {
+		return fmt.Errorf("bench: refresh-ahead margin %v: want 0 (off) or positive", c.RefreshAhead)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -103,6 +116,8 @@ type Driver struct {
 	credBytes int64
 	sent      int64
 	phase     *PhaseResult
+	// bg are the running phase's background refreshes (refresh.go).
+	bg *background
 }
 
 // New returns a Driver for cfg; users start logged out.
@@ -208,14 +223,8 @@ func (d *Driver) LogIn(ctx context.Context, i int) (time.Duration, error) {
 		return lat, err
 	}
 	d.mu.Lock()
-	u.mergeSetCookies(cred.SetCookies)
-	if cred.Bearer != "" {
-		u.bearer = cred.Bearer
-	}
-	u.refresh = cred.Refresh
+	u.install(cred)
 	u.instance = cred.Instance
-	u.loggedIn = true
-	u.gen++
 	u.relogging = false
 	d.mu.Unlock()
 	return lat, nil
@@ -230,7 +239,7 @@ func (d *Driver) Run(ctx context.Context, p Phase) (*PhaseResult, error) {
 	if p.Rate <= 0 || p.Duration <= 0 {
 		return nil, fmt.Errorf("bench: phase %s: rate and duration must be positive", p.Name)
 	}
-	pr := d.beginPhase(p)
+	pr := d.beginPhase(ctx, p)
 	atk, pacer := newAttack(d.cfg.Timeout, p.Rate)
 	cpu0 := SelfCPU()
 	start := time.Now()
@@ -249,20 +258,28 @@ func (d *Driver) Run(ctx context.Context, p Phase) (*PhaseResult, error) {
 	return pr, hookErr
 }
 
-// beginPhase makes pr the phase whose requests target counts.
-func (d *Driver) beginPhase(p Phase) *PhaseResult {
+// beginPhase makes pr the phase whose requests target counts; the
+// refreshes it starts run under ctx.
+func (d *Driver) beginPhase(ctx context.Context, p Phase) *PhaseResult {
 	pr := &PhaseResult{Name: p.Name, Rate: p.Rate, Duration: p.Duration}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.credBytes, d.sent, d.phase = 0, 0, pr
+	d.bg = &background{ctx: ctx}
 	return pr
 }
 
-// endPhase closes pr: its credential bytes and sends, events and records
-// in time order.
+// endPhase closes pr once the refreshes the phase started are done: its
+// credential bytes and sends, events and records in time order.
 func (d *Driver) endPhase(pr *PhaseResult) {
 	d.mu.Lock()
-	pr.CredBytes, pr.Sent, d.phase = d.credBytes, d.sent, nil
+	bg := d.bg
+	d.mu.Unlock()
+	if bg != nil {
+		bg.wg.Wait()
+	}
+	d.mu.Lock()
+	pr.CredBytes, pr.Sent, d.phase, d.bg = d.credBytes, d.sent, nil, nil
 	d.mu.Unlock()
 	sort.Slice(pr.Events, func(i, j int) bool { return pr.Events[i].AtS < pr.Events[j].AtS })
 	sort.Slice(pr.Records, func(i, j int) bool { return pr.Records[i].At < pr.Records[j].At })
@@ -339,15 +356,22 @@ func newAttack(timeout time.Duration, rate float64) (*vegeta.Attacker, vegeta.Co
 }
 
 // target is the vegeta Targeter: the next user as the picker draws it
-// (skipping users busy logging in again), its credential headers, and its index and credential
+// (skipping users busy logging in again or waiting for the refresh of an
+// expired token; a drawn user whose token nears expiry starts its
+// refresh), its credential headers, and its index and credential
 // generation in the URL fragment, which stays on Result.URL but is never
 // sent to the server.
 func (d *Driver) target(t *vegeta.Target) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	n := uint64(len(d.users))
+	now := time.Now()
 	idx := d.pick.pick()
-	for tries := uint64(1); tries < n && d.users[idx].relogging; tries++ {
+	for tries := uint64(1); ; tries++ {
+		d.refreshAhead(int(idx), now)
+		if tries >= n || !d.users[idx].busy(now) {
+			break
+		}
 		idx = d.pick.pick()
 	}
 	u := d.users[idx]

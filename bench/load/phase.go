@@ -66,6 +66,10 @@ type PhaseResult struct {
 	Losses          []Loss
 	Relogins        []time.Duration
 	ReloginFailures int
+	// Refreshes are the latencies of the access-token refreshes done ahead
+	// of expiry (Config.RefreshAhead), RefreshFailures those that failed.
+	Refreshes       []time.Duration
+	RefreshFailures int
 	CredBytes       int64
 	Sent            int64
 	Events          []report.Event
@@ -93,6 +97,12 @@ func (pr *PhaseResult) Summary() report.Scenario {
 		Relogins:               len(pr.Relogins),
 		ReloginFailures:        pr.ReloginFailures,
 		ReloginLatency:         report.Summarize(slices.Clone(pr.Relogins)),
+		Refreshes:              len(pr.Refreshes),
+		RefreshFailures:        pr.RefreshFailures,
+	}
+	if len(pr.Refreshes) > 0 {
+		lat := report.Summarize(slices.Clone(pr.Refreshes))
+		s.RefreshLatency = &lat
 	}
 	if pr.Sent > 0 {
 		s.CredentialBytes = report.Round3(float64(pr.CredBytes) / float64(pr.Sent))

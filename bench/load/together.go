@@ -42,7 +42,7 @@ func RunTogether(ctx context.Context, ds []*Driver, p Phase, rng *rand.Rand) ([]
 	}
 	prs := make([]*PhaseResult, len(ds))
 	for i, d := range ds {
-		prs[i] = d.beginPhase(Phase{Name: p.Name, Rate: p.Rate / float64(len(ds)), Duration: p.Duration})
+		prs[i] = d.beginPhase(ctx, Phase{Name: p.Name, Rate: p.Rate / float64(len(ds)), Duration: p.Duration})
 	}
 	blocks := &shuffledBlocks{n: len(ds), rng: rng}
 	targeter := func(t *vegeta.Target) error { return ds[blocks.next()].target(t) }

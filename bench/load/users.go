@@ -3,9 +3,11 @@ package load
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"sort"
 	"strings"
@@ -27,6 +29,29 @@ type user struct {
 	loggedIn  bool // has logged in at least once
 	gen       int
 	relogging bool
+	// expires is when the access token stops being accepted (zero when
+	// unknown or not a token); refreshing is set while a refresh-ahead
+	// runs, and refreshFailedGen is the credential generation whose
+	// refresh failed (not retried: its next 401 leads to a re-login).
+	expires          time.Time
+	refreshing       bool
+	refreshFailedGen int
+}
+
+// install makes cred u's credential: its cookies, token, refresh token,
+// expiry and instance, as a new generation.
+func (u *user) install(cred Credential) {
+	u.mergeSetCookies(cred.SetCookies)
+	if cred.Bearer != "" {
+		u.bearer = cred.Bearer
+	}
+	u.refresh = cred.Refresh
+	u.expires = cred.ExpiresAt
+	if cred.Instance != "" {
+		u.instance = cred.Instance
+	}
+	u.loggedIn = true
+	u.gen++
 }
 
 // headers returns the credential headers of u and their size in bytes
@@ -71,11 +96,15 @@ func (u *user) mergeSetCookies(h http.Header) {
 	}
 }
 
-// loginResponse is the gateway's POST /auth/login answer.
+// loginResponse is the gateway's POST /auth/login and /auth/refresh
+// answer.
 type loginResponse struct {
 	User         string `json:"user"`
 	AccessToken  string `json:"access_token"`
 	RefreshToken string `json:"refresh_token"`
+	// ExpiresIn is the access token's remaining lifetime in whole seconds
+	// (rounded), 0 when none is given.
+	ExpiresIn int64 `json:"expires_in"`
 }
 
 // Credential is what a login hands back.
@@ -88,6 +117,11 @@ type Credential struct {
 	Refresh string
 	// Instance is the gateway that handled the login.
 	Instance string
+	// ExpiresAt is when the access token expires, on this machine's clock
+	// (zero when unknown): the earlier of the answer's expires_in and the
+	// token's exp claim (read without verifying: only for scheduling a
+	// refresh).
+	ExpiresAt time.Time
 }
 
 // Cookies returns the cookies the login set.
@@ -98,30 +132,93 @@ func (c Credential) Cookies() []*http.Cookie { return (&http.Response{Header: c.
 // given headers (the lb pin cookie, so a sticky user keeps its pin).
 func Login(ctx context.Context, c *http.Client, base, name, password string, h http.Header) (Credential, error) {
 	body, _ := json.Marshal(map[string]string{"username": name, "password": password})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/auth/login", bytes.NewReader(body))
+	cred, err := postAuth(ctx, c, base+"/auth/login", body, h)
 	if err != nil {
 		return Credential{}, fmt.Errorf("login %s: %w", name, err)
+	}
+	return cred, nil
+}
+
+// Refresh exchanges refreshToken at base+/auth/refresh for a new access
+// token and refresh token (the gateway rotates them: the old refresh token
+// is spent), carrying the given headers (the lb pin cookie).
+func Refresh(ctx context.Context, c *http.Client, base, refreshToken string, h http.Header) (Credential, error) {
+	body, _ := json.Marshal(map[string]string{"refresh_token": refreshToken})
+	cred, err := postAuth(ctx, c, base+"/auth/refresh", body, h)
+	if err != nil {
+		return Credential{}, fmt.Errorf("refresh: %w", err)
+	}
+	return cred, nil
+}
+
+// postAuth posts the JSON body to url (an /auth/ endpoint answering like
+// login) without the Authorization header of h, and returns the
+// credential of a 200 answer.
+func postAuth(ctx context.Context, c *http.Client, url string, body []byte, h http.Header) (Credential, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return Credential{}, err
 	}
 	for k, v := range h {
 		req.Header[k] = v
 	}
 	req.Header.Del("Authorization")
 	req.Header.Set("Content-Type", "application/json")
+	sent := time.Now()
 	resp, err := c.Do(req)
 	if err != nil {
-		return Credential{}, fmt.Errorf("login %s: %w", name, err)
+		return Credential{}, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return Credential{}, fmt.Errorf("login %s: read: %w", name, err)
+		return Credential{}, fmt.Errorf("read: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return Credential{}, fmt.Errorf("login %s: status %d: %s", name, resp.StatusCode, strings.TrimSpace(string(b)))
+		return Credential{}, fmt.Errorf("status %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
 	}
 	var lr loginResponse
 	if err := json.Unmarshal(b, &lr); err != nil {
-		return Credential{}, fmt.Errorf("login %s: decode: %w", name, err)
+		return Credential{}, fmt.Errorf("decode: %w", err)
 	}
-	return Credential{SetCookies: resp.Header, Bearer: lr.AccessToken, Refresh: lr.RefreshToken, Instance: resp.Header.Get(lb.InstanceHeader)}, nil
+	return Credential{
+		SetCookies: resp.Header, Bearer: lr.AccessToken, Refresh: lr.RefreshToken,
+		Instance: resp.Header.Get(lb.InstanceHeader), ExpiresAt: expiresAt(sent, lr.ExpiresIn, lr.AccessToken),
+	}, nil
+}
+
+// expiresAt is when an access token handed out in answer to a request sent
+// at sent expires: the earlier of sent+expiresIn seconds and the token's
+// exp claim, whichever are known (zero when neither is). Counting from the
+// send, not the answer, errs on the early side.
+func expiresAt(sent time.Time, expiresIn int64, token string) time.Time {
+	var at time.Time
+	if expiresIn > 0 {
+		at = sent.Add(time.Duration(expiresIn) * time.Second)
+	}
+	if exp, ok := jwtExp(token); ok && (at.IsZero() || exp.Before(at)) {
+		at = exp
+	}
+	return at
+}
+
+// jwtExp reads the exp claim of a JWT without verifying it (the harness
+// only schedules its refresh by it; the gateway is the one that checks).
+func jwtExp(token string) (time.Time, bool) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return time.Time{}, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return time.Time{}, false
+	}
+	var c struct {
+		Exp *float64 `json:"exp"`
+	}
+	if json.Unmarshal(b, &c) != nil || c.Exp == nil || *c.Exp <= 0 {
+		return time.Time{}, false
+	}
+	sec, frac := math.Modf(*c.Exp)
+	return time.Unix(int64(sec), int64(frac*1e9)), true
 }

@@ -350,6 +350,13 @@ func renderLoad(b *strings.Builder, s *Scenario) {
 		}
 		fmt.Fprintf(b, " By instance last served: %s.", strings.Join(parts, ", "))
 	}
+	if s.Refreshes > 0 || s.RefreshFailures > 0 {
+		fmt.Fprintf(b, " Access tokens refreshed ahead of expiry: %d (%d failed)", s.Refreshes, s.RefreshFailures)
+		if l := s.RefreshLatency; l != nil {
+			fmt.Fprintf(b, ", refresh p50 %s ms, p99 %s ms", num(l.P50), num(l.P99))
+		}
+		b.WriteString(".")
+	}
 	b.WriteString("\n\n")
 }
 

@@ -381,6 +381,13 @@ type Scenario struct {
 	Relogins               int            `json:"relogins"`
 	ReloginFailures        int            `json:"relogin_failures"`
 	ReloginLatency         Percentiles    `json:"relogin_latency"`
+	// Refreshes and RefreshFailures count the access-token refreshes the
+	// users made ahead of expiry (the load driver's refresh-ahead, on for
+	// refreshable strategies in the scenarios that ask for it), with their
+	// latency; absent when none was tried.
+	Refreshes       int          `json:"refreshes,omitempty"`
+	RefreshFailures int          `json:"refresh_failures,omitempty"`
+	RefreshLatency  *Percentiles `json:"refresh_latency,omitempty"`
 
 	CredentialBytes float64 `json:"credential_bytes_per_request"`
 	// RedisCommandsPerRequest is nil when Redis was not measured.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/authlab/authlab/lb"
 )
@@ -21,9 +22,16 @@ const Password = "pw"
 // Cluster stands in for the lb and its gateways: cookie mode keeps
 // sessions in each instance's memory behind a pin cookie (like sticky);
 // bearer mode accepts a token on every instance (like jwt). Tokens are
-// "tok-" + the user name.
+// "tok-" + the user name, or, with SetAccessTTL, short-lived tokens with a
+// single-use refresh token, exchanged at POST /auth/refresh as the
+// gateway's jwt strategy does.
 type Cluster struct {
 	cookie bool
+
+	accessTTL time.Duration
+	tokens    map[string]issued // access token → its user and expiry
+	refreshes map[string]string // unspent refresh token → user
+	refreshed int
 
 	mu        sync.Mutex
 	instances []*fakeInstance
@@ -31,6 +39,11 @@ type Cluster struct {
 	seq       int
 	logins    int
 	storeDown bool
+}
+
+type issued struct {
+	user    string
+	expires time.Time
 }
 
 type fakeInstance struct {
@@ -48,6 +61,35 @@ func NewCluster(t testing.TB, n int, cookie bool) (*Cluster, *httptest.Server) {
 	srv := httptest.NewServer(c)
 	t.Cleanup(srv.Close)
 	return c, srv
+}
+
+// SetAccessTTL makes bearer tokens expire ttl after they are issued and
+// come with a refresh token (0: the fixed "tok-" tokens, never expiring).
+func (c *Cluster) SetAccessTTL(ttl time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.accessTTL = ttl
+	c.tokens, c.refreshes = map[string]issued{}, map[string]string{}
+}
+
+// Refreshed returns how many refresh tokens were exchanged.
+func (c *Cluster) Refreshed() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.refreshed
+}
+
+// issue answers a login or refresh of user in bearer mode.
+func (c *Cluster) issue(w http.ResponseWriter, user string) {
+	if c.accessTTL <= 0 {
+		fmt.Fprintf(w, `{"user":%q,"access_token":"tok-%s"}`, user, user)
+		return
+	}
+	c.seq++
+	tok, rt := fmt.Sprintf("tok-%s-%d", user, c.seq), fmt.Sprintf("rt-%d", c.seq)
+	c.tokens[tok] = issued{user: user, expires: time.Now().Add(c.accessTTL)}
+	c.refreshes[rt] = user
+	fmt.Fprintf(w, `{"user":%q,"access_token":%q,"refresh_token":%q,"expires_in":%d}`, user, tok, rt, int(c.accessTTL/time.Second))
 }
 
 // Kill takes instance id down; its sessions are gone.
@@ -142,7 +184,20 @@ func (c *Cluster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, `{"user":%q}`, body.Username)
 			return
 		}
-		fmt.Fprintf(w, `{"user":%q,"access_token":"tok-%s"}`, body.Username, body.Username)
+		c.issue(w, body.Username)
+	case "/auth/refresh":
+		var body struct {
+			RefreshToken string `json:"refresh_token"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		user, ok := c.refreshes[body.RefreshToken]
+		if c.cookie || !ok {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		delete(c.refreshes, body.RefreshToken)
+		c.refreshed++
+		c.issue(w, user)
 	case "/api/me":
 		user, ok := c.auth(in, r)
 		if !ok {
@@ -168,6 +223,14 @@ func (c *Cluster) auth(in *fakeInstance, r *http.Request) (string, bool) {
 		}
 		u, ok := in.sessions[ck.Value]
 		return u, ok
+	}
+	if c.accessTTL > 0 {
+		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		is, ok := c.tokens[tok]
+		if !ok || time.Now().After(is.expires) {
+			return "", false
+		}
+		return is.user, true
 	}
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer tok-")
 	return tok, ok
