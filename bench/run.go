@@ -74,6 +74,9 @@ type Config struct {
 	// from a Zipf distribution with that exponent, seeded with Seed.
 	UserSkew float64
 	Seed     uint64
+	// RefreshAhead: users refresh their access token this long before it
+	// expires (load.Config.RefreshAhead; 0: never, a 401 is a session lost).
+	RefreshAhead time.Duration
 	// Batch is recorded in the report: runs of one batch are rounds of
 	// the same measurement (compare summarises them).
 	Batch string
@@ -146,7 +149,7 @@ func (c *Config) scenarioConfig() scenario.Config {
 }
 
 func (c *Config) loadConfig(baseURL, password string) load.Config {
-	return load.Config{BaseURL: baseURL, Users: c.Users, Password: password, Path: c.Path, Logger: c.Logger, Skew: c.UserSkew, Seed: c.Seed}
+	return load.Config{BaseURL: baseURL, Users: c.Users, Password: password, Path: c.Path, Logger: c.Logger, Skew: c.UserSkew, Seed: c.Seed, RefreshAhead: c.RefreshAhead}
 }
 
 func (c *Config) topologyConfig(output io.Writer) topology.Config {

@@ -388,6 +388,10 @@ type Scenario struct {
 	Refreshes       int          `json:"refreshes,omitempty"`
 	RefreshFailures int          `json:"refresh_failures,omitempty"`
 	RefreshLatency  *Percentiles `json:"refresh_latency,omitempty"`
+	// RefreshInterval is the time between two consecutive refreshes of
+	// the same user (the period an active user refreshes at); absent
+	// when no user refreshed twice.
+	RefreshInterval *Percentiles `json:"refresh_interval,omitempty"`
 
 	CredentialBytes float64 `json:"credential_bytes_per_request"`
 	// RedisCommandsPerRequest is nil when Redis was not measured.

@@ -118,6 +118,21 @@ func (decadeTicks) Ticks(lo, hi float64) []plot.Tick {
 	return out
 }
 
+// plainTicks labels a Ticker's ticks without trailing zeros (50, not
+// 50.00).
+type plainTicks struct{ plot.Ticker }
+
+// Ticks implements plot.Ticker.
+func (t plainTicks) Ticks(lo, hi float64) []plot.Tick {
+	ts := t.Ticker.Ticks(lo, hi)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', -1, 64)
+		}
+	}
+	return ts
+}
+
 // SaveChart writes the chart of sw's points of kind to path (PNG).
 func SaveChart(sw *Sweep, kind, path string) error {
 	var (
@@ -298,12 +313,12 @@ func accessTTLCharts(rs []Result) ([]*plot.Plot, error) {
 	line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 	line.Color = color.Gray{Y: 100}
 	p.Add(plotter.NewGrid(), line)
-	p.Legend.Add("expected p99: 0.99 × TTL + 5 s leeway", line)
+	p.Legend.Add("expected p99", line)
 	for _, set := range []struct {
 		xy    plotter.XYs
 		name  string
 		shape draw.GlyphDrawer
-	}{{p99, "p99 measured (scaled back)", draw.CircleGlyph{}}, {p50, "p50 measured (scaled back)", draw.RingGlyph{}}} {
+	}{{p99, "p99, scaled back", draw.CircleGlyph{}}, {p50, "p50, scaled back", draw.RingGlyph{}}} {
 		if len(set.xy) == 0 {
 			continue
 		}
@@ -319,5 +334,65 @@ func accessTTLCharts(rs []Result) ([]*plot.Plot, error) {
 	p.Legend.XOffs, p.Legend.YOffs = -vg.Points(8), vg.Points(8)
 	p.X.Min, p.Y.Min = 0, 0
 	p.X.Max, p.Y.Max = top*1.05, top*1.15
-	return []*plot.Plot{p}, nil
+	q, err := refreshChart(rs)
+	if err != nil {
+		return nil, err
+	}
+	return []*plot.Plot{q, p}, nil
+}
+
+// refreshChart is the refreshes per active user per hour, real, against
+// the access TTL: measured (from the time between one user's refreshes)
+// and expected (a line over the TTLs swept).
+func refreshChart(rs []Result) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = "jwt: refreshes per active user, scaled back to real time"
+	p.X.Label.Text = "access-token lifetime (min, real)"
+	p.Y.Label.Text = "refresh requests per active user per hour (real)"
+	var measured, expected plotter.XYs
+	top, right := 0.0, 0.0
+	lo, hi := math.Inf(1), 0.0
+	for _, r := range rs {
+		lo, hi = math.Min(lo, r.AccessTTLS), math.Max(hi, r.AccessTTLS)
+		right = math.Max(right, r.AccessTTLS*r.TimeScale/60)
+		if m := r.RefreshIntervalMeanMs; m != nil && *m > 0 {
+			y := 3600 / (*m / 1000 * r.TimeScale)
+			measured = append(measured, plotter.XY{X: r.AccessTTLS * r.TimeScale / 60, Y: y})
+			top = math.Max(top, y)
+		}
+	}
+	if len(rs) == 0 {
+		return nil, fmt.Errorf("sweep chart: no access-ttl point")
+	}
+	r0 := rs[0]
+	// The expected curve, in real time, over the TTLs swept.
+	for i := 0; i <= 50; i++ {
+		ttl := (lo + (hi-lo)*float64(i)/50) * r0.TimeScale
+		y := 3600 / ExpectedRefreshPeriodS(ttl, r0.RefreshAheadS*r0.TimeScale, requestGapS(r0)*r0.TimeScale)
+		expected = append(expected, plotter.XY{X: ttl / 60, Y: y})
+		top = math.Max(top, y)
+	}
+	line, err := plotter.NewLine(expected)
+	if err != nil {
+		return nil, fmt.Errorf("sweep chart: %w", err)
+	}
+	line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+	line.Color = color.Gray{Y: 100}
+	p.Add(plotter.NewGrid(), line)
+	p.Legend.Add("expected", line)
+	if len(measured) > 0 {
+		sc, err := plotter.NewScatter(measured)
+		if err != nil {
+			return nil, fmt.Errorf("sweep chart: %w", err)
+		}
+		sc.GlyphStyle.Shape, sc.GlyphStyle.Radius, sc.GlyphStyle.Color = draw.CircleGlyph{}, vg.Points(4), color.Black
+		p.Add(sc)
+		p.Legend.Add("measured, scaled back", sc)
+	}
+	p.Legend.Top = true
+	p.Legend.XOffs, p.Legend.YOffs = -vg.Points(8), -vg.Points(8)
+	p.Y.Tick.Marker = plainTicks{plot.DefaultTicks{}}
+	p.X.Min, p.Y.Min = 0, 0
+	p.X.Max, p.Y.Max = right*1.05, top*1.25
+	return p, nil
 }

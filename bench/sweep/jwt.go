@@ -88,6 +88,10 @@ type JWTConfig struct {
 	// seconds (a token's exp has one-second resolution).
 	AccessTTLs []time.Duration
 	TimeScale  float64
+	// RefreshAhead is how long before expiry, in real time, the users of
+	// the access-ttl sweep refresh their token (run at RefreshAhead /
+	// TimeScale); shorter than every AccessTTLs.
+	RefreshAhead time.Duration
 }
 
 // Validate checks c.
@@ -117,6 +121,8 @@ func (c JWTConfig) Validate() error {
 		}
 		if len(c.AccessTTLs) == 0 {
 			errs = append(errs, errors.New("--access-ttls: no lifetime"))
+		} else if c.RefreshAhead <= 0 || c.RefreshAhead >= slices.Min(c.AccessTTLs) {
+			errs = append(errs, fmt.Errorf("--refresh-ahead %s: want more than 0 and less than the shortest --access-ttls %s", c.RefreshAhead, slices.Min(c.AccessTTLs)))
 		}
 	}
 	return errors.Join(errs...)
@@ -140,7 +146,8 @@ func scaledTTL(ttl time.Duration, scale float64) (time.Duration, error) {
 //   - alg: HS256 and EdDSA, Repeat runs each interleaved (HS256, EdDSA,
 //     HS256, …, so drift hits both alike); steady and the micro-benchmark.
 //   - access-ttl: each AccessTTLs / TimeScale; steady for at least two
-//     lifetimes (refreshes), then revocation spread over the lifetime.
+//     lifetimes with users refreshing RefreshAhead / TimeScale before
+//     expiry, then revocation spread over the lifetime.
 func JWT(c JWTConfig) ([]Point, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -179,7 +186,8 @@ func JWT(c JWTConfig) ([]Point, error) {
 					RevocationTimeout: ttl + JWTLeeway + 5*time.Second,
 					Duration:          max(c.Duration, 2*ttl+2*time.Second),
 					AccessTTLS:        ttl.Seconds(),
-					TimeScale:         c.TimeScale})
+					TimeScale:         c.TimeScale,
+					RefreshAheadS:     c.RefreshAhead.Seconds() / c.TimeScale})
 			}
 		}
 	}

@@ -216,29 +216,88 @@ func renderAlg(b *strings.Builder, rs []Result) {
 
 func renderAccessTTL(b *strings.Builder, rs []Result) {
 	b.WriteString("## jwt: access-token lifetime (`--access-ttl`), on a scaled clock\n\n")
-	scale := 0.0
-	if len(rs) > 0 {
-		scale = rs[0].TimeScale
+	if len(rs) == 0 {
+		return
 	}
-	fmt.Fprintf(b, "Lifetimes of minutes cannot be waited out in a run, so this sweep runs on a clock **%s× as fast**: every lifetime is divided by %s (a 1 min token runs as %s s) and every rate and lag measured is scaled back (a refresh rate ÷ %s, a lag × %s). "+
-		"Without the denylist a logged-out token works until its exp plus the %s s clock-skew leeway, a fixed allowance that is not scaled: a lag scaled back is (lag − %s s) × %s + %s s. "+
-		"Revocation: each sampled user logs in afresh just after a whole second (exp has one-second resolution: so issued, a token lives its whole lifetime), logs out after a delay spread evenly over the lifetime, and every gateway is polled until it answers 401. "+
-		"Expected: the lag is uniform over the remaining lifetime, p99 ≈ 0.99 × TTL + %s s.\n\n",
+	r0 := rs[0]
+	scale, lw := r0.TimeScale, JWTLeeway.Seconds()
+	gap := requestGapS(r0)
+	fmt.Fprintf(b, "Lifetimes of minutes cannot be waited out in a run, so this sweep runs on a clock **%s× as fast**: every lifetime is divided by %s (a 1 min token runs as %s s) and every rate and time measured is scaled back (a rate ÷ %s, a time × %s). "+
+		"The %d users send %s req/s round robin: each sends a request every %s s as run, **every %s real**, and refreshes its access token %s s as run (%s real) before it expires, at its first request inside that margin (the load driver's refresh-ahead).\n\n",
 		fmtNum(scale), fmtNum(scale), fmtNum(60/math.Max(scale, 1)), fmtNum(scale), fmtNum(scale),
-		fmtNum(JWTLeeway.Seconds()), fmtNum(JWTLeeway.Seconds()), fmtNum(scale), fmtNum(JWTLeeway.Seconds()), fmtNum(JWTLeeway.Seconds()))
-	b.WriteString("| access TTL | as run | revocation lag p50 / p99, as run | revocation lag p50 / p99, real | expected p99, real | not revoked at the timeout | sessions lost (steady) | run |\n|---|---|---|---|---|---|---|---|\n")
+		r0.Users, fmtNum(r0.Rate), fmtNum(gap), fmtMinutes(gap*scale), fmtNum(r0.RefreshAheadS), fmtMinutes(r0.RefreshAheadS*scale))
+	b.WriteString("**Refreshes** (steady phase):\n\n")
+	b.WriteString("| access TTL | as run | refreshes in steady (failed) | refresh req/s as run → real (÷ scale) | time between one user's refreshes, as run: mean (expected) | refreshes per active user per hour, real: measured (expected) | refresh req/s per 1000 active users, real | sessions lost (steady) |\n|---|---|---|---|---|---|---|---|\n")
 	for _, p := range rs {
-		real := fmtNum(p.AccessTTLS*p.TimeScale) + " s"
+		countRate := math.NaN()
+		if p.DurationS > 0 {
+			countRate = float64(p.Refreshes) / p.DurationS
+		}
+		period, perHour, per1000 := "–", "–", "–"
+		want := ExpectedRefreshPeriodS(p.AccessTTLS, p.RefreshAheadS, requestGapS(p))
+		wantReal := 3600 / (ExpectedRefreshPeriodS(p.AccessTTLS*p.TimeScale, p.RefreshAheadS*p.TimeScale, requestGapS(p)*p.TimeScale))
+		if m := p.RefreshIntervalMeanMs; m != nil && *m > 0 {
+			realS := *m / 1000 * p.TimeScale
+			period = fmt.Sprintf("%s s (%s s)", fmtNum(*m/1000), fmtNum(want))
+			perHour = fmt.Sprintf("%s (%s)", fmtNum(3600/realS), fmtNum(wantReal))
+			per1000 = fmtNum(1000 / realS)
+		} else {
+			period = fmt.Sprintf("– (%s s)", fmtNum(want))
+			perHour = fmt.Sprintf("– (%s)", fmtNum(wantReal))
+		}
+		fmt.Fprintf(b, "| %s (%s) | %s s | %d (%d) | %s → %s | %s | %s | %s | %d |\n",
+			p.Label, fmtMinutes(p.AccessTTLS*p.TimeScale), fmtNum(p.AccessTTLS), p.Refreshes, p.RefreshFailures,
+			fmtNum(countRate), fmtNum(countRate/p.TimeScale), period, perHour, per1000, p.SessionsLost)
+	}
+	fmt.Fprintf(b, "\nThe rate that matters is set by the time between one user's refreshes: the lifetime, less the refresh-ahead margin, plus on average half a request gap (a user refreshes at its first request inside the margin). "+
+		"Expected: (lifetime − margin)⁺ + gap/2, the lifetime being the TTL less 0–1 s (exp has one-second resolution; a token refreshed at a random instant loses 0.5 s on average). "+
+		"**At this scale that resolution distorts the shortest lifetimes**: as run a 1 s token lives 0–1 s, which stands for 0–%s real where a real 1 min token loses at most a second, so the 1 min row refreshes more often than a real client would (its expected-as-run column includes the loss, the real one does not). "+
+		"The count ÷ steady column is the raw rate: every user's first token was issued at the initial login, so their first refreshes fall together and a short phase cuts the cycle where it may. "+
+		"Refresh requests per second for N active users = N ÷ (the time between one user's refreshes).\n\n", fmtMinutes(scale))
+	b.WriteString("**Revocation without the denylist**: ")
+	fmt.Fprintf(b, "a logged-out token works until its exp plus the %s s clock-skew leeway, a fixed allowance that is not scaled: a lag scaled back is (lag − %s s) × %s + %s s. "+
+		"Each sampled user logs in afresh just after a whole second (so issued, a token lives its whole lifetime), logs out after a delay spread evenly over the lifetime, and every gateway is polled until it answers 401. "+
+		"Expected: the lag is uniform over the remaining lifetime, p99 ≈ 0.99 × TTL + %s s.\n\n", fmtNum(lw), fmtNum(lw), fmtNum(scale), fmtNum(lw), fmtNum(lw))
+	b.WriteString("| access TTL | as run | revocation lag p50 / p99, as run | revocation lag p50 / p99, real | expected p99, real | not revoked at the timeout | run |\n|---|---|---|---|---|---|---|\n")
+	for _, p := range rs {
 		lagRun, lagReal := "none revoked", "–"
 		if p.RevocationP50Ms != nil && p.RevocationP99Ms != nil {
 			lagRun = fmtNum(*p.RevocationP50Ms/1000) + " / " + fmtNum(*p.RevocationP99Ms/1000) + " s"
 			lagReal = fmtMinutes(RealLagS(*p.RevocationP50Ms, p.TimeScale)) + " / " + fmtMinutes(RealLagS(*p.RevocationP99Ms, p.TimeScale))
 		}
-		expected := fmtMinutes(0.99*p.AccessTTLS*p.TimeScale + JWTLeeway.Seconds())
-		fmt.Fprintf(b, "| %s (%s) | %s s | %s | %s | %s | %d of %d (%s s) | %d | [report](%s/report.md) |\n",
-			p.Label, real, fmtNum(p.AccessTTLS), lagRun, lagReal, expected, p.NotRevoked, p.Pairs, fmtNum(p.TimeoutS), p.SessionsLost, p.Run)
+		expected := fmtMinutes(0.99*p.AccessTTLS*p.TimeScale + lw)
+		fmt.Fprintf(b, "| %s (%s) | %s s | %s | %s | %s | %d of %d (%s s) | [report](%s/report.md) |\n",
+			p.Label, fmtMinutes(p.AccessTTLS*p.TimeScale), fmtNum(p.AccessTTLS), lagRun, lagReal, expected, p.NotRevoked, p.Pairs, fmtNum(p.TimeoutS), p.Run)
 	}
 	b.WriteString("\n")
+}
+
+// requestGapS is the time between two requests of one user, as run
+// (users in turn at the run's rate); NaN when unknown.
+func requestGapS(r Result) float64 {
+	if r.Rate <= 0 || r.Users <= 0 {
+		return math.NaN()
+	}
+	return float64(r.Users) / r.Rate
+}
+
+// ExpectedRefreshPeriodS is the mean time between one user's refreshes
+// ahead of expiry, seconds: the token's lifetime less the margin (at
+// least 0), plus half the user's request gap (it refreshes at its first
+// request inside the margin). The lifetime is ttl less 0–1 s, uniformly:
+// exp has one-second resolution and a refreshed token is issued at a
+// random instant.
+func ExpectedRefreshPeriodS(ttl, margin, gap float64) float64 {
+	hi := ttl - margin     // the longest lifetime, less the margin
+	lo := ttl - 1 - margin // the shortest
+	var life float64
+	switch {
+	case lo >= 0:
+		life = (lo + hi) / 2
+	case hi > 0:
+		life = hi * hi / 2 // the part of [lo, hi] (width 1) above 0
+	}
+	return life + gap/2
 }
 
 // fmtMinutes is s seconds as minutes and seconds: 4 min 57 s, 12 s.
@@ -249,6 +308,9 @@ func fmtMinutes(s float64) string {
 	t := int(math.Round(s))
 	if t < 60 {
 		return fmt.Sprintf("%d s", t)
+	}
+	if t%60 == 0 {
+		return fmt.Sprintf("%d min", t/60)
 	}
 	return fmt.Sprintf("%d min %d s", t/60, t%60)
 }

@@ -71,6 +71,9 @@ type Point struct {
 	// TimeScale, when > 0, says the point ran on a scaled clock: its
 	// lifetimes stand for TimeScale times as long (KindAccessTTL).
 	TimeScale float64 `json:"time_scale,omitempty"`
+	// RefreshAheadS, when > 0, is how long before its access token expires
+	// a user refreshes it (as run; load.Config.RefreshAhead).
+	RefreshAheadS float64 `json:"refresh_ahead_s,omitempty"`
 }
 
 // OpaqueCache is the opaque cache sweep: every TTL in ttls, with pub/sub
@@ -117,6 +120,17 @@ type Result struct {
 	GatewayCPUUsPerRequest float64 `json:"gateway_cpu_us_per_request"`
 	SessionsLost           int     `json:"sessions_lost"`
 	Relogins               int     `json:"relogins"`
+	// Users and Rate are the run's: each user sends a request every
+	// Users/Rate seconds (round robin).
+	Users int     `json:"users"`
+	Rate  float64 `json:"rate"`
+	// Refreshes ahead of expiry during steady (and those that failed), and
+	// the mean and median time between two refreshes of one user, ms (nil
+	// when no user refreshed twice).
+	Refreshes             int      `json:"refreshes,omitempty"`
+	RefreshFailures       int      `json:"refresh_failures,omitempty"`
+	RefreshIntervalMeanMs *float64 `json:"refresh_interval_mean_ms,omitempty"`
+	RefreshIntervalP50Ms  *float64 `json:"refresh_interval_p50_ms,omitempty"`
 	// MicroNsPerOp and MicroAllocsPerOp are the in-process micro-benchmark
 	// of Authenticate (nil when not run).
 	MicroNsPerOp     *float64 `json:"micro_ns_per_op,omitempty"`
@@ -176,6 +190,7 @@ func Run(ctx context.Context, cfg Config) (*Sweep, string, error) {
 			c.RevocationTimeout = p.RevocationTimeout
 		}
 		c.RevocationSpread = p.RevocationSpread
+		c.RefreshAhead = time.Duration(p.RefreshAheadS * float64(time.Second))
 		if p.Duration > 0 {
 			c.Duration = p.Duration
 		}
@@ -217,8 +232,12 @@ func kindOf(p Point) string {
 
 // measure reads one point's numbers from its report.
 func measure(p Point, r *report.Report, run string) Result {
-	res := Result{Point: p, Run: run}
+	res := Result{Point: p, Run: run, Users: r.Settings.Users, Rate: r.Settings.Rate}
 	if s := r.Scenario(scenario.SteadyName); s != nil {
+		res.Refreshes, res.RefreshFailures = s.Refreshes, s.RefreshFailures
+		if iv := s.RefreshInterval; iv != nil && iv.Count > 0 {
+			res.RefreshIntervalMeanMs, res.RefreshIntervalP50Ms = report.Float(iv.Mean), report.Float(iv.P50)
+		}
 		res.P50Ms, res.P99Ms = s.Latency.P50, s.Latency.P99
 		res.RedisCommandsPerRequest = s.RedisCommandsPerRequest
 		res.Saturated = s.Load != nil && s.Load.Saturated

@@ -122,7 +122,7 @@ func TestParseDurations(t *testing.T) {
 
 func defaultJWT() JWTConfig {
 	return JWTConfig{Kinds: JWTKinds, Duration: 8 * time.Second, DenylistAccessTTL: 15 * time.Second, Repeat: 3,
-		AccessTTLs: []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute}, TimeScale: 60}
+		AccessTTLs: []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute}, TimeScale: 60, RefreshAhead: 10 * time.Second}
 }
 
 func TestJWTPoints(t *testing.T) {
@@ -169,6 +169,9 @@ func TestJWTPoints(t *testing.T) {
 			if p.TimeScale != 60 {
 				t.Errorf("%s: time scale %v", p.Label, p.TimeScale)
 			}
+			if math.Abs(p.RefreshAheadS-10.0/60) > 1e-9 {
+				t.Errorf("%s: refresh ahead %v s as run, want 10 s real at 60×", p.Label, p.RefreshAheadS)
+			}
 			// Refreshes are counted over at least two lifetimes.
 			if ttl := time.Duration(p.AccessTTLS * float64(time.Second)); p.Duration < 2*ttl {
 				t.Errorf("%s: steady %v for a %v token", p.Label, p.Duration, ttl)
@@ -192,6 +195,8 @@ func TestJWTConfigErrors(t *testing.T) {
 		{"ttl below a second once scaled", func(c *JWTConfig) { c.AccessTTLs = []time.Duration{30 * time.Second} }, "--access-ttls 30s at --time-scale 60 runs as 500ms"},
 		{"ttl not whole seconds once scaled", func(c *JWTConfig) { c.AccessTTLs = []time.Duration{90 * time.Second} }, "runs as 1.5s"},
 		{"no ttl", func(c *JWTConfig) { c.AccessTTLs = nil }, "--access-ttls: no lifetime"},
+		{"refresh ahead of the whole lifetime", func(c *JWTConfig) { c.RefreshAhead = time.Minute }, "--refresh-ahead 1m0s: want more than 0 and less than the shortest --access-ttls 1m0s"},
+		{"no refresh ahead", func(c *JWTConfig) { c.RefreshAhead = 0 }, "--refresh-ahead 0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,6 +257,9 @@ func jwtSweep() *Sweep {
 		case p.Kind == KindAccessTTL:
 			ttl := p.AccessTTLS * 1000
 			r.RevocationP50Ms, r.RevocationP99Ms = report.Float(5000+ttl/2), report.Float(5000+ttl*0.98)
+			r.Users, r.Rate, r.DurationS = 200, 200, 2*p.AccessTTLS+2
+			r.Refreshes = int(200 * r.DurationS / p.AccessTTLS)
+			r.RefreshIntervalMeanMs = report.Float(ttl + 400)
 		}
 		rs = append(rs, r)
 	}
@@ -279,8 +287,16 @@ func TestRenderJWT(t *testing.T) {
 		"## jwt: access-token lifetime",
 		"**60× as fast**",
 		// 1 s as run: 5.5 s p50 → 0.5 s × 60 + 5 s = 35 s real.
-		"| ttl 1m (60 s) | 1 s | 5.50 / 5.98 s | 35 s / 1 min 4 s | 1 min 4 s |",
-		"| ttl 15m (900 s) | 15 s | 12.50 / 19.70 s | 7 min 35 s / 14 min 47 s | 14 min 56 s |",
+		"| ttl 1m (1 min) | 1 s | 5.50 / 5.98 s | 35 s / 1 min 4 s | 1 min 4 s |",
+		"| ttl 15m (15 min) | 15 s | 12.50 / 19.70 s | 7 min 35 s / 14 min 47 s | 14 min 56 s |",
+		"every 1 min real", "10 s real",
+		// 15 s TTL, 32 s steady: 426 refreshes, 13.3/s as run, ÷ 60 real;
+		// 15.4 s between a user's refreshes as run is 924 s real: 3.90 an
+		// hour. Expected: 15 − 0.5 − 1/6 + 0.5 = 14.83 s as run; in real
+		// time 900 − 0.5 − 10 + 30 = 919.5 s: 3.92 an hour.
+		"| ttl 15m (15 min) | 15 s | 426 (0) | 13.31 → 0.222 | 15.40 s (14.83 s) | 3.90 (3.92) | 1.08 | 0 |",
+		// 1 s TTL: expected as run (5/6)²/2 + 0.5 = 0.847 s.
+		"| 1.40 s (0.847 s) |",
 		ChartFile(KindAccessTTL),
 	} {
 		if !strings.Contains(md, want) {
@@ -305,6 +321,23 @@ func TestWriteJWTCharts(t *testing.T) {
 	md, _ := os.ReadFile(filepath.Join(dir, "sweep.md"))
 	if strings.Contains(string(md), FrontierChartFile) {
 		t.Error("a jwt sweep links the opaque frontier chart")
+	}
+}
+
+func TestExpectedRefreshPeriodS(t *testing.T) {
+	tests := []struct {
+		name                   string
+		ttl, margin, gap, want float64
+	}{
+		{"long token: mean lifetime less the margin, plus half a gap", 15, 0.5, 1, 14 + 0.5},
+		{"lifetime can fall under the margin", 1, 0.5, 0, 0.125},
+		{"margin beyond every lifetime: at the next request", 1, 2, 1, 0.5},
+		{"real time: a second of resolution is little", 900, 10, 60, 889.5 + 30},
+	}
+	for _, tt := range tests {
+		if got := ExpectedRefreshPeriodS(tt.ttl, tt.margin, tt.gap); math.Abs(got-tt.want) > 1e-9 {
+			t.Errorf("%s: ExpectedRefreshPeriodS(%v, %v, %v) = %v, want %v", tt.name, tt.ttl, tt.margin, tt.gap, got, tt.want)
+		}
 	}
 }
 

@@ -29,6 +29,7 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	denylistTTL := fs.Duration("denylist-access-ttl", 20*time.Second, "jwt denylist: the access TTL of both points (whole seconds, longer than --duration; without the denylist the run waits it out)")
 	accessTTLs := fs.String("access-ttls", "1m,5m,15m", "jwt access-ttl: the access-token lifetimes swept, as they stand in real time")
 	timeScale := fs.Float64("time-scale", 60, "jwt access-ttl: the run's clock is this many times as fast (60: a 1m TTL runs as 1s); rates and lags are scaled back")
+	refreshAhead := fs.Duration("refresh-ahead", 10*time.Second, "jwt access-ttl: users refresh their token this long before it expires, in real time (run ÷ --time-scale)")
 	rate := fs.Float64("rate", 200, "requests per second of each point's steady phase")
 	duration := fs.Duration("duration", 10*time.Second, "length of each point's steady phase (jwt access-ttl: at least two lifetimes)")
 	users := fs.Int("users", 200, "distinct users")
@@ -42,7 +43,7 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var points []sweep.Point
 	switch *strategy {
 	case "opaque":
-		if err := refuseSet(set, "to the opaque sweep (they are jwt's)", "sweep", "repeat", "denylist-access-ttl", "access-ttls", "time-scale"); err != nil {
+		if err := refuseSet(set, "to the opaque sweep (they are jwt's)", "sweep", "repeat", "denylist-access-ttl", "access-ttls", "time-scale", "refresh-ahead"); err != nil {
 			return err
 		}
 		ds, err := sweep.ParseDurations("--ttls", *ttls)
@@ -64,7 +65,7 @@ func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		if points, err = sweep.JWT(sweep.JWTConfig{
 			Kinds: ks, Duration: *duration, DenylistAccessTTL: *denylistTTL, Repeat: *repeat,
-			AccessTTLs: ds, TimeScale: *timeScale,
+			AccessTTLs: ds, TimeScale: *timeScale, RefreshAhead: *refreshAhead,
 		}); err != nil {
 			return err
 		}

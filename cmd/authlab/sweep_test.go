@@ -23,6 +23,7 @@ func TestSweepFlagErrors(t *testing.T) {
 		{"time scale not a number", []string{"--strategy", "jwt", "--time-scale", "fast"}, "invalid value"},
 		{"repeat zero", []string{"--strategy", "jwt", "--sweep", "alg", "--repeat", "0"}, "--repeat 0"},
 		{"denylist token expiring in steady", []string{"--strategy", "jwt", "--sweep", "denylist", "--denylist-access-ttl", "5s", "--duration", "10s"}, "must exceed --duration"},
+		{"refresh ahead of the whole token", []string{"--strategy", "jwt", "--sweep", "access-ttl", "--refresh-ahead", "2m"}, "--refresh-ahead 2m0s"},
 		{"opaque flag with jwt", []string{"--strategy", "jwt", "--ttls", "1s"}, "--ttls does not apply to the jwt sweeps"},
 		{"jwt flags with opaque", []string{"--repeat", "2", "--time-scale", "30"}, "--repeat, --time-scale do not apply to the opaque sweep"},
 		{"bad opaque ttls", []string{"--ttls", "1s,x"}, `--ttls: "x" is not a positive duration`},
