@@ -294,7 +294,7 @@ func accessTTLCharts(rs []Result) ([]*plot.Plot, error) {
 	top := 0.0
 	for _, r := range rs {
 		ttlMin := r.AccessTTLS * r.TimeScale / 60
-		expected = append(expected, plotter.XY{X: ttlMin, Y: (0.99*r.AccessTTLS*r.TimeScale + JWTLeeway.Seconds()) / 60})
+		expected = append(expected, plotter.XY{X: ttlMin, Y: expectedLagP99S(r.AccessTTLS*r.TimeScale, r.Sampled) / 60})
 		top = math.Max(top, ttlMin)
 		if r.RevocationP50Ms == nil || r.RevocationP99Ms == nil {
 			continue

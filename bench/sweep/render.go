@@ -76,6 +76,19 @@ func Render(b *strings.Builder, sw *Sweep, charts map[string]bool) {
 	fmt.Fprintf(b, "Sweep `%s`, %s (UTC): one full run per point (fresh topology each), %s req/s × %s s steady unless a section says otherwise, %d users, %d instances, commit %s. "+
 		"Each row is a run of its own, measured one after the other: counts (revocation lag, Redis commands, refreshes) are stable; latency differences between runs are read only when large (on a shared machine sequential runs differ by tens of percent).\n\n",
 		sw.ID, sw.Started.Format("2006-01-02 15:04:05"), fmtNum(sw.Settings.Rate), fmtNum(sw.Settings.DurationS), sw.Settings.Users, sw.Settings.Instances, sw.Env.GitCommit)
+	var loads []float64
+	for _, p := range sw.Points {
+		if p.LoadAvg != nil {
+			loads = append(loads, *p.LoadAvg)
+		}
+	}
+	if len(loads) > 0 {
+		cpus := ""
+		if sw.Env.CPUs > 0 {
+			cpus = fmt.Sprintf(" (%d CPUs, shared)", sw.Env.CPUs)
+		}
+		fmt.Fprintf(b, "The machine%s had a 1-minute load average of %s as the points started: the more above its CPUs, the more the latencies, CPU per request and even the micro-benchmark carry other work's waiting.\n\n", cpus, rangeText(loads))
+	}
 	for _, k := range sw.kinds() {
 		rs := sw.of(k)
 		switch k {
@@ -257,7 +270,7 @@ func renderAccessTTL(b *strings.Builder, rs []Result) {
 	b.WriteString("**Revocation without the denylist**: ")
 	fmt.Fprintf(b, "a logged-out token works until its exp plus the %s s clock-skew leeway, a fixed allowance that is not scaled: a lag scaled back is (lag − %s s) × %s + %s s. "+
 		"Each sampled user logs in afresh just after a whole second (so issued, a token lives its whole lifetime), logs out after a delay spread evenly over the lifetime, and every gateway is polled until it answers 401. "+
-		"Expected: the lag is uniform over the remaining lifetime, p99 ≈ 0.99 × TTL + %s s.\n\n", fmtNum(lw), fmtNum(lw), fmtNum(scale), fmtNum(lw), fmtNum(lw))
+		"Expected: the lag is uniform over the remaining lifetime, plus the leeway; with n users logging out at the midpoints of n equal slices of the lifetime the longest remaining life is (1 − 1/2n) × TTL, which the p99 is close to.\n\n", fmtNum(lw), fmtNum(lw), fmtNum(scale), fmtNum(lw))
 	b.WriteString("| access TTL | as run | revocation lag p50 / p99, as run | revocation lag p50 / p99, real | expected p99, real | not revoked at the timeout | run |\n|---|---|---|---|---|---|---|\n")
 	for _, p := range rs {
 		lagRun, lagReal := "none revoked", "–"
@@ -265,11 +278,23 @@ func renderAccessTTL(b *strings.Builder, rs []Result) {
 			lagRun = fmtNum(*p.RevocationP50Ms/1000) + " / " + fmtNum(*p.RevocationP99Ms/1000) + " s"
 			lagReal = fmtMinutes(RealLagS(*p.RevocationP50Ms, p.TimeScale)) + " / " + fmtMinutes(RealLagS(*p.RevocationP99Ms, p.TimeScale))
 		}
-		expected := fmtMinutes(0.99*p.AccessTTLS*p.TimeScale + lw)
+		expected := fmtMinutes(expectedLagP99S(p.AccessTTLS*p.TimeScale, p.Sampled))
 		fmt.Fprintf(b, "| %s (%s) | %s s | %s | %s | %s | %d of %d (%s s) | [report](%s/report.md) |\n",
 			p.Label, fmtMinutes(p.AccessTTLS*p.TimeScale), fmtNum(p.AccessTTLS), lagRun, lagReal, expected, p.NotRevoked, p.Pairs, fmtNum(p.TimeoutS), p.Run)
 	}
 	b.WriteString("\n")
+}
+
+// expectedLagP99S is the longest lag expected without the denylist, real
+// seconds, for n users logging out at the midpoints of n equal slices of
+// a ttl-second lifetime (0.99 of it when n is unknown): the longest
+// remaining lifetime, plus the leeway.
+func expectedLagP99S(ttl float64, n int) float64 {
+	share := 0.99
+	if n > 0 {
+		share = 1 - 0.5/float64(n)
+	}
+	return share*ttl + JWTLeeway.Seconds()
 }
 
 // requestGapS is the time between two requests of one user, as run

@@ -19,6 +19,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/authlab/authlab/bench"
@@ -120,6 +122,12 @@ type Result struct {
 	GatewayCPUUsPerRequest float64 `json:"gateway_cpu_us_per_request"`
 	SessionsLost           int     `json:"sessions_lost"`
 	Relogins               int     `json:"relogins"`
+	// LoadAvg is the machine's 1-minute load average when the point
+	// started (nil where /proc/loadavg is not readable): on a shared
+	// machine, how much else was running.
+	LoadAvg *float64 `json:"load_avg_1m,omitempty"`
+	// Sampled is the number of users the revocation scenario logged out.
+	Sampled int `json:"sampled,omitempty"`
 	// Users and Rate are the run's: each user sends a request every
 	// Users/Rate seconds (round robin).
 	Users int     `json:"users"`
@@ -194,6 +202,7 @@ func Run(ctx context.Context, cfg Config) (*Sweep, string, error) {
 		if p.Duration > 0 {
 			c.Duration = p.Duration
 		}
+		load := loadAvg()
 		r, runDir, err := bench.Run(ctx, c)
 		if err != nil {
 			err = fmt.Errorf("sweep point %q: %w", p.Label, err)
@@ -207,7 +216,9 @@ func Run(ctx context.Context, cfg Config) (*Sweep, string, error) {
 			sw.Settings, sw.Env = r.Settings, r.Environment
 		}
 		rel, _ := filepath.Rel(dir, runDir)
-		sw.Points = append(sw.Points, measure(p, r, filepath.ToSlash(rel)))
+		res := measure(p, r, filepath.ToSlash(rel))
+		res.LoadAvg = load
+		sw.Points = append(sw.Points, res)
 	}
 	return sw, dir, write(dir, sw)
 }
@@ -248,7 +259,7 @@ func measure(p Point, r *report.Report, run string) Result {
 	}
 	if s := r.Scenario(scenario.RevocationName); s != nil && s.Revocation != nil {
 		v := s.Revocation
-		res.NotRevoked, res.Pairs, res.TimeoutS = v.NotRevoked, v.Pairs, v.TimeoutS
+		res.NotRevoked, res.Pairs, res.TimeoutS, res.Sampled = v.NotRevoked, v.Pairs, v.TimeoutS, v.Sampled
 		if v.Lag.Count > 0 {
 			res.RevocationP99Ms = report.Float(v.Lag.P99)
 			res.RevocationP50Ms = report.Float(v.Lag.P50)
@@ -260,4 +271,18 @@ func measure(p Point, r *report.Report, run string) Result {
 		res.MicroAllocsPerOp = &allocs
 	}
 	return res
+}
+
+// loadAvg reads the 1-minute load average (Linux), nil when it cannot.
+func loadAvg() *float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return nil
+	}
+	f, _, _ := strings.Cut(string(b), " ")
+	v, err := strconv.ParseFloat(f, 64)
+	if err != nil {
+		return nil
+	}
+	return &v
 }

@@ -257,12 +257,13 @@ func jwtSweep() *Sweep {
 		case p.Kind == KindAccessTTL:
 			ttl := p.AccessTTLS * 1000
 			r.RevocationP50Ms, r.RevocationP99Ms = report.Float(5000+ttl/2), report.Float(5000+ttl*0.98)
-			r.Users, r.Rate, r.DurationS = 200, 200, 2*p.AccessTTLS+2
+			r.Users, r.Rate, r.DurationS, r.Sampled = 200, 200, 2*p.AccessTTLS+2, 20
 			r.Refreshes = int(200 * r.DurationS / p.AccessTTLS)
 			r.RefreshIntervalMeanMs = report.Float(ttl + 400)
 		}
 		rs = append(rs, r)
 	}
+	rs[0].LoadAvg, rs[1].LoadAvg = report.Float(3.2), report.Float(0.5)
 	return &Sweep{ID: "20260101-000000", Strategy: "jwt", Kinds: JWTKinds, Points: rs}
 }
 
@@ -288,7 +289,10 @@ func TestRenderJWT(t *testing.T) {
 		"**60× as fast**",
 		// 1 s as run: 5.5 s p50 → 0.5 s × 60 + 5 s = 35 s real.
 		"| ttl 1m (1 min) | 1 s | 5.50 / 5.98 s | 35 s / 1 min 4 s | 1 min 4 s |",
-		"| ttl 15m (15 min) | 15 s | 12.50 / 19.70 s | 7 min 35 s / 14 min 47 s | 14 min 56 s |",
+		// Expected p99: 20 users at the midpoints of 20 slices of 15 min:
+		// 0.975 × 900 s + 5 s = 14 min 43 s.
+		"| ttl 15m (15 min) | 15 s | 12.50 / 19.70 s | 7 min 35 s / 14 min 47 s | 14 min 43 s |",
+		"machine had a 1-minute load average of 0.5–3.20 as the points started",
 		"every 1 min real", "10 s real",
 		// 15 s TTL, 32 s steady: 426 refreshes, 13.3/s as run, ÷ 60 real;
 		// 15.4 s between a user's refreshes as run is 924 s real: 3.90 an
