@@ -349,12 +349,17 @@ func refreshChart(rs []Result) (*plot.Plot, error) {
 	p.Title.Text = "jwt: refreshes per active user, scaled back to real time"
 	p.X.Label.Text = "access-token lifetime (min, real)"
 	p.Y.Label.Text = "refresh requests per active user per hour (real)"
-	var measured, expected plotter.XYs
+	var measured, expected, asRun plotter.XYs
 	top, right := 0.0, 0.0
 	lo, hi := math.Inf(1), 0.0
 	for _, r := range rs {
 		lo, hi = math.Min(lo, r.AccessTTLS), math.Max(hi, r.AccessTTLS)
 		right = math.Max(right, r.AccessTTLS*r.TimeScale/60)
+		// What the model expects as run (exp's one-second resolution
+		// included), scaled back: where the measured dot should sit.
+		y := 3600 / (ExpectedRefreshPeriodS(r.AccessTTLS, r.RefreshAheadS, requestGapS(r)) * r.TimeScale)
+		asRun = append(asRun, plotter.XY{X: r.AccessTTLS * r.TimeScale / 60, Y: y})
+		top = math.Max(top, y)
 		if m := r.RefreshIntervalMeanMs; m != nil && *m > 0 {
 			y := 3600 / (*m / 1000 * r.TimeScale)
 			measured = append(measured, plotter.XY{X: r.AccessTTLS * r.TimeScale / 60, Y: y})
@@ -379,7 +384,14 @@ func refreshChart(rs []Result) (*plot.Plot, error) {
 	line.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 	line.Color = color.Gray{Y: 100}
 	p.Add(plotter.NewGrid(), line)
-	p.Legend.Add("expected", line)
+	p.Legend.Add("expected for a real client", line)
+	rings, err := plotter.NewScatter(asRun)
+	if err != nil {
+		return nil, fmt.Errorf("sweep chart: %w", err)
+	}
+	rings.GlyphStyle.Shape, rings.GlyphStyle.Radius, rings.GlyphStyle.Color = draw.RingGlyph{}, vg.Points(6), color.Gray{Y: 90}
+	p.Add(rings)
+	p.Legend.Add("expected as run (exp: 1 s resolution)", rings)
 	if len(measured) > 0 {
 		sc, err := plotter.NewScatter(measured)
 		if err != nil {
