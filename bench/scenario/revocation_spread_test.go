@@ -1,8 +1,11 @@
 package scenario
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/authlab/authlab/bench/load"
 )
 
 func TestSpreadDelays(t *testing.T) {
@@ -37,5 +40,29 @@ func TestRevocationSpreadValidated(t *testing.T) {
 	c := Config{Strategy: "jwt", Users: 10, Rate: 10, Duration: time.Second, RevocationSpread: -time.Second}
 	if err := c.Validate(); err == nil {
 		t.Fatal("a negative revocation spread was accepted")
+	}
+}
+
+// TestRevocationSpreadRevokesEveryPair: with a spread, the sampled users
+// log in afresh, log out at spread moments, every (user, instance) pair is
+// polled to its 401, the report says how it was measured, and the users
+// are logged back in (the load after it has no error).
+func TestRevocationSpreadRevokesEveryPair(t *testing.T) {
+	env, _ := newEnv(t, 2, 4, true)
+	env.Config.RevocationSpread = 300 * time.Millisecond
+	s, err := Revocation{}.Run(context.Background(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := s.Revocation
+	if v == nil || v.Pairs != 4 || v.Lag.Count != 4 || v.NotRevoked != 0 || v.SpreadS != 0.3 {
+		t.Fatalf("revocation = %+v", v)
+	}
+	pr, err := env.Driver.Run(context.Background(), load.Phase{Name: "after", Rate: 100, Duration: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := pr.Summary(); s.Errors.Total() != 0 {
+		t.Errorf("errors after re-login: %+v", s.Errors)
 	}
 }
