@@ -34,7 +34,7 @@ BENCH_FLAGS := --strategy $(STRATEGY) \
 	$(if $(INSTANCES),--instances $(INSTANCES)) \
 	$(if $(REDIS),--redis $(REDIS))
 
-.PHONY: help build test test-fallback test-deploy test-short lint fuzz gobench bench bench-all bench-paired sweep compare demo up bench-lb clean
+.PHONY: help build test test-fallback test-deploy test-short lint fuzz gobench bench bench-all bench-paired sweep sweep-jwt compare demo up bench-lb clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -98,6 +98,9 @@ bench-all: build ## the paired latency comparison in ROUNDS rounds, the event sc
 
 sweep: build ## the opaque cache sweep: TTL × pub/sub against revocation lag and Redis load, one run per point, frontier chart (~2 min): make sweep [TTLS=1ms,1s,5s,30s]
 	$(BIN) sweep $(if $(TTLS),--ttls $(TTLS)) $(if $(RATE),--rate $(RATE)) $(if $(DURATION),--duration $(DURATION)) $(if $(USERS),--users $(USERS))
+
+sweep-jwt: build ## the jwt sweeps: denylist off/on, HS256 vs EdDSA (micro-benchmark + 3 runs each), access TTL 1/5/15 min at 60× (~4–5 min): make sweep-jwt [SWEEP=all REPEAT=3]
+	$(BIN) sweep --strategy jwt $(if $(SWEEP),--sweep $(SWEEP)) $(if $(REPEAT),--repeat $(REPEAT)) $(if $(RATE),--rate $(RATE)) $(if $(DURATION),--duration $(DURATION)) $(if $(USERS),--users $(USERS))
 
 bench-paired: build ## only the paired latency comparison: make bench-paired [ROUNDS=8 DURATION=20s RATE=100 USERS=200]
 	$(BIN) bench $(PAIRED_FLAGS)

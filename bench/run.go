@@ -54,6 +54,9 @@ type Config struct {
 	// Revocation: users logged out, and how long to poll each instance.
 	RevocationSample  int
 	RevocationTimeout time.Duration
+	// RevocationSpread, when > 0, logs the sampled users out at spread
+	// token ages (scenario.Config.RevocationSpread).
+	RevocationSpread time.Duration
 	// Capacity: the p99 bound, the length of a step, and the time budget.
 	CapacityP99    time.Duration
 	CapacityStep   time.Duration
@@ -71,6 +74,9 @@ type Config struct {
 	// from a Zipf distribution with that exponent, seeded with Seed.
 	UserSkew float64
 	Seed     uint64
+	// RefreshAhead: users refresh their access token this long before it
+	// expires (load.Config.RefreshAhead; 0: never, a 401 is a session lost).
+	RefreshAhead time.Duration
 	// Batch is recorded in the report: runs of one batch are rounds of
 	// the same measurement (compare summarises them).
 	Batch string
@@ -145,7 +151,7 @@ func (c *Config) Validate() error {
 func (c *Config) scenarioConfig() scenario.Config {
 	return scenario.Config{
 		Strategy: c.Strategy, Users: c.Users, Rate: c.Rate, Duration: c.Duration,
-		RevocationSample: c.RevocationSample, RevocationTimeout: c.RevocationTimeout,
+		RevocationSample: c.RevocationSample, RevocationTimeout: c.RevocationTimeout, RevocationSpread: c.RevocationSpread,
 		CapacityP99: c.CapacityP99, CapacityStep: c.CapacityStep, CapacityBudget: c.CapacityBudget,
 		CostRates: c.CostRates, CostWindow: c.CostWindow,
 		Failover: c.Failover, RedisRTTSteps: c.RedisRTTSteps,
@@ -154,7 +160,7 @@ func (c *Config) scenarioConfig() scenario.Config {
 }
 
 func (c *Config) loadConfig(baseURL, password string) load.Config {
-	return load.Config{BaseURL: baseURL, Users: c.Users, Password: password, Path: c.Path, Logger: c.Logger, Skew: c.UserSkew, Seed: c.Seed}
+	return load.Config{BaseURL: baseURL, Users: c.Users, Password: password, Path: c.Path, Logger: c.Logger, Skew: c.UserSkew, Seed: c.Seed, RefreshAhead: c.RefreshAhead}
 }
 
 func (c *Config) topologyConfig(output io.Writer) topology.Config {

@@ -87,9 +87,12 @@ type PhaseResult struct {
 	LogoutFailures     int
 	CycleLogins        []time.Duration
 	CycleLoginFailures int
-	CredBytes          int64
-	Sent               int64
-	Events             []report.Event
+	// RefreshMarks say who refreshed when (the refreshes that succeeded),
+	// for the time between one user's refreshes (RefreshIntervals).
+	RefreshMarks []RefreshMark
+	CredBytes    int64
+	Sent         int64
+	Events       []report.Event
 	// Wall is the phase's length until its last answer arrived, and
 	// GeneratorCPU the CPU the harness process used meanwhile.
 	Wall         time.Duration
@@ -99,6 +102,30 @@ type PhaseResult struct {
 	// hopsMissing counts the answered ones without it.
 	hops        []report.HopSample
 	hopsMissing int
+}
+
+// RefreshMark is one refresh ahead of expiry: the user, and when its new
+// pair arrived.
+type RefreshMark struct {
+	User int
+	At   time.Time
+}
+
+// RefreshIntervals are the times between consecutive refreshes of the
+// same user: the period at which an active user refreshes, free of the
+// phase's start (every user's first token was issued at the initial
+// login, so their first refreshes fall together and a count over a
+// short phase depends on where the phase cuts the cycle).
+func RefreshIntervals(marks []RefreshMark) []time.Duration {
+	last := map[int]time.Time{}
+	var out []time.Duration
+	for _, m := range slices.SortedFunc(slices.Values(marks), func(a, b RefreshMark) int { return a.At.Compare(b.At) }) {
+		if t, ok := last[m.User]; ok {
+			out = append(out, m.At.Sub(t))
+		}
+		last[m.User] = m.At
+	}
+	return out
 }
 
 // Summary turns the phase into the load part of a report.Scenario.
@@ -120,6 +147,10 @@ func (pr *PhaseResult) Summary() report.Scenario {
 	if len(pr.Refreshes) > 0 {
 		lat := report.Summarize(slices.Clone(pr.Refreshes))
 		s.RefreshLatency = &lat
+	}
+	if iv := RefreshIntervals(pr.RefreshMarks); len(iv) > 0 {
+		sum := report.Summarize(iv)
+		s.RefreshInterval = &sum
 	}
 	if pr.Sent > 0 {
 		s.CredentialBytes = report.Round3(float64(pr.CredBytes) / float64(pr.Sent))

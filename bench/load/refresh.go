@@ -67,6 +67,7 @@ func (d *Driver) refresh(ctx context.Context, idx, gen int, rt string, h http.He
 	}
 	if pr != nil {
 		pr.Refreshes = append(pr.Refreshes, lat)
+		pr.RefreshMarks = append(pr.RefreshMarks, RefreshMark{User: idx, At: t0.Add(lat)})
 	}
 	if u.gen != gen || u.cycling {
 		return // logged in again, or logging out: the pair is not wanted

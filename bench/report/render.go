@@ -383,6 +383,9 @@ func renderFindings(b *strings.Builder, s *Scenario, policy string) {
 	if v := s.Revocation; v != nil {
 		fmt.Fprintf(b, "**Revocation.** %d users logged out, polled on %d instances directly (%d pairs, timeout %s s): lag %s; %d pairs still accepted the credential at the timeout.\n\n",
 			v.Sampled, v.Instances, v.Pairs, num(v.TimeoutS), lagText(v.Lag), v.NotRevoked)
+		if v.SpreadS > 0 {
+			fmt.Fprintf(b, "Each sampled user logged in afresh and out after a delay spread evenly over %s s (logouts at spread token ages), not right after the load.\n\n", num(v.SpreadS))
+		}
 	}
 	if c := s.Capacity; c != nil {
 		fmt.Fprintf(b, "**Capacity** (p99 bound %s ms, error rate < 1%%, achieved ≥ 95%%, generator not saturated): highest passing rate **%s req/s**.", num(c.BoundP99Ms), num(c.MaxRate))

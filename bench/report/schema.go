@@ -320,6 +320,10 @@ type Revocation struct {
 	NotRevoked int `json:"not_revoked"`
 	// Pairs is the number of (user, instance) pairs polled.
 	Pairs int `json:"pairs"`
+	// SpreadS, when > 0, says the sampled users logged in afresh and out
+	// after delays spread evenly over this many seconds (logouts at
+	// spread token ages) rather than right after the load.
+	SpreadS float64 `json:"logout_spread_s,omitempty"`
 }
 
 // CapacityStep is one rate tried by the capacity scenario.
@@ -387,6 +391,10 @@ type Scenario struct {
 	Refreshes       int          `json:"refreshes,omitempty"`
 	RefreshFailures int          `json:"refresh_failures,omitempty"`
 	RefreshLatency  *Percentiles `json:"refresh_latency,omitempty"`
+	// RefreshInterval is the time between two consecutive refreshes of
+	// the same user (the period an active user refreshes at); absent
+	// when no user refreshed twice.
+	RefreshInterval *Percentiles `json:"refresh_interval,omitempty"`
 
 	CredentialBytes float64 `json:"credential_bytes_per_request"`
 	// RedisCommandsPerRequest is nil when Redis was not measured.

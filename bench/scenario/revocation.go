@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/authlab/authlab/bench/catalog"
 	"github.com/authlab/authlab/bench/load"
 	"github.com/authlab/authlab/bench/report"
@@ -42,8 +44,17 @@ func (Revocation) Run(ctx context.Context, env *Env) (report.Scenario, error) {
 		return report.Scenario{Skipped: true, SkipReason: fmt.Sprintf("revocation polls every gateway directly, and %s (its address as the lb knows it) does not answer from here", base)}, nil
 	}
 	n := cfg.RevocationSample
-	env.Progress.Note("revocation: logging out %d users, polling %d instances directly", n, len(urls))
-	lags, notRevoked, err := MeasureRevocation(ctx, env.Driver, n, urls, env.Driver.Path(), cfg.RevocationTimeout)
+	var (
+		lags       []time.Duration
+		notRevoked int
+	)
+	if cfg.RevocationSpread > 0 {
+		env.Progress.Note("revocation: %d users log in afresh and out after a delay spread over %s, polling %d instances directly", n, cfg.RevocationSpread, len(urls))
+		lags, notRevoked, err = MeasureRevocationSpread(ctx, env.Driver, n, urls, env.Driver.Path(), cfg.RevocationSpread, cfg.RevocationTimeout)
+	} else {
+		env.Progress.Note("revocation: logging out %d users, polling %d instances directly", n, len(urls))
+		lags, notRevoked, err = MeasureRevocation(ctx, env.Driver, n, urls, env.Driver.Path(), cfg.RevocationTimeout)
+	}
 	if err != nil {
 		return report.Scenario{}, err
 	}
@@ -53,6 +64,7 @@ func (Revocation) Run(ctx context.Context, env *Env) (report.Scenario, error) {
 	return report.Scenario{Revocation: &report.Revocation{
 		Sampled: n, Instances: len(urls), TimeoutS: cfg.RevocationTimeout.Seconds(),
 		Lag: report.Summarize(lags), NotRevoked: notRevoked, Pairs: n * len(urls),
+		SpreadS: cfg.RevocationSpread.Seconds(),
 	}}, nil
 }
 
@@ -128,36 +140,122 @@ func logBackIn(ctx context.Context, d *load.Driver, n int) error {
 // until it answers 401. It returns the lags of the (user, instance) pairs
 // that rejected within timeout and the number that did not.
 func MeasureRevocation(ctx context.Context, d *load.Driver, n int, instances []string, path string, timeout time.Duration) ([]time.Duration, int, error) {
-	client := &http.Client{Timeout: 2 * time.Second}
-	var (
-		mu         sync.Mutex
-		lags       []time.Duration
-		notRevoked int
-		wg         sync.WaitGroup
-	)
+	p := newPoller(instances, path, timeout)
 	for i := range n {
 		cred, err := d.Logout(ctx, i)
 		if err != nil {
 			return nil, 0, err
 		}
-		loggedOut := time.Now()
-		for _, base := range instances {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				lag, ok := pollUntilRejected(ctx, client, base+path, cred, loggedOut, timeout)
-				mu.Lock()
-				defer mu.Unlock()
-				if ok {
-					lags = append(lags, lag)
-				} else {
-					notRevoked++
-				}
-			}()
-		}
+		p.poll(ctx, cred, time.Now())
 	}
-	wg.Wait()
-	return lags, notRevoked, ctx.Err()
+	return p.wait(ctx)
+}
+
+// MeasureRevocationSpread is MeasureRevocation at spread token ages: users
+// 0..n-1 each log in afresh just after a whole second of the clock (a
+// token's exp has one-second resolution: so issued, it lives its whole
+// lifetime, less the login's own milliseconds), then log out after
+// SpreadDelays(n, spread)[i], and every instance is polled with the
+// logged-out credential until it answers 401. With spread = the token's
+// lifetime, the logouts fall evenly over that lifetime, as those of users
+// logging out at any moment do.
+func MeasureRevocationSpread(ctx context.Context, d *load.Driver, n int, instances []string, path string, spread, timeout time.Duration) ([]time.Duration, int, error) {
+	p := newPoller(instances, path, timeout)
+	start := time.Now().Truncate(time.Second).Add(time.Second + 5*time.Millisecond)
+	g, gctx := errgroup.WithContext(ctx)
+	for i, delay := range SpreadDelays(n, spread) {
+		g.Go(func() error {
+			if err := sleepCtx(gctx, time.Until(start)); err != nil {
+				return err
+			}
+			if _, err := d.LogIn(gctx, i); err != nil {
+				return fmt.Errorf("log %s in before revocation: %w", load.UserName(i), err)
+			}
+			if err := sleepCtx(gctx, delay); err != nil {
+				return err
+			}
+			cred, err := d.Logout(gctx, i)
+			if err != nil {
+				return err
+			}
+			p.poll(ctx, cred, time.Now())
+			return nil
+		})
+	}
+	err := g.Wait()
+	lags, notRevoked, werr := p.wait(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	return lags, notRevoked, werr
+}
+
+// SpreadDelays are n logout delays spread evenly over [0, spread): the
+// midpoints of n equal slices, so the logouts sample the token's lifetime
+// uniformly without a random draw.
+func SpreadDelays(n int, spread time.Duration) []time.Duration {
+	out := make([]time.Duration, n)
+	for i := range out {
+		out[i] = time.Duration((float64(i) + 0.5) / float64(n) * float64(spread))
+	}
+	return out
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// poller polls every instance with logged-out credentials until each
+// rejects them, collecting the lags.
+type poller struct {
+	client    *http.Client
+	instances []string
+	path      string
+	timeout   time.Duration
+
+	mu         sync.Mutex
+	lags       []time.Duration
+	notRevoked int
+	wg         sync.WaitGroup
+}
+
+func newPoller(instances []string, path string, timeout time.Duration) *poller {
+	return &poller{client: &http.Client{Timeout: 2 * time.Second}, instances: instances, path: path, timeout: timeout}
+}
+
+// poll starts polling every instance with cred, logged out at since.
+func (p *poller) poll(ctx context.Context, cred http.Header, since time.Time) {
+	for _, base := range p.instances {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			lag, ok := pollUntilRejected(ctx, p.client, base+p.path, cred, since, p.timeout)
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			if ok {
+				p.lags = append(p.lags, lag)
+			} else {
+				p.notRevoked++
+			}
+		}()
+	}
+}
+
+// wait waits for every poll and returns the lags and the pairs not
+// revoked within the timeout.
+func (p *poller) wait(ctx context.Context) ([]time.Duration, int, error) {
+	p.wg.Wait()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lags, p.notRevoked, ctx.Err()
 }
 
 func pollUntilRejected(ctx context.Context, c *http.Client, url string, cred http.Header, since time.Time, timeout time.Duration) (time.Duration, bool) {

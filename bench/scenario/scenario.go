@@ -76,6 +76,13 @@ type Config struct {
 	// 1), and how long each instance is polled (default 10 s).
 	RevocationSample  int
 	RevocationTimeout time.Duration
+	// RevocationSpread, when > 0, measures revocation at spread token
+	// ages instead of right after the load: each sampled user logs in
+	// afresh just after a whole second of the clock and logs out after
+	// its own delay, spread evenly over [0, RevocationSpread) (see
+	// MeasureRevocationSpread). Set it to a token's lifetime to see the
+	// lag a logout at any moment of that lifetime has.
+	RevocationSpread time.Duration
 	// Capacity: the p99 bound (default 50 ms), the length of a step
 	// (default 5 s), and the time budget (default 60 s).
 	CapacityP99    time.Duration
@@ -118,6 +125,9 @@ func (c *Config) Validate() error {
 	}
 	c.RevocationSample = min(c.RevocationSample, c.Users)
 	c.RevocationTimeout = orDefault(c.RevocationTimeout, 10*time.Second)
+	if c.RevocationSpread < 0 {
+		return fmt.Errorf("revocation spread must not be negative, got %s", c.RevocationSpread)
+	}
 	c.CapacityP99 = orDefault(c.CapacityP99, 50*time.Millisecond)
 	c.CapacityStep = orDefault(c.CapacityStep, 5*time.Second)
 	c.CapacityBudget = orDefault(c.CapacityBudget, 60*time.Second)

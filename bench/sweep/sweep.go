@@ -13,13 +13,13 @@ package sweep
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,13 +31,51 @@ import (
 // Dir is the directory under the results root that holds sweeps.
 const Dir = "sweeps"
 
+// Sweep kinds: which trade-off a point belongs to. A sweep may hold
+// several; sweep.md has a section (table and chart) for each.
+const (
+	// KindCache is the opaque cache: TTL × pub/sub invalidation.
+	KindCache = "cache"
+	// KindDenylist is jwt with the denylist off and on.
+	KindDenylist = "denylist"
+	// KindAlg is jwt signed with HS256 against EdDSA.
+	KindAlg = "alg"
+	// KindAccessTTL is jwt at several access-token lifetimes, on a scaled
+	// clock.
+	KindAccessTTL = "access-ttl"
+)
+
 // Point is one setting of the sweep: extra gateway flags and a label.
 type Point struct {
-	Label       string   `json:"label"`
+	Label string `json:"label"`
+	// Kind is the sweep the point belongs to (KindCache when empty).
+	Kind string `json:"kind,omitempty"`
+	// Round numbers the repetitions of one setting (1, 2, …; 0 when the
+	// setting runs once).
+	Round       int      `json:"round,omitempty"`
 	GatewayArgs []string `json:"gateway_args"`
+	// Scenarios the point runs (default steady, then revocation).
+	Scenarios []string `json:"scenarios,omitempty"`
+	// Micro runs the micro-benchmark of Authenticate after the scenarios.
+	Micro bool `json:"micro,omitempty"`
 	// RevocationTimeout bounds the revocation polling at this point (a
 	// cache TTL of 30 s needs more than 10 s to show its lag).
 	RevocationTimeout time.Duration `json:"-"`
+	// RevocationSpread, when > 0, logs the sampled users out at spread
+	// token ages (bench.Config.RevocationSpread).
+	RevocationSpread time.Duration `json:"-"`
+	// Duration, when > 0, is this point's steady phase instead of the
+	// sweep's.
+	Duration time.Duration `json:"-"`
+	// AccessTTLS is the access-token lifetime run (jwt), seconds; 0 when
+	// the point leaves it at the strategy's default.
+	AccessTTLS float64 `json:"access_ttl_s,omitempty"`
+	// TimeScale, when > 0, says the point ran on a scaled clock: its
+	// lifetimes stand for TimeScale times as long (KindAccessTTL).
+	TimeScale float64 `json:"time_scale,omitempty"`
+	// RefreshAheadS, when > 0, is how long before its access token expires
+	// a user refreshes it (as run; load.Config.RefreshAhead).
+	RefreshAheadS float64 `json:"refresh_ahead_s,omitempty"`
 }
 
 // OpaqueCache is the opaque cache sweep: every TTL in ttls, with pub/sub
@@ -52,7 +90,7 @@ func OpaqueCache(ttls []time.Duration) []Point {
 				label += " + pub/sub"
 				args = append(args, "--opaque-pubsub")
 			}
-			ps = append(ps, Point{Label: label, GatewayArgs: args, RevocationTimeout: ttl + 5*time.Second})
+			ps = append(ps, Point{Label: label, Kind: KindCache, GatewayArgs: args, RevocationTimeout: ttl + 5*time.Second})
 		}
 	}
 	return ps
@@ -71,14 +109,47 @@ type Result struct {
 	// RevocationP99Ms is nil when no logged-out credential was rejected
 	// within the timeout; NotRevoked of Pairs still accepted it then.
 	RevocationP99Ms *float64 `json:"revocation_lag_p99_ms"`
+	RevocationP50Ms *float64 `json:"revocation_lag_p50_ms,omitempty"`
 	NotRevoked      int      `json:"not_revoked"`
 	Pairs           int      `json:"pairs"`
 	TimeoutS        float64  `json:"timeout_s"`
+	// Steady's requests, their credential bytes, the gateways' CPU per
+	// request (all of it over the phase, divided by its requests), and
+	// the sessions lost (401s) and re-logins during it.
+	Requests               int     `json:"requests"`
+	DurationS              float64 `json:"duration_s"`
+	CredentialBytes        float64 `json:"credential_bytes_per_request"`
+	GatewayCPUUsPerRequest float64 `json:"gateway_cpu_us_per_request"`
+	SessionsLost           int     `json:"sessions_lost"`
+	Relogins               int     `json:"relogins"`
+	// LoadAvg is the machine's 1-minute load average when the point
+	// started (nil where /proc/loadavg is not readable): on a shared
+	// machine, how much else was running.
+	LoadAvg *float64 `json:"load_avg_1m,omitempty"`
+	// Sampled is the number of users the revocation scenario logged out.
+	Sampled int `json:"sampled,omitempty"`
+	// Users and Rate are the run's: each user sends a request every
+	// Users/Rate seconds (round robin).
+	Users int     `json:"users"`
+	Rate  float64 `json:"rate"`
+	// Refreshes ahead of expiry during steady (and those that failed), and
+	// the mean and median time between two refreshes of one user, ms (nil
+	// when no user refreshed twice).
+	Refreshes             int      `json:"refreshes,omitempty"`
+	RefreshFailures       int      `json:"refresh_failures,omitempty"`
+	RefreshIntervalMeanMs *float64 `json:"refresh_interval_mean_ms,omitempty"`
+	RefreshIntervalP50Ms  *float64 `json:"refresh_interval_p50_ms,omitempty"`
+	// MicroNsPerOp and MicroAllocsPerOp are the in-process micro-benchmark
+	// of Authenticate (nil when not run).
+	MicroNsPerOp     *float64 `json:"micro_ns_per_op,omitempty"`
+	MicroAllocsPerOp *int64   `json:"micro_allocs_per_op,omitempty"`
 }
 
 // Sweep is a finished sweep (sweep.json).
 type Sweep struct {
-	ID       string             `json:"id"`
+	ID string `json:"id"`
+	// Kinds are the sweeps run, in order (KindCache, KindDenylist, …).
+	Kinds    []string           `json:"kinds,omitempty"`
 	Strategy string             `json:"strategy"`
 	Started  time.Time          `json:"started_at"`
 	Settings report.Settings    `json:"settings"`
@@ -111,107 +182,107 @@ func Run(ctx context.Context, cfg Config) (*Sweep, string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, "", fmt.Errorf("sweep: %w", err)
 	}
-	sw := &Sweep{ID: id, Strategy: cfg.Base.Strategy, Started: started}
+	sw := &Sweep{ID: id, Strategy: cfg.Base.Strategy, Started: started, Kinds: kindsOf(cfg.Points)}
 	for i, p := range cfg.Points {
 		fmt.Fprintf(cfg.Progress, "sweep %s: point %d of %d: %s\n", cfg.Base.Strategy, i+1, len(cfg.Points), p.Label)
 		c := cfg.Base
 		c.GatewayArgs = append(append([]string(nil), cfg.Base.GatewayArgs...), p.GatewayArgs...)
 		c.Scenarios = []string{scenario.SteadyName, scenario.RevocationName}
+		if len(p.Scenarios) > 0 {
+			c.Scenarios = p.Scenarios
+		}
+		c.Micro = p.Micro
 		c.OutDir = filepath.Join(dir, "runs")
 		c.Batch = "sweep-" + id
 		if p.RevocationTimeout > 0 {
 			c.RevocationTimeout = p.RevocationTimeout
 		}
+		c.RevocationSpread = p.RevocationSpread
+		c.RefreshAhead = time.Duration(p.RefreshAheadS * float64(time.Second))
+		if p.Duration > 0 {
+			c.Duration = p.Duration
+		}
+		load := loadAvg()
 		r, runDir, err := bench.Run(ctx, c)
 		if err != nil {
-			return sw, dir, fmt.Errorf("sweep point %q: %w", p.Label, err)
+			err = fmt.Errorf("sweep point %q: %w", p.Label, err)
+			if len(sw.Points) > 0 {
+				// The points measured so far are kept.
+				err = errors.Join(err, write(dir, sw))
+			}
+			return sw, dir, err
 		}
 		if i == 0 {
 			sw.Settings, sw.Env = r.Settings, r.Environment
 		}
 		rel, _ := filepath.Rel(dir, runDir)
-		sw.Points = append(sw.Points, measure(p, r, filepath.ToSlash(rel)))
+		res := measure(p, r, filepath.ToSlash(rel))
+		res.LoadAvg = load
+		sw.Points = append(sw.Points, res)
 	}
 	return sw, dir, write(dir, sw)
 }
 
+// kindsOf returns the kinds of ps in order of first appearance.
+func kindsOf(ps []Point) []string {
+	var kinds []string
+	for _, p := range ps {
+		if k := kindOf(p); !slices.Contains(kinds, k) {
+			kinds = append(kinds, k)
+		}
+	}
+	return kinds
+}
+
+func kindOf(p Point) string {
+	if p.Kind == "" {
+		return KindCache
+	}
+	return p.Kind
+}
+
 // measure reads one point's numbers from its report.
 func measure(p Point, r *report.Report, run string) Result {
-	res := Result{Point: p, Run: run}
+	res := Result{Point: p, Run: run, Users: r.Settings.Users, Rate: r.Settings.Rate}
 	if s := r.Scenario(scenario.SteadyName); s != nil {
+		res.Refreshes, res.RefreshFailures = s.Refreshes, s.RefreshFailures
+		if iv := s.RefreshInterval; iv != nil && iv.Count > 0 {
+			res.RefreshIntervalMeanMs, res.RefreshIntervalP50Ms = report.Float(iv.Mean), report.Float(iv.P50)
+		}
 		res.P50Ms, res.P99Ms = s.Latency.P50, s.Latency.P99
 		res.RedisCommandsPerRequest = s.RedisCommandsPerRequest
 		res.Saturated = s.Load != nil && s.Load.Saturated
+		res.Requests, res.DurationS = s.Requests, s.DurationS
+		res.CredentialBytes = s.CredentialBytes
+		res.GatewayCPUUsPerRequest = s.Gateway.CPUPerRequestUs
+		res.SessionsLost, res.Relogins = s.SessionsLost, s.Relogins
 	}
 	if s := r.Scenario(scenario.RevocationName); s != nil && s.Revocation != nil {
 		v := s.Revocation
-		res.NotRevoked, res.Pairs, res.TimeoutS = v.NotRevoked, v.Pairs, v.TimeoutS
+		res.NotRevoked, res.Pairs, res.TimeoutS, res.Sampled = v.NotRevoked, v.Pairs, v.TimeoutS, v.Sampled
 		if v.Lag.Count > 0 {
 			res.RevocationP99Ms = report.Float(v.Lag.P99)
+			res.RevocationP50Ms = report.Float(v.Lag.P50)
 		}
+	}
+	if m := r.Micro; m != nil {
+		res.MicroNsPerOp = report.Float(m.NsPerOp)
+		allocs := m.AllocsPerOp
+		res.MicroAllocsPerOp = &allocs
 	}
 	return res
 }
 
-// write saves sweep.json, sweep.md and the frontier chart into dir.
-func write(dir string, sw *Sweep) error {
-	b, err := json.MarshalIndent(sw, "", "  ")
+// loadAvg reads the 1-minute load average (Linux), nil when it cannot.
+func loadAvg() *float64 {
+	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
-		return fmt.Errorf("sweep: %w", err)
+		return nil
 	}
-	if err := os.WriteFile(filepath.Join(dir, "sweep.json"), append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("sweep: %w", err)
+	f, _, _ := strings.Cut(string(b), " ")
+	v, err := strconv.ParseFloat(f, 64)
+	if err != nil {
+		return nil
 	}
-	chartErr := SaveFrontier(sw, filepath.Join(dir, FrontierChartFile))
-	var md strings.Builder
-	Render(&md, sw, chartErr == nil)
-	if err := os.WriteFile(filepath.Join(dir, "sweep.md"), []byte(md.String()), 0o644); err != nil {
-		return fmt.Errorf("sweep: %w", err)
-	}
-	return chartErr
-}
-
-// Render writes the sweep's table (and a link to its chart).
-func Render(b *strings.Builder, sw *Sweep, chart bool) {
-	fmt.Fprintf(b, "# authlab sweep — %s\n\n", sw.Strategy)
-	fmt.Fprintf(b, "Sweep `%s`, %s (UTC): one full run per point (fresh topology; steady, then revocation), %s req/s × %s s, %d users, %d instances, commit %s. "+
-		"Each row is one run, measured one after the other: read the revocation lag and the Redis commands (counts, stable), and the p50 only for large differences (on a shared machine sequential runs differ by tens of percent).\n\n",
-		sw.ID, sw.Started.Format("2006-01-02 15:04:05"), fmtNum(sw.Settings.Rate), fmtNum(sw.Settings.DurationS), sw.Settings.Users, sw.Settings.Instances, sw.Env.GitCommit)
-	b.WriteString("| point | revocation lag p99 | not revoked at the timeout | Redis commands / request | p50 ms | p99 ms | run |\n|---|---|---|---|---|---|---|\n")
-	for _, p := range sw.Points {
-		lag := "none revoked"
-		if p.RevocationP99Ms != nil {
-			lag = fmtNum(*p.RevocationP99Ms) + " ms"
-		}
-		cmds := "–"
-		if p.RedisCommandsPerRequest != nil {
-			cmds = fmtNum(*p.RedisCommandsPerRequest)
-		}
-		p50 := fmtNum(p.P50Ms)
-		if p.Saturated {
-			p50 += " (saturated)"
-		}
-		fmt.Fprintf(b, "| %s | %s | %d of %d (%s s) | %s | %s | %s | [report](%s/report.md) |\n",
-			p.Label, lag, p.NotRevoked, p.Pairs, fmtNum(p.TimeoutS), cmds, p50, fmtNum(p.P99Ms), p.Run)
-	}
-	b.WriteString("\nRevocation lag: a sample of users log out through the lb; every gateway is polled with the logged-out credential until it answers 401 (p99 over every (user, gateway) pair). ")
-	b.WriteString("Without pub/sub the other gateways keep a cached token until its cache entry expires (lag ≈ the TTL); with pub/sub a logout reaches every cache at once, for one more Redis publish per logout. ")
-	b.WriteString("A shorter TTL buys a shorter lag with more Redis lookups per request.\n\n")
-	if chart {
-		fmt.Fprintf(b, "![revocation lag against Redis commands per request](%s)\n", FrontierChartFile)
-	}
-}
-
-func fmtNum(v float64) string {
-	switch {
-	case math.IsNaN(v):
-		return "–"
-	case v == math.Trunc(v) && math.Abs(v) < 1e9:
-		return fmt.Sprintf("%.0f", v)
-	case math.Abs(v) >= 100:
-		return fmt.Sprintf("%.0f", v)
-	case math.Abs(v) >= 1:
-		return fmt.Sprintf("%.2f", v)
-	}
-	return fmt.Sprintf("%.3g", v)
+	return &v
 }

@@ -38,7 +38,7 @@ func commands() map[string]command {
 		"up":          {"start the benchmark topology for hands-on use until Ctrl-C", runUp},
 		"demo":        {"narrated walkthrough: what an instance crash does to a logged-in user", runDemo},
 		"compare":     {"write results/COMPARISON.md from the latest run of every strategy", runCompare},
-		"sweep":       {"one strategy at several settings of a trade-off, and its frontier (opaque: cache TTL × pub/sub)", runSweep},
+		"sweep":       {"one strategy at several settings of a trade-off, and its frontier (opaque: cache TTL × pub/sub; jwt: denylist, alg, access TTL)", runSweep},
 		"strategies":  {"list the strategies: summary, needs, capabilities (--names: names only)", runStrategies},
 		"healthcheck": {"GET a URL with a short timeout; exit 0 on 2xx (container health checks)", runHealthcheck},
 	}
