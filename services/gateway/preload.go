@@ -20,8 +20,8 @@ const (
 	// MaxPreloadCount bounds one preload request.
 	MaxPreloadCount = 1_000_000
 	// MaxPreloadUser bounds the seeded user numbers a preload may name
-	// (the auth service seeds at most a million).
-	MaxPreloadUser = 1_000_000
+	// (the auth service seeds at most 1.1 million).
+	MaxPreloadUser = 1_100_000
 	// preloadWorkers is how many logins run at once (each may wait for a
 	// Redis round trip).
 	preloadWorkers = 32

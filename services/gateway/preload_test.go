@@ -95,7 +95,7 @@ func TestPreloadRefused(t *testing.T) {
 		{"first 0", true, `{"first":0,"count":1}`, auth, 400, "bad_request"},
 		{"count 0", true, `{"first":1,"count":0}`, auth, 400, "bad_request"},
 		{"too many", true, `{"first":1,"count":1000001}`, auth, 400, "bad_request"},
-		{"beyond the seeded", true, `{"first":999999,"count":5}`, auth, 400, "bad_request"},
+		{"beyond the seeded", true, `{"first":1099999,"count":5}`, auth, 400, "bad_request"},
 		{"unknown key", true, `{"first":1,"count":1,"roles":["admin"]}`, auth, 400, "bad_request"},
 		{"not JSON", true, `first=1`, auth, 400, "bad_request"},
 	} {
