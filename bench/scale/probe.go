@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sort"
+	"sync"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -34,7 +35,10 @@ func probe(ctx context.Context, cfg ProbeConfig, base string, gw *gatewayAdmin, 
 		}
 		return h
 	}
+	var mu sync.Mutex // vegeta's workers call the targeter concurrently
 	targeter := func(t *vegeta.Target) error {
+		mu.Lock()
+		defer mu.Unlock()
 		i := pick()
 		for tokens[i] == "" { // a failed preload
 			i = (i + 1) % len(tokens)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -37,10 +38,14 @@ func restartAndStorm(ctx context.Context, cfg StormConfig, t *topology.Topology,
 	if err := gw.refresh(ctx); err != nil {
 		return s, err
 	}
+	var mu sync.Mutex // vegeta's workers call the targeter concurrently
 	next := 0
 	targeter := func(tg *vegeta.Target) error {
+		mu.Lock()
 		next = next%users + 1
-		body, err := json.Marshal(map[string]string{"username": identity.SeedUsername(next), "password": t.Password})
+		n := next
+		mu.Unlock()
+		body, err := json.Marshal(map[string]string{"username": identity.SeedUsername(n), "password": t.Password})
 		if err != nil {
 			return err
 		}
