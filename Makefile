@@ -34,7 +34,7 @@ BENCH_FLAGS := --strategy $(STRATEGY) \
 	$(if $(INSTANCES),--instances $(INSTANCES)) \
 	$(if $(REDIS),--redis $(REDIS))
 
-.PHONY: help build test test-fallback test-deploy test-short lint fuzz gobench bench bench-all bench-paired sweep compare demo up bench-lb clean
+.PHONY: help build test test-fallback test-deploy test-short lint fuzz gobench bench bench-all bench-paired sweep scale compare demo up bench-lb clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -98,6 +98,9 @@ bench-all: build ## the paired latency comparison in ROUNDS rounds, the event sc
 
 sweep: build ## the opaque cache sweep: TTL × pub/sub against revocation lag and Redis load, one run per point, frontier chart (~2 min): make sweep [TTLS=1ms,1s,5s,30s]
 	$(BIN) sweep $(if $(TTLS),--ttls $(TTLS)) $(if $(RATE),--rate $(RATE)) $(if $(DURATION),--duration $(DURATION)) $(if $(USERS),--users $(USERS))
+
+scale: build ## memory per session at 1k–1M sessions beside estimates, /api/me and the opaque cache hit ratio at each size, a login storm after a restart (~8 min): make scale [STRATEGIES=sticky,redis-session SIZES=1k,10k,100k,1M]
+	$(BIN) scale $(if $(STRATEGIES),--strategies $(STRATEGIES)) $(if $(SIZES),--sizes $(SIZES))
 
 bench-paired: build ## only the paired latency comparison: make bench-paired [ROUNDS=8 DURATION=20s RATE=100 USERS=200]
 	$(BIN) bench $(PAIRED_FLAGS)
