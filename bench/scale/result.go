@@ -115,11 +115,13 @@ func (p Point) line() string {
 			s += fmt.Sprintf(" (estimate %s)", bytesPer(*p.RedisEstimate))
 		}
 	}
-	if p.Probe != nil {
-		s += fmt.Sprintf(", /api/me p50 %.2f ms p99 %.2f ms", p.Probe.P50Ms, p.Probe.P99Ms)
-		if p.Probe.CacheHitRatio != nil {
-			s += fmt.Sprintf(", cache hits %.1f%%", 100**p.Probe.CacheHitRatio)
-		}
+	return s
+}
+
+func (p *Probe) line() string {
+	s := fmt.Sprintf("/api/me p50 %.2f ms p99 %.2f ms, %d errors, %d distinct users", p.P50Ms, p.P99Ms, p.Errors, p.Distinct)
+	if p.CacheHitRatio != nil {
+		s += fmt.Sprintf(", cache hits %.1f%%", 100**p.CacheHitRatio)
 	}
 	return s
 }

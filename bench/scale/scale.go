@@ -2,10 +2,11 @@
 // each strategy, one gateway (behind the lb) holding 1k, 10k, 100k and a
 // million sessions. At each size it reads the gateway's live heap after a
 // GC and Redis's used_memory, prints a back-of-envelope estimate beside
-// each (written from the data structures, not fitted to the measurement),
-// and probes /api/me with users drawn from a Zipf distribution over the
-// sessions (latency, and the opaque cache's hit ratio once the working set
-// outgrows --opaque-cache-size). It ends with a login storm after a
+// each (written from the data structures, not fitted to the measurement).
+// Once every size is in place it probes /api/me at each size, users drawn
+// from a Zipf distribution over the first n sessions (latency, and the
+// opaque cache's hit ratio once the working set outgrows
+// --opaque-cache-size). It ends with a login storm after a
 // restart: real logins, password and bcrypt included, at rising rates
 // until their p99 passes a bound.
 //
@@ -203,21 +204,32 @@ func runStrategy(ctx context.Context, cfg Config, strategy string) (StrategyResu
 	}
 	sr.BaseHeapBytes, sr.BaseRedisBytes = base.heap, base.redis
 	var tokens []string
+	// Memory first, at every size, with nothing but preloads in between:
+	// a probe leaves connections and buffers behind (more of them the
+	// slower the machine answers), which would be charged to the next
+	// size's sessions.
 	for _, n := range cfg.Sizes {
 		pt, toks, err := measureSize(ctx, cfg, m, base, d.HeapPerSession, len(tokens), n)
 		tokens = append(tokens, toks...)
 		if err != nil {
 			return sr, fmt.Errorf("%d sessions: %w", n, err)
 		}
-		if cfg.Probe.Rate > 0 {
-			pr, err := probe(ctx, cfg.Probe, t.LBURL, gw, tokens)
-			if err != nil {
-				return sr, fmt.Errorf("probe at %d sessions: %w", n, err)
-			}
-			pt.Probe = pr
-		}
 		fmt.Fprintf(cfg.Progress, "scale: %s at %d sessions: %s\n", strategy, n, pt.line())
 		sr.Points = append(sr.Points, pt)
+	}
+	// Then the probe at each size: users drawn over the first n sessions,
+	// with all of them live.
+	for i := range sr.Points {
+		if cfg.Probe.Rate <= 0 {
+			break
+		}
+		n := sr.Points[i].Sessions
+		pr, err := probe(ctx, cfg.Probe, t.LBURL, gw, tokens[:n])
+		if err != nil {
+			return sr, fmt.Errorf("probe over %d sessions: %w", n, err)
+		}
+		sr.Points[i].Probe = pr
+		fmt.Fprintf(cfg.Progress, "scale: %s probe over %d sessions: %s\n", strategy, n, pr.line())
 	}
 	if len(cfg.Storm.Rates) > 0 {
 		storm, err := restartAndStorm(ctx, cfg.Storm, t, gw, maxSize)
