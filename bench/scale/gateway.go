@@ -105,10 +105,30 @@ func (g *gatewayAdmin) stats(ctx context.Context) (stats, error) {
 	return s, g.do(ctx, http.MethodGet, "/_admin/stats", nil, &s)
 }
 
+// preloadChunk is the most sessions asked of one preload request: the
+// admin plane's write timeout bounds how long one request may take.
+const preloadChunk = 50_000
+
+// preload mints sessions for users first..first+count-1, preloadChunk at
+// a time, and sums the answers.
 func (g *gatewayAdmin) preload(ctx context.Context, first, count int) (gateway.PreloadResult, error) {
-	var r gateway.PreloadResult
-	err := g.do(ctx, http.MethodPost, "/_admin/preload", gateway.PreloadRequest{First: first, Count: count, Tokens: true}, &r)
-	return r, err
+	var sum gateway.PreloadResult
+	for done := 0; done < count; {
+		n := min(preloadChunk, count-done)
+		var r gateway.PreloadResult
+		if err := g.do(ctx, http.MethodPost, "/_admin/preload", gateway.PreloadRequest{First: first + done, Count: n, Tokens: true}, &r); err != nil {
+			return sum, err
+		}
+		sum.Minted += r.Minted
+		sum.Failed += r.Failed
+		sum.Seconds += r.Seconds
+		sum.Tokens = append(sum.Tokens, r.Tokens...)
+		if sum.FirstError == "" {
+			sum.FirstError = r.FirstError
+		}
+		done += n
+	}
+	return sum, nil
 }
 
 func (g *gatewayAdmin) heap(ctx context.Context) (int64, error) {
