@@ -34,7 +34,7 @@ BENCH_FLAGS := --strategy $(STRATEGY) \
 	$(if $(INSTANCES),--instances $(INSTANCES)) \
 	$(if $(REDIS),--redis $(REDIS))
 
-.PHONY: help build test test-fallback test-deploy test-short lint fuzz gobench bench bench-all bench-paired sweep sweep-jwt compare demo up bench-lb clean
+.PHONY: help build test test-fallback test-deploy test-short lint fuzz gobench bench bench-all bench-paired sweep sweep-jwt scale compare demo up bench-lb clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -101,6 +101,9 @@ sweep: build ## the opaque cache sweep: TTL × pub/sub against revocation lag an
 
 sweep-jwt: build ## the jwt sweeps: denylist off/on, HS256 vs EdDSA (micro-benchmark + 3 runs each), access TTL 1/5/15 min at 60× (~4–5 min): make sweep-jwt [SWEEP=all REPEAT=3]
 	$(BIN) sweep --strategy jwt $(if $(SWEEP),--sweep $(SWEEP)) $(if $(REPEAT),--repeat $(REPEAT)) $(if $(RATE),--rate $(RATE)) $(if $(DURATION),--duration $(DURATION)) $(if $(USERS),--users $(USERS))
+
+scale: build ## memory per session at 1k–1M sessions beside estimates, /api/me and the opaque cache hit ratio at each size, a login storm after a restart (~8 min): make scale [STRATEGIES=sticky,redis-session SIZES=1k,10k,100k,1M]
+	$(BIN) scale $(if $(STRATEGIES),--strategies $(STRATEGIES)) $(if $(SIZES),--sizes $(SIZES))
 
 bench-paired: build ## only the paired latency comparison: make bench-paired [ROUNDS=8 DURATION=20s RATE=100 USERS=200]
 	$(BIN) bench $(PAIRED_FLAGS)

@@ -35,6 +35,11 @@ type Descriptor struct {
 	Needs Needs `json:"needs"`
 	// Traits are what it can do as built from its default flags.
 	Traits Traits `json:"traits"`
+	// HeapPerSession, when not nil, is a back-of-envelope estimate of the
+	// gateway heap one session costs (user name of userLen bytes), written
+	// from the strategy's data structures; nil when the gateway keeps
+	// nothing per session. The scale run prints it beside the measurement.
+	HeapPerSession func(userLen int) float64 `json:"-"`
 	// Register defines the strategy's own flags on fs and returns the
 	// builder that reads their values once fs is parsed. Flags several
 	// strategies share are defined by the first of them only (see

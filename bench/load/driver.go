@@ -31,8 +31,12 @@ import (
 	"github.com/authlab/authlab/lb"
 )
 
-// MaxUsers bounds Config.Users (user names have four digits).
-const MaxUsers = 9999
+// MaxUsers bounds Config.Users: the auth service seeds a million users
+// (their names widen past user9999). Every user logs in over HTTP, about
+// 600 logins/s on two cores at bcrypt cost 4, so a million take half an
+// hour; `authlab scale` mints sessions at that scale through the
+// gateway's preload path instead.
+const MaxUsers = 1_000_000
 
 // DefaultPath is the request every user repeats unless told otherwise: the
 // whole chain, lb → gateway → backend.

@@ -42,7 +42,7 @@ func TestConfigValidate(t *testing.T) {
 	bad := []Config{
 		{BaseURL: "127.0.0.1:8000", Users: 1},
 		{BaseURL: "http://x", Users: 0},
-		{BaseURL: "http://x", Users: 10000},
+		{BaseURL: "http://x", Users: MaxUsers + 1},
 		{BaseURL: "http://x", Users: 1, Path: "api"},
 		{BaseURL: "http://x", Users: 1, Path: "/a#b"},
 	}

@@ -41,7 +41,7 @@ type gatewayFlags struct {
 	instanceID, strategy            string
 	authURL, backendURL, redisURL   string
 	adminToken, assertionKey, fpKey string
-	secure                          bool
+	secure, allowPreload            bool
 	logLevel, auditLog              string
 	allowedOrigins, trustedProxies  string
 	loginMaxFailures                int
@@ -61,6 +61,7 @@ func (f *gatewayFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.adminToken, "admin-token", "", "secret: bearer token for /_admin/* (random dev value if empty)")
 	fs.StringVar(&f.assertionKey, "assertion-key", "", "secret: key signing the internal identity assertion, shared with the backend (random dev value if empty)")
 	fs.StringVar(&f.fpKey, "fingerprint-key", "", "secret: HMAC key turning tokens into store keys, shared by all instances (random dev value if empty)")
+	fs.BoolVar(&f.allowPreload, "allow-preload", false, "serve POST /_admin/preload on the admin plane: sessions minted for seeded users without their passwords (scale benchmarks only; never in a real deployment)")
 	fs.BoolVar(&f.secure, "secure-cookies", false, "set the Secure attribute on cookies, and name session cookies __Host- (when served over TLS)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error (debug adds one line per request)")
 	fs.StringVar(&f.auditLog, "audit-log", "-", `where the audit log goes, one JSON line per login, logout, refresh, reuse and revocation: "-" for stderr, or a file path (appended to)`)
@@ -177,6 +178,10 @@ func (f *gatewayFlags) config(ctx context.Context, logger *slog.Logger, stderr i
 		return cfg, cleanup, err
 	}
 	cfg.AdminToken, cfg.FingerprintKey = sec.adminToken, []byte(sec.fingerprintKey)
+	cfg.AllowPreload = f.allowPreload
+	if f.allowPreload {
+		logger.Warn("--allow-preload: POST /_admin/preload mints sessions for seeded users without their passwords; for scale benchmarks only")
+	}
 	if err := f.addresses(&cfg); err != nil {
 		return cfg, cleanup, err
 	}

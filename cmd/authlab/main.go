@@ -39,6 +39,7 @@ func commands() map[string]command {
 		"demo":        {"narrated walkthrough: what an instance crash does to a logged-in user", runDemo},
 		"compare":     {"write results/COMPARISON.md from the latest run of every strategy", runCompare},
 		"sweep":       {"one strategy at several settings of a trade-off, and its frontier (opaque: cache TTL × pub/sub; jwt: denylist, alg, access TTL)", runSweep},
+		"scale":       {"memory per session, latency and cache hit ratio at 1k to 1M sessions, and a login storm after a restart", runScale},
 		"strategies":  {"list the strategies: summary, needs, capabilities (--names: names only)", runStrategies},
 		"healthcheck": {"GET a URL with a short timeout; exit 0 on 2xx (container health checks)", runHealthcheck},
 	}

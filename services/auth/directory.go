@@ -17,8 +17,9 @@ import (
 
 // Limits and defaults of the directory.
 const (
-	// MaxSeedUsers bounds Config.SeedUsers (the directory lives in memory).
-	MaxSeedUsers = 1_000_000
+	// MaxSeedUsers bounds Config.SeedUsers (the directory lives in memory):
+	// a million, and room for the scale run's warm-up users beside them.
+	MaxSeedUsers = 1_100_000
 	// MaxBcryptCost bounds Config.BcryptCost: at cost 16 one verification
 	// already takes seconds, beyond that the service is unusable.
 	MaxBcryptCost = 16

@@ -88,6 +88,10 @@ type Config struct {
 	SecureCookies bool
 	// Exit ends the process for /_admin/exit; nil disables the endpoint.
 	Exit func(code int)
+	// AllowPreload enables POST /_admin/preload, which mints sessions for
+	// seeded users without their passwords (the harness's scale runs). Off
+	// in any real deployment.
+	AllowPreload bool
 	// Logger receives the gateway's logs; nil means slog.Default(). Lines
 	// about a request carry its request_id.
 	Logger *slog.Logger
@@ -265,6 +269,7 @@ func (g *Gateway) adminRoutes() *gin.Engine {
 	admin := r.Group("/_admin", g.requireAdmin)
 	admin.POST("/exit", g.exit)
 	admin.GET("/stats", g.stats)
+	admin.POST("/preload", g.preload)
 	return r
 }
 

@@ -13,12 +13,13 @@ import (
 // --sticky-max-sessions-per-user.
 func Descriptor() strategies.Descriptor {
 	return strategies.Descriptor{
-		Name:       Name,
-		Summary:    "session-id cookie; the session lives in the memory of the gateway that created it, lost with it",
-		StateLives: "keeps the session in the memory of the gateway that created it; the lb pins the user to that gateway with its authlab_lb cookie.",
-		AfterCrash: "the session existed only in %s's memory, which died with the process. %s has never heard of it: the user is logged out and must log in again (a session lost).",
-		Needs:      strategies.Needs{StickyLB: true},
-		Traits:     strategies.Traits{Transport: strategies.TransportCookie, RevokesImmediately: true},
+		Name:           Name,
+		Summary:        "session-id cookie; the session lives in the memory of the gateway that created it, lost with it",
+		StateLives:     "keeps the session in the memory of the gateway that created it; the lb pins the user to that gateway with its authlab_lb cookie.",
+		AfterCrash:     "the session existed only in %s's memory, which died with the process. %s has never heard of it: the user is logged out and must log in again (a session lost).",
+		Needs:          strategies.Needs{StickyLB: true},
+		Traits:         strategies.Traits{Transport: strategies.TransportCookie, RevokesImmediately: true},
+		HeapPerSession: EstimateHeapPerSession,
 		Register: func(fs *flag.FlagSet) strategies.Builder {
 			session := sessionutil.RegisterFlags(fs)
 			maxSessions := fs.Int("sticky-max-sessions", 1_000_000, "most sessions kept in memory (new logins beyond it get 503)")

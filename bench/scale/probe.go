@@ -1,0 +1,127 @@
+package scale
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// probe sends GET /api/me at cfg.Rate for cfg.Duration through the lb,
+// each request with the credential of a session drawn from tokens (Zipf
+// with cfg.Skew over their order, or uniform), and reads the gateway's
+// cache counters before and after. Latency is measured from each
+// request's intended send time.
+func probe(ctx context.Context, cfg ProbeConfig, base string, gw *gatewayAdmin, tokens []string) (*Probe, error) {
+	pick := uniform(len(tokens), cfg.Seed)
+	if cfg.Skew > 1 {
+		z := rand.NewZipf(rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), cfg.Skew, 1, uint64(len(tokens)-1))
+		pick = func() int { return int(z.Uint64()) }
+	}
+	seen := make([]bool, len(tokens))
+	distinct := 0
+	header := func(tok string) http.Header {
+		h := http.Header{}
+		switch gw.caps.Transport {
+		case "cookie":
+			h.Set("Cookie", gw.caps.CookieName+"="+tok)
+		case "bearer":
+			h.Set("Authorization", "Bearer "+tok)
+		}
+		return h
+	}
+	var mu sync.Mutex // vegeta's workers call the targeter concurrently
+	targeter := func(t *vegeta.Target) error {
+		mu.Lock()
+		defer mu.Unlock()
+		i := pick()
+		for tokens[i] == "" { // a failed preload
+			i = (i + 1) % len(tokens)
+		}
+		if !seen[i] {
+			seen[i] = true
+			distinct++
+		}
+		t.Method, t.URL, t.Header, t.Body = http.MethodGet, base+"/api/me", header(tokens[i]), nil
+		return nil
+	}
+	before, err := gw.stats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lats, errs, achieved := attack(ctx, targeter, cfg.Rate, cfg.Duration, "probe")
+	after, err := gw.stats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := &Probe{Requests: len(lats) + errs, Errors: errs, Achieved: achieved, Distinct: distinct}
+	p.P50Ms, p.P99Ms = quantileMs(lats, 0.5), quantileMs(lats, 0.99)
+	if before.CacheHits != nil && after.CacheHits != nil && before.CacheMisses != nil && after.CacheMisses != nil {
+		h := float64(*after.CacheHits - *before.CacheHits)
+		m := float64(*after.CacheMisses - *before.CacheMisses)
+		if h+m > 0 {
+			r := h / (h + m)
+			p.CacheHitRatio = &r
+		}
+	}
+	return p, nil
+}
+
+func uniform(n int, seed uint64) func() int {
+	r := rand.New(rand.NewPCG(seed, seed+1))
+	return func() int { return r.IntN(n) }
+}
+
+// attack runs a constant-rate vegeta attack of targeter for d and returns
+// the latencies of the requests answered 2xx (from their intended send
+// time), the number that were not, and the achieved rate. Latencies of
+// failed requests are not mixed in.
+func attack(ctx context.Context, targeter vegeta.Targeter, rate float64, d time.Duration, name string) ([]time.Duration, int, float64) {
+	atk := vegeta.NewAttacker(vegeta.Timeout(10*time.Second), vegeta.KeepAlive(true), vegeta.Redirects(vegeta.NoFollow), vegeta.MaxBody(4096))
+	pacer := vegeta.ConstantPacer{Freq: int(math.Round(rate * 1000)), Per: 1000 * time.Second}
+	interval := time.Duration(float64(time.Second) / rate)
+	var lats []time.Duration
+	errs := 0
+	var last time.Time
+	start := time.Now()
+	results := atk.Attack(targeter, pacer, d, name)
+	for {
+		select {
+		case <-ctx.Done():
+			atk.Stop()
+			for range results {
+			}
+			return lats, errs, 0
+		case r, ok := <-results:
+			if !ok {
+				achieved := 0.0
+				if span := last.Sub(start).Seconds(); span > 0 {
+					achieved = float64(len(lats)+errs) / span
+				}
+				return lats, errs, achieved
+			}
+			last = r.Timestamp
+			if r.Code/100 != 2 {
+				errs++
+				continue
+			}
+			intended := start.Add(time.Duration(r.Seq) * interval)
+			lats = append(lats, max(r.Timestamp.Sub(intended), 0)+r.Latency)
+		}
+	}
+}
+
+func quantileMs(lats []time.Duration, q float64) float64 {
+	if len(lats) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), lats...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := int(math.Ceil(q*float64(len(s)))) - 1
+	return ms(s[max(i, 0)])
+}
