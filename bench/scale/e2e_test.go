@@ -65,3 +65,26 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Fatalf("processes left running: %v", left)
 	}
 }
+
+// TestProbeRefreshesExpiringCredentials: jwt's access tokens here live a
+// second (plus the strategy's leeway), less than the run takes, so the
+// probe must mint fresh ones for the users it draws; every request then
+// succeeds.
+func TestProbeRefreshesExpiringCredentials(t *testing.T) {
+	exe := e2e.Binary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, _, err := Run(ctx, Config{
+		Exe: exe, Strategies: []string{"jwt"}, Sizes: []int{100, 200}, GatewayArgs: []string{"--access-ttl", "1s"},
+		Probe:  ProbeConfig{Rate: 50, Duration: 4 * time.Second, Skew: 1.1, Seed: 1},
+		OutDir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range res.Strategies[0].Points {
+		if p.Probe == nil || p.Probe.Requests == 0 || p.Probe.Errors != 0 {
+			t.Errorf("probe over %d sessions: %+v, want every request answered 2xx", p.Sessions, p.Probe)
+		}
+	}
+}

@@ -115,20 +115,42 @@ func (g *gatewayAdmin) preload(ctx context.Context, first, count int) (gateway.P
 	var sum gateway.PreloadResult
 	for done := 0; done < count; {
 		n := min(preloadChunk, count-done)
-		var r gateway.PreloadResult
-		if err := g.do(ctx, http.MethodPost, "/_admin/preload", gateway.PreloadRequest{First: first + done, Count: n, Tokens: true}, &r); err != nil {
+		if err := g.preloadOnce(ctx, gateway.PreloadRequest{First: first + done, Count: n, Tokens: true}, &sum); err != nil {
 			return sum, err
-		}
-		sum.Minted += r.Minted
-		sum.Failed += r.Failed
-		sum.Seconds += r.Seconds
-		sum.Tokens = append(sum.Tokens, r.Tokens...)
-		if sum.FirstError == "" {
-			sum.FirstError = r.FirstError
 		}
 		done += n
 	}
 	return sum, nil
+}
+
+// preloadUsers mints a new session for each of users, in order.
+func (g *gatewayAdmin) preloadUsers(ctx context.Context, users []int) (gateway.PreloadResult, error) {
+	var sum gateway.PreloadResult
+	for done := 0; done < len(users); {
+		n := min(preloadChunk, len(users)-done)
+		if err := g.preloadOnce(ctx, gateway.PreloadRequest{Users: users[done : done+n], Tokens: true}, &sum); err != nil {
+			return sum, err
+		}
+		done += n
+	}
+	return sum, nil
+}
+
+// preloadOnce sends one preload request and adds its answer to sum.
+func (g *gatewayAdmin) preloadOnce(ctx context.Context, req gateway.PreloadRequest, sum *gateway.PreloadResult) error {
+	var r gateway.PreloadResult
+	if err := g.do(ctx, http.MethodPost, "/_admin/preload", req, &r); err != nil {
+		return err
+	}
+	sum.Minted += r.Minted
+	sum.Failed += r.Failed
+	sum.Seconds += r.Seconds
+	sum.Tokens = append(sum.Tokens, r.Tokens...)
+	sum.Expires = append(sum.Expires, r.Expires...)
+	if sum.FirstError == "" {
+		sum.FirstError = r.FirstError
+	}
+	return nil
 }
 
 func (g *gatewayAdmin) heap(ctx context.Context) (int64, error) {

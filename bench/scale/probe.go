@@ -2,6 +2,7 @@ package scale
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -13,18 +14,22 @@ import (
 )
 
 // probe sends GET /api/me at cfg.Rate for cfg.Duration through the lb,
-// each request with the credential of a session drawn from tokens (Zipf
-// with cfg.Skew over their order, or uniform), and reads the gateway's
-// cache counters before and after. Latency is measured from each
-// request's intended send time.
-func probe(ctx context.Context, cfg ProbeConfig, base string, gw *gatewayAdmin, tokens []string) (*Probe, error) {
-	pick := uniform(len(tokens), cfg.Seed)
-	if cfg.Skew > 1 {
-		z := rand.NewZipf(rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), cfg.Skew, 1, uint64(len(tokens)-1))
-		pick = func() int { return int(z.Uint64()) }
+// each request with the credential of one of the first n sessions of c,
+// drawn Zipf with cfg.Skew over their order (or uniformly), and reads the
+// gateway's cache counters before and after. The users are drawn before
+// the attack, so that those whose credential would expire before the
+// probe ends (jwt's access tokens live minutes; the sizes before took
+// longer) get a fresh one first, minted the same way. Latency is measured
+// from each request's intended send time.
+func probe(ctx context.Context, cfg ProbeConfig, base string, gw *gatewayAdmin, c *creds, n int) (*Probe, error) {
+	seq := drawUsers(cfg, c, n)
+	if err := refreshExpiring(ctx, gw, c, seq, time.Now().Add(cfg.Duration+10*time.Second)); err != nil {
+		return nil, err
 	}
-	seen := make([]bool, len(tokens))
-	distinct := 0
+	seen := make(map[int]bool)
+	for _, i := range seq {
+		seen[i] = true
+	}
 	header := func(tok string) http.Header {
 		h := http.Header{}
 		switch gw.caps.Transport {
@@ -36,18 +41,13 @@ func probe(ctx context.Context, cfg ProbeConfig, base string, gw *gatewayAdmin, 
 		return h
 	}
 	var mu sync.Mutex // vegeta's workers call the targeter concurrently
+	next := 0
 	targeter := func(t *vegeta.Target) error {
 		mu.Lock()
-		defer mu.Unlock()
-		i := pick()
-		for tokens[i] == "" { // a failed preload
-			i = (i + 1) % len(tokens)
-		}
-		if !seen[i] {
-			seen[i] = true
-			distinct++
-		}
-		t.Method, t.URL, t.Header, t.Body = http.MethodGet, base+"/api/me", header(tokens[i]), nil
+		i := seq[next%len(seq)]
+		next++
+		mu.Unlock()
+		t.Method, t.URL, t.Header, t.Body = http.MethodGet, base+"/api/me", header(c.tokens[i]), nil
 		return nil
 	}
 	before, err := gw.stats(ctx)
@@ -59,7 +59,7 @@ func probe(ctx context.Context, cfg ProbeConfig, base string, gw *gatewayAdmin, 
 	if err != nil {
 		return nil, err
 	}
-	p := &Probe{Requests: len(lats) + errs, Errors: errs, Achieved: achieved, Distinct: distinct}
+	p := &Probe{Requests: len(lats) + errs, Errors: errs, Achieved: achieved, Distinct: len(seen)}
 	p.P50Ms, p.P99Ms = quantileMs(lats, 0.5), quantileMs(lats, 0.99)
 	if before.CacheHits != nil && after.CacheHits != nil && before.CacheMisses != nil && after.CacheMisses != nil {
 		h := float64(*after.CacheHits - *before.CacheHits)
@@ -72,9 +72,53 @@ func probe(ctx context.Context, cfg ProbeConfig, base string, gw *gatewayAdmin, 
 	return p, nil
 }
 
-func uniform(n int, seed uint64) func() int {
-	r := rand.New(rand.NewPCG(seed, seed+1))
-	return func() int { return r.IntN(n) }
+// drawUsers draws the indices (into c) of the requests of a probe over
+// the first n sessions: rate × duration of them, and a tenth more for a
+// generator running late; sessions whose preload failed are skipped.
+func drawUsers(cfg ProbeConfig, c *creds, n int) []int {
+	r := rand.New(rand.NewPCG(cfg.Seed, cfg.Seed+1))
+	pick := func() int { return r.IntN(n) }
+	if cfg.Skew > 1 && n > 1 {
+		z := rand.NewZipf(rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), cfg.Skew, 1, uint64(n-1))
+		pick = func() int { return int(z.Uint64()) }
+	}
+	count := int(math.Ceil(cfg.Rate*cfg.Duration.Seconds()*1.1)) + 1
+	seq := make([]int, 0, count)
+	for len(seq) < count {
+		i := pick()
+		for tries := 0; c.tokens[i] == "" && tries < n; tries++ {
+			i = (i + 1) % n
+		}
+		seq = append(seq, i)
+	}
+	return seq
+}
+
+// refreshExpiring mints new credentials for the users of seq whose
+// credential expires before deadline.
+func refreshExpiring(ctx context.Context, gw *gatewayAdmin, c *creds, seq []int, deadline time.Time) error {
+	var idx, users []int
+	seen := make(map[int]bool)
+	for _, i := range seq {
+		if e := c.expires[i]; e != 0 && e <= deadline.Unix() && !seen[i] {
+			seen[i] = true
+			idx, users = append(idx, i), append(users, c.first+i)
+		}
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	r, err := gw.preloadUsers(ctx, users)
+	if err != nil {
+		return fmt.Errorf("fresh credentials for %d users: %w", len(users), err)
+	}
+	if len(r.Tokens) != len(idx) {
+		return fmt.Errorf("fresh credentials: %d asked, %d answered", len(idx), len(r.Tokens))
+	}
+	for k, i := range idx {
+		c.tokens[i], c.expires[i] = r.Tokens[k], r.Expires[k]
+	}
+	return nil
 }
 
 // attack runs a constant-rate vegeta attack of targeter for d and returns

@@ -53,7 +53,9 @@ type StrategyResult struct {
 type Point struct {
 	Sessions       int     `json:"sessions"`
 	PreloadSeconds float64 `json:"preload_s"`
-	PreloadFailed  int     `json:"preload_failed"`
+	// PreloadFailed counts the preloads that failed so far (this size and
+	// the smaller ones).
+	PreloadFailed int `json:"preload_failed"`
 	// HeapBytes is the gateway's live heap after a forced GC; RedisBytes
 	// Redis's used_memory (0 when the strategy does not use Redis).
 	HeapBytes  int64 `json:"heap_bytes"`

@@ -35,7 +35,25 @@ import (
 
 	"github.com/authlab/authlab/bench/catalog"
 	"github.com/authlab/authlab/bench/topology"
+	"github.com/authlab/authlab/services/gateway"
 )
+
+// creds are the minted credentials: tokens[i] is user first+i's, and
+// expires[i] when it stops being accepted (Unix seconds, 0: no fixed
+// expiry).
+type creds struct {
+	first   int
+	tokens  []string
+	expires []int64
+}
+
+func (c *creds) add(r gateway.PreloadResult) {
+	c.tokens = append(c.tokens, r.Tokens...)
+	c.expires = append(c.expires, r.Expires...)
+	for len(c.expires) < len(c.tokens) {
+		c.expires = append(c.expires, 0)
+	}
+}
 
 // Dir is the directory under the results root that holds scale runs.
 const Dir = "scale"
@@ -203,14 +221,18 @@ func runStrategy(ctx context.Context, cfg Config, strategy string) (StrategyResu
 		return sr, fmt.Errorf("baseline: %w", err)
 	}
 	sr.BaseHeapBytes, sr.BaseRedisBytes = base.heap, base.redis
-	var tokens []string
+	c := &creds{first: 1}
 	// Memory first, at every size, with nothing but preloads in between:
 	// a probe leaves connections and buffers behind (more of them the
 	// slower the machine answers), which would be charged to the next
 	// size's sessions.
 	for _, n := range cfg.Sizes {
-		pt, toks, err := measureSize(ctx, cfg, m, base, d.HeapPerSession, len(tokens), n)
-		tokens = append(tokens, toks...)
+		failed := 0
+		if len(sr.Points) > 0 {
+			failed = sr.Points[len(sr.Points)-1].PreloadFailed
+		}
+		pt, pr, err := measureSize(ctx, cfg, m, base, d.HeapPerSession, len(c.tokens), failed, n)
+		c.add(pr)
 		if err != nil {
 			return sr, fmt.Errorf("%d sessions: %w", n, err)
 		}
@@ -224,7 +246,7 @@ func runStrategy(ctx context.Context, cfg Config, strategy string) (StrategyResu
 			break
 		}
 		n := sr.Points[i].Sessions
-		pr, err := probe(ctx, cfg.Probe, t.LBURL, gw, tokens[:n])
+		pr, err := probe(ctx, cfg.Probe, t.LBURL, gw, c, n)
 		if err != nil {
 			return sr, fmt.Errorf("probe over %d sessions: %w", n, err)
 		}
@@ -260,7 +282,9 @@ func warmUp(ctx context.Context, pc ProbeConfig, base string, gw *gatewayAdmin, 
 	}
 	if pc.Rate > 0 {
 		pc.Duration = time.Second
-		if _, err := probe(ctx, pc, base, gw, pr.Tokens); err != nil {
+		c := &creds{first: first}
+		c.add(pr)
+		if _, err := probe(ctx, pc, base, gw, c, len(c.tokens)); err != nil {
 			return err
 		}
 	}
@@ -268,19 +292,19 @@ func warmUp(ctx context.Context, pc ProbeConfig, base string, gw *gatewayAdmin, 
 }
 
 // measureSize preloads sessions have+1..n and measures memory at n.
-func measureSize(ctx context.Context, cfg Config, m *meter, base reading, heapEstimate func(int) float64, have, n int) (Point, []string, error) {
+func measureSize(ctx context.Context, cfg Config, m *meter, base reading, heapEstimate func(int) float64, have, failedBefore, n int) (Point, gateway.PreloadResult, error) {
 	pt := Point{Sessions: n}
 	pr, err := m.gw.preload(ctx, have+1, n-have)
 	if err != nil {
-		return pt, nil, err
+		return pt, pr, err
 	}
-	pt.PreloadSeconds, pt.PreloadFailed = pr.Seconds, pr.Failed
+	pt.PreloadSeconds, pt.PreloadFailed = pr.Seconds, failedBefore+pr.Failed
 	if pr.Minted == 0 {
-		return pt, pr.Tokens, fmt.Errorf("preload minted nothing (%s)", pr.FirstError)
+		return pt, pr, fmt.Errorf("preload minted nothing (%s)", pr.FirstError)
 	}
 	r, err := m.read(ctx)
 	if err != nil {
-		return pt, pr.Tokens, err
+		return pt, pr, err
 	}
 	live := float64(n - pt.PreloadFailed)
 	pt.HeapBytes, pt.RedisBytes = r.heap, r.redis
@@ -297,7 +321,7 @@ func measureSize(ctx context.Context, cfg Config, m *meter, base reading, heapEs
 			cfg.Logger.Warn("no Redis estimate", "err", err)
 		}
 	}
-	return pt, pr.Tokens, nil
+	return pt, pr, nil
 }
 
 func write(dir string, res *Result) error {

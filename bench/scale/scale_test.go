@@ -3,6 +3,7 @@ package scale
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,5 +101,30 @@ func TestMemoryChart(t *testing.T) {
 	}
 	if err := SaveMemoryChart(&Result{Strategies: []StrategyResult{{Strategy: "none"}}}, path); err == nil {
 		t.Fatal("a chart without any memory per session was drawn")
+	}
+}
+
+func TestDrawUsers(t *testing.T) {
+	c := &creds{first: 1, tokens: []string{"a", "", "c", "d", ""}, expires: make([]int64, 5)}
+	cfg := ProbeConfig{Rate: 100, Duration: time.Second, Skew: 1.1, Seed: 7}
+	seq := drawUsers(cfg, c, 5)
+	if len(seq) < 110 {
+		t.Fatalf("%d draws for 100 requests, want a tenth more", len(seq))
+	}
+	counts := map[int]int{}
+	for _, i := range seq {
+		if c.tokens[i] == "" {
+			t.Fatalf("drew user index %d, whose preload failed", i)
+		}
+		counts[i]++
+	}
+	if counts[0] <= counts[3] {
+		t.Errorf("Zipf draws %v: the first user should be the heaviest", counts)
+	}
+	if again := drawUsers(cfg, c, 5); !slices.Equal(seq, again) {
+		t.Error("the same seed drew another sequence")
+	}
+	if got := drawUsers(cfg, c, 1); got[0] != 0 {
+		t.Errorf("one session: drew %d", got[0])
 	}
 }

@@ -33,8 +33,26 @@ type PreloadRequest struct {
 	First int `json:"first"`
 	// Count is how many consecutive seeded users get a session.
 	Count int `json:"count"`
+	// Users, instead of First and Count, names the seeded users one by one.
+	Users []int `json:"users"`
 	// Tokens asks for the minted credentials in the answer, in user order.
 	Tokens bool `json:"tokens"`
+}
+
+// user returns the number of the i-th user r names.
+func (r PreloadRequest) user(i int) int {
+	if r.Users != nil {
+		return r.Users[i]
+	}
+	return r.First + i
+}
+
+// count returns how many users r names.
+func (r PreloadRequest) count() int {
+	if r.Users != nil {
+		return len(r.Users)
+	}
+	return r.Count
 }
 
 // PreloadResult is the answer of POST /_admin/preload.
@@ -44,10 +62,27 @@ type PreloadResult struct {
 	FirstError string   `json:"first_error,omitempty"`
 	Seconds    float64  `json:"seconds"`
 	Tokens     []string `json:"tokens,omitempty"`
+	// Expires holds when each token stops being accepted (Unix seconds, 0
+	// for no fixed expiry), beside Tokens.
+	Expires []int64 `json:"expires,omitempty"`
 }
 
 // validate reports what is wrong with r.
 func (r PreloadRequest) validate() error {
+	if r.Users != nil {
+		if r.First != 0 || r.Count != 0 {
+			return errors.New("users: give either users or first and count")
+		}
+		if len(r.Users) < 1 || len(r.Users) > MaxPreloadCount {
+			return fmt.Errorf("users: %d named, must be 1..%d", len(r.Users), MaxPreloadCount)
+		}
+		for _, u := range r.Users {
+			if u < 1 || u > MaxPreloadUser {
+				return fmt.Errorf("users: %d, must be 1..%d", u, MaxPreloadUser)
+			}
+		}
+		return nil
+	}
 	switch {
 	case r.First < 1:
 		return fmt.Errorf("first: %d, must be ≥ 1", r.First)
@@ -85,7 +120,7 @@ func (g *Gateway) preload(c *gin.Context) {
 	res := g.mint(ctx, req)
 	res.Seconds = time.Since(start).Seconds()
 	g.log.WarnContext(ctx, "preloaded sessions without passwords (admin request)",
-		"first", req.First, "count", req.Count, "minted", res.Minted, "failed", res.Failed, "seconds", res.Seconds)
+		"sessions", req.count(), "minted", res.Minted, "failed", res.Failed, "seconds", res.Seconds)
 	c.JSON(http.StatusOK, res)
 }
 
@@ -97,9 +132,13 @@ func (g *Gateway) mint(ctx context.Context, req PreloadRequest) PreloadResult {
 		once         sync.Once
 		wg           sync.WaitGroup
 	)
-	var tokens []string
+	n := req.count()
+	var (
+		tokens  []string
+		expires []int64
+	)
 	if req.Tokens {
-		tokens = make([]string, req.Count)
+		tokens, expires = make([]string, n), make([]int64, n)
 	}
 	roles := []string{identity.RoleUser}
 	for range preloadWorkers {
@@ -108,10 +147,10 @@ func (g *Gateway) mint(ctx context.Context, req PreloadRequest) PreloadResult {
 			defer wg.Done()
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= req.Count || ctx.Err() != nil {
+				if i >= n || ctx.Err() != nil {
 					return
 				}
-				p := identity.Principal{User: identity.SeedUsername(req.First + i), Roles: roles}
+				p := identity.Principal{User: identity.SeedUsername(req.user(i)), Roles: roles}
 				cred, err := g.cfg.Strategy.Login(ctx, p)
 				if err != nil {
 					failed.Add(1)
@@ -120,18 +159,21 @@ func (g *Gateway) mint(ctx context.Context, req PreloadRequest) PreloadResult {
 				}
 				if tokens != nil {
 					tokens[i] = cred.Token
+					if !cred.ExpiresAt.IsZero() {
+						expires[i] = cred.ExpiresAt.Unix()
+					}
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	res := PreloadResult{Failed: int(failed.Load()), Tokens: tokens}
+	res := PreloadResult{Failed: int(failed.Load()), Tokens: tokens, Expires: expires}
 	if err := ctx.Err(); err != nil && firstErr == nil {
 		firstErr = err
 	}
-	attempted := min(int(next.Load()), req.Count)
-	res.Failed += req.Count - attempted
-	res.Minted = req.Count - res.Failed
+	attempted := min(int(next.Load()), n)
+	res.Failed += n - attempted
+	res.Minted = n - res.Failed
 	if firstErr != nil {
 		// Store errors are logged in full; the body says only what kind.
 		g.log.WarnContext(ctx, "preload: a login failed", "err", firstErr)

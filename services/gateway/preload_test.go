@@ -72,6 +72,14 @@ func TestPreload(t *testing.T) {
 			t.Errorf("token %d (%q): %+v %v, want %s with role user only", i, tok, p, err, user)
 		}
 	}
+	// Users named one by one, in the order given.
+	resp, m = f.doAdmin(t, "POST", "/_admin/preload", `{"users":[42,7],"tokens":true}`, auth)
+	if resp.StatusCode != 200 {
+		t.Fatalf("preload users: %d %v", resp.StatusCode, m)
+	}
+	if toks, _ := m["tokens"].([]any); len(toks) != 2 || toks[0] != "tok-"+identity.SeedUsername(42) || toks[1] != "tok-"+identity.SeedUsername(7) {
+		t.Fatalf("preload users: tokens %v, want user0042's then user0007's", m["tokens"])
+	}
 	// The data plane has no such route.
 	if resp, _ := f.do(t, "POST", "/_admin/preload", `{"first":1,"count":1}`, auth); resp.StatusCode != 404 {
 		t.Fatalf("data plane preload: %d, want 404", resp.StatusCode)
@@ -96,6 +104,9 @@ func TestPreloadRefused(t *testing.T) {
 		{"count 0", true, `{"first":1,"count":0}`, auth, 400, "bad_request"},
 		{"too many", true, `{"first":1,"count":1000001}`, auth, 400, "bad_request"},
 		{"beyond the seeded", true, `{"first":1099999,"count":5}`, auth, 400, "bad_request"},
+		{"users and a range", true, `{"first":1,"count":1,"users":[3]}`, auth, 400, "bad_request"},
+		{"no user named", true, `{"users":[]}`, auth, 400, "bad_request"},
+		{"user 0", true, `{"users":[5,0]}`, auth, 400, "bad_request"},
 		{"unknown key", true, `{"first":1,"count":1,"roles":["admin"]}`, auth, 400, "bad_request"},
 		{"not JSON", true, `first=1`, auth, 400, "bad_request"},
 	} {
