@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"os"
 	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // MemoryChartFile is the run's chart, beside scale.md.
@@ -137,74 +139,140 @@ func count(n int) string {
 	return s
 }
 
-// MemoryChart draws bytes per session (gateway heap + Redis) against
-// sessions, log–log, one line per strategy, its estimate dashed.
-func MemoryChart(res *Result) (*plot.Plot, error) {
-	p := plot.New()
-	p.Title.Text = "Memory per session (gateway heap + Redis used_memory)"
-	p.X.Label.Text = "live sessions (log scale)"
-	p.Y.Label.Text = "bytes per session (log scale)"
-	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
-	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
-	p.Legend.Top, p.Legend.Left = true, true
-	lines := 0
-	for i, s := range res.Strategies {
-		var meas, est plotter.XYs
-		for _, pt := range s.Points {
-			total := pt.HeapPerSession + pt.RedisPerSession
-			if total <= 0 {
+// memoryPanel is one panel of the memory chart: which bytes per session
+// it draws.
+type memoryPanel struct {
+	title    string
+	measured func(Point) (float64, bool)
+	estimate func(Point) *float64
+}
+
+var memoryPanels = []memoryPanel{
+	{"gateway live heap per session", func(p Point) (float64, bool) { return p.HeapPerSession, true },
+		func(p Point) *float64 { return p.HeapEstimate }},
+	{"Redis used_memory per session", func(p Point) (float64, bool) { return p.RedisPerSession, p.RedisBytes != 0 },
+		func(p Point) *float64 { return p.RedisEstimate }},
+}
+
+// MemoryCharts draws bytes per session against sessions (log scale),
+// one panel for the gateway heap and one for Redis: a solid line per
+// strategy, its estimate dashed in the same colour. The y axes start at
+// zero so that the eye reads ratios.
+func MemoryCharts(res *Result) ([]*plot.Plot, error) {
+	var plots []*plot.Plot
+	for _, mp := range memoryPanels {
+		p := plot.New()
+		p.Title.Text = mp.title
+		p.X.Label.Text = "live sessions (log scale)"
+		p.Y.Label.Text = "bytes per session"
+		p.X.Scale = plot.LogScale{}
+		p.X.Tick.Marker = sizeTicks(res.Sizes)
+		p.Y.Tick.Marker = wholeTicks{}
+		p.Legend.Top, p.Legend.Left = true, false
+		top, lines := 0.0, 0
+		for i, s := range res.Strategies {
+			var meas, est plotter.XYs
+			for _, pt := range s.Points {
+				if v, ok := mp.measured(pt); ok {
+					meas = append(meas, plotter.XY{X: float64(pt.Sessions), Y: math.Max(v, 0)})
+					top = math.Max(top, v)
+				}
+				if e := mp.estimate(pt); e != nil {
+					est = append(est, plotter.XY{X: float64(pt.Sessions), Y: *e})
+					top = math.Max(top, *e)
+				}
+			}
+			if len(meas) == 0 {
 				continue
 			}
-			meas = append(meas, plotter.XY{X: float64(pt.Sessions), Y: total})
-			e := 0.0
-			if pt.HeapEstimate != nil {
-				e += *pt.HeapEstimate
-			}
-			if pt.RedisEstimate != nil {
-				e += *pt.RedisEstimate
-			}
-			if e > 0 {
-				est = append(est, plotter.XY{X: float64(pt.Sessions), Y: e})
-			}
-		}
-		if len(meas) == 0 {
-			continue
-		}
-		c := plotColor(i)
-		l, sc, err := plotter.NewLinePoints(meas)
-		if err != nil {
-			return nil, fmt.Errorf("scale chart: %w", err)
-		}
-		l.Color, sc.Color, sc.Shape = c, c, draw.CircleGlyph{}
-		p.Add(l, sc)
-		p.Legend.Add(s.Strategy+" measured", l, sc)
-		if len(est) > 0 {
-			le, err := plotter.NewLine(est)
+			c := plotColor(i)
+			l, sc, err := plotter.NewLinePoints(meas)
 			if err != nil {
 				return nil, fmt.Errorf("scale chart: %w", err)
 			}
-			le.Color, le.Dashes = c, []vg.Length{vg.Points(4), vg.Points(3)}
-			p.Add(le)
-			p.Legend.Add(s.Strategy+" estimate", le)
+			l.Color, sc.Color, sc.Shape = c, c, draw.CircleGlyph{}
+			p.Add(l, sc)
+			p.Legend.Add(s.Strategy, l, sc)
+			if len(est) > 0 {
+				le, err := plotter.NewLine(est)
+				if err != nil {
+					return nil, fmt.Errorf("scale chart: %w", err)
+				}
+				le.Color, le.Dashes = c, []vg.Length{vg.Points(4), vg.Points(3)}
+				p.Add(le)
+				p.Legend.Add(s.Strategy+" estimate", le)
+			}
+			lines++
 		}
-		lines++
+		if lines == 0 {
+			continue
+		}
+		p.Add(plotter.NewGrid())
+		p.Y.Min, p.Y.Max = 0, math.Max(top, 1)*1.7 // room for the legend above the lines
+		plots = append(plots, p)
 	}
-	if lines == 0 {
-		return nil, fmt.Errorf("scale chart: no strategy keeps memory per session")
+	if len(plots) == 0 {
+		return nil, fmt.Errorf("scale chart: no strategy measured")
 	}
-	p.Add(plotter.NewGrid())
-	p.Y.Min = math.Max(p.Y.Min/1.5, 1)
-	p.Y.Max *= 3 // room for the legend
-	return p, nil
+	return plots, nil
 }
 
-// SaveMemoryChart writes MemoryChart(res) to path (PNG).
+// wholeTicks are gonum's default ticks labelled without decimals.
+type wholeTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (wholeTicks) Ticks(lo, hi float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = fmt.Sprintf("%.0f", ts[i].Value)
+		}
+	}
+	return ts
+}
+
+// sizeTicks labels the sizes measured (1k, 10k, 100k, 1M).
+func sizeTicks(sizes []int) plot.ConstantTicks {
+	var ts []plot.Tick
+	for _, n := range sizes {
+		ts = append(ts, plot.Tick{Value: float64(n), Label: shortCount(n)})
+	}
+	return ts
+}
+
+// shortCount writes 1000 as 1k and 1000000 as 1M.
+func shortCount(n int) string {
+	switch {
+	case n >= 1_000_000 && n%1_000_000 == 0:
+		return fmt.Sprintf("%dM", n/1_000_000)
+	case n >= 1000 && n%1000 == 0:
+		return fmt.Sprintf("%dk", n/1000)
+	}
+	return fmt.Sprint(n)
+}
+
+// SaveMemoryChart writes MemoryCharts(res), side by side, to path (PNG).
 func SaveMemoryChart(res *Result, path string) error {
-	p, err := MemoryChart(res)
+	plots, err := MemoryCharts(res)
 	if err != nil {
 		return err
 	}
-	if err := p.Save(9*vg.Inch, 5.5*vg.Inch, path); err != nil {
+	w, h := 6*vg.Inch*vg.Length(len(plots)), 5*vg.Inch
+	img := vgimg.New(w, h)
+	tiles := draw.Tiles{Rows: 1, Cols: len(plots), PadX: vg.Points(24), PadTop: vg.Points(6), PadBottom: vg.Points(6), PadLeft: vg.Points(6), PadRight: vg.Points(12)}
+	canvases := plot.Align([][]*plot.Plot{plots}, tiles, draw.New(img))
+	for i, p := range plots {
+		p.Draw(canvases[0][i])
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("scale chart: %w", err)
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return fmt.Errorf("scale chart: %w", err)
+	}
+	if err := f.Close(); err != nil {
 		return fmt.Errorf("scale chart: %w", err)
 	}
 	return nil
