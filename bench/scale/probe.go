@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,13 +56,13 @@ func probe(ctx context.Context, cfg ProbeConfig, base string, gw *gatewayAdmin, 
 	if err != nil {
 		return nil, err
 	}
-	lats, errs, achieved := attack(ctx, targeter, cfg.Rate, cfg.Duration, "probe")
+	o := attack(ctx, targeter, cfg.Rate, cfg.Duration, "probe")
 	after, err := gw.stats(ctx)
 	if err != nil {
 		return nil, err
 	}
-	p := &Probe{Requests: len(lats) + errs, Errors: errs, Achieved: achieved, Distinct: len(seen)}
-	p.P50Ms, p.P99Ms = quantileMs(lats, 0.5), quantileMs(lats, 0.99)
+	p := &Probe{Requests: len(o.lats) + o.failures(), Errors: o.failures(), ErrorsByClass: o.failed, Achieved: o.achieved, Distinct: len(seen)}
+	p.P50Ms, p.P99Ms = quantileMs(o.lats, 0.5), quantileMs(o.lats, 0.99)
 	if before.CacheHits != nil && after.CacheHits != nil && before.CacheMisses != nil && after.CacheMisses != nil {
 		h := float64(*after.CacheHits - *before.CacheHits)
 		m := float64(*after.CacheMisses - *before.CacheMisses)
@@ -121,16 +123,42 @@ func refreshExpiring(ctx context.Context, gw *gatewayAdmin, c *creds, seq []int,
 	return nil
 }
 
-// attack runs a constant-rate vegeta attack of targeter for d and returns
-// the latencies of the requests answered 2xx (from their intended send
-// time), the number that were not, and the achieved rate. Latencies of
-// failed requests are not mixed in.
-func attack(ctx context.Context, targeter vegeta.Targeter, rate float64, d time.Duration, name string) ([]time.Duration, int, float64) {
+// outcome is what an attack saw.
+type outcome struct {
+	// lats are the latencies of the requests answered 2xx, from their
+	// intended send time (failed requests' are not mixed in).
+	lats []time.Duration
+	// failed counts the others by class: the status code, or "timeout" or
+	// "no answer" when there was none.
+	failed   map[string]int
+	achieved float64 // requests per second sent
+}
+
+func (o outcome) failures() int {
+	n := 0
+	for _, v := range o.failed {
+		n += v
+	}
+	return n
+}
+
+// failureClass names the class of a result that was not a 2xx.
+func failureClass(r *vegeta.Result) string {
+	switch {
+	case r.Code != 0:
+		return strconv.Itoa(int(r.Code))
+	case strings.Contains(r.Error, "Timeout") || strings.Contains(r.Error, "timeout"):
+		return "timeout"
+	}
+	return "no answer"
+}
+
+// attack runs a constant-rate vegeta attack of targeter for d.
+func attack(ctx context.Context, targeter vegeta.Targeter, rate float64, d time.Duration, name string) outcome {
 	atk := vegeta.NewAttacker(vegeta.Timeout(10*time.Second), vegeta.KeepAlive(true), vegeta.Redirects(vegeta.NoFollow), vegeta.MaxBody(4096))
 	pacer := vegeta.ConstantPacer{Freq: int(math.Round(rate * 1000)), Per: 1000 * time.Second}
 	interval := time.Duration(float64(time.Second) / rate)
-	var lats []time.Duration
-	errs := 0
+	o := outcome{failed: map[string]int{}}
 	var last time.Time
 	start := time.Now()
 	results := atk.Attack(targeter, pacer, d, name)
@@ -140,22 +168,21 @@ func attack(ctx context.Context, targeter vegeta.Targeter, rate float64, d time.
 			atk.Stop()
 			for range results {
 			}
-			return lats, errs, 0
+			return o
 		case r, ok := <-results:
 			if !ok {
-				achieved := 0.0
 				if span := last.Sub(start).Seconds(); span > 0 {
-					achieved = float64(len(lats)+errs) / span
+					o.achieved = float64(len(o.lats)+o.failures()) / span
 				}
-				return lats, errs, achieved
+				return o
 			}
 			last = r.Timestamp
 			if r.Code/100 != 2 {
-				errs++
+				o.failed[failureClass(r)]++
 				continue
 			}
 			intended := start.Add(time.Duration(r.Seq) * interval)
-			lats = append(lats, max(r.Timestamp.Sub(intended), 0)+r.Latency)
+			o.lats = append(o.lats, max(r.Timestamp.Sub(intended), 0)+r.Latency)
 		}
 	}
 }

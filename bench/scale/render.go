@@ -91,8 +91,8 @@ func probeTable(b *strings.Builder, res *Result) {
 			if p.Probe.CacheHitRatio != nil {
 				hit = fmt.Sprintf("%.1f %%", 100**p.Probe.CacheHitRatio)
 			}
-			fmt.Fprintf(b, "| %s | %s | %s | %.0f | %.2f | %.2f | %d | %s |\n", s.Strategy, count(p.Sessions), count(p.Probe.Distinct),
-				p.Probe.Achieved, p.Probe.P50Ms, p.Probe.P99Ms, p.Probe.Errors, hit)
+			fmt.Fprintf(b, "| %s | %s | %s | %.0f | %.2f | %.2f | %s | %s |\n", s.Strategy, count(p.Sessions), count(p.Probe.Distinct),
+				p.Probe.Achieved, p.Probe.P50Ms, p.Probe.P99Ms, classes(p.Probe.Errors, p.Probe.ErrorsByClass), hit)
 		}
 	}
 	b.WriteString("\n")
@@ -115,7 +115,7 @@ func stormTable(b *strings.Builder, res *Result) {
 			if !st.Within {
 				mark = " ✗"
 			}
-			steps = append(steps, fmt.Sprintf("%.0f: %.0f/s, %.1f ms, %.1f ms, %d%s", st.Rate, st.Achieved, st.P50Ms, st.P99Ms, st.Failed, mark))
+			steps = append(steps, fmt.Sprintf("%.0f: %.0f/s, %.1f ms, %.1f ms, %s%s", st.Rate, st.Achieved, st.P50Ms, st.P99Ms, classes(st.Failed, st.FailedByClass), mark))
 		}
 		fmt.Fprintf(b, "| %s | %.0f | %s |\n", s.Strategy, s.Storm.MaxRate, strings.Join(steps, "; "))
 	}

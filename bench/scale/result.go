@@ -3,6 +3,9 @@ package scale
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/authlab/authlab/bench"
@@ -73,12 +76,15 @@ type Point struct {
 
 // Probe is the /api/me probe at one size.
 type Probe struct {
-	Requests int     `json:"requests"`
-	Errors   int     `json:"errors"`
-	Achieved float64 `json:"achieved_rps"`
-	P50Ms    float64 `json:"p50_ms"`
-	P99Ms    float64 `json:"p99_ms"`
-	Distinct int     `json:"distinct_users"`
+	Requests int `json:"requests"`
+	Errors   int `json:"errors"`
+	// ErrorsByClass counts the errors by status code, or "timeout" or
+	// "no answer".
+	ErrorsByClass map[string]int `json:"errors_by_class,omitempty"`
+	Achieved      float64        `json:"achieved_rps"`
+	P50Ms         float64        `json:"p50_ms"`
+	P99Ms         float64        `json:"p99_ms"`
+	Distinct      int            `json:"distinct_users"`
 	// CacheHitRatio is the gateway cache's hits / lookups during the
 	// probe (opaque only).
 	CacheHitRatio *float64 `json:"cache_hit_ratio,omitempty"`
@@ -100,8 +106,11 @@ type StormStep struct {
 	Achieved float64 `json:"achieved_rps"`
 	Logins   int     `json:"logins"`
 	Failed   int     `json:"failed"`
-	P50Ms    float64 `json:"p50_ms"`
-	P99Ms    float64 `json:"p99_ms"`
+	// FailedByClass counts the failed logins by status code, or "timeout"
+	// or "no answer".
+	FailedByClass map[string]int `json:"failed_by_class,omitempty"`
+	P50Ms         float64        `json:"p50_ms"`
+	P99Ms         float64        `json:"p99_ms"`
 	// Within: p99 within the bound, ≤ 1 % failed, ≥ 95 % of the rate.
 	Within bool `json:"within"`
 }
@@ -121,7 +130,7 @@ func (p Point) line() string {
 }
 
 func (p *Probe) line() string {
-	s := fmt.Sprintf("/api/me p50 %.2f ms p99 %.2f ms, %d errors, %d distinct users", p.P50Ms, p.P99Ms, p.Errors, p.Distinct)
+	s := fmt.Sprintf("/api/me p50 %.2f ms p99 %.2f ms, %s errors, %d distinct users", p.P50Ms, p.P99Ms, classes(p.Errors, p.ErrorsByClass), p.Distinct)
 	if p.CacheHitRatio != nil {
 		s += fmt.Sprintf(", cache hits %.1f%%", 100**p.CacheHitRatio)
 	}
@@ -130,6 +139,18 @@ func (p *Probe) line() string {
 
 func (s *Storm) line() string {
 	return fmt.Sprintf("%.0f logins/s within p99 ≤ %.0f ms (%d steps)", s.MaxRate, s.P99Ms, len(s.Steps))
+}
+
+// classes writes n and, when there are any, its classes: "3 (503: 2, timeout: 1)".
+func classes(n int, by map[string]int) string {
+	if n == 0 || len(by) == 0 {
+		return fmt.Sprint(n)
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(by)) {
+		parts = append(parts, fmt.Sprintf("%s: %d", k, by[k]))
+	}
+	return fmt.Sprintf("%d (%s)", n, strings.Join(parts, ", "))
 }
 
 func bytesPer(b float64) string { return fmt.Sprintf("%.0f B", b) }

@@ -61,7 +61,7 @@ func fixedResult() *Result {
 				{Sessions: 1_000_000, PreloadSeconds: 9.5, HeapPerSession: 350, HeapEstimate: f(343)},
 			}, Storm: &Storm{P99Ms: 250, MaxRate: 100, Steps: []StormStep{
 				{Rate: 100, Achieved: 100, Logins: 400, P50Ms: 5, P99Ms: 20, Within: true},
-				{Rate: 200, Achieved: 150, Logins: 600, Failed: 9, P50Ms: 90, P99Ms: 900},
+				{Rate: 200, Achieved: 150, Logins: 600, Failed: 9, FailedByClass: map[string]int{"503": 7, "timeout": 2}, P50Ms: 90, P99Ms: 900},
 			}}},
 			{Strategy: "opaque", Points: []Point{
 				{Sessions: 1_000_000, RedisBytes: 300_000_000, RedisPerSession: 262, RedisEstimate: f(261), HeapPerSession: 30,
@@ -80,7 +80,7 @@ func TestMarkdown(t *testing.T) {
 		"| opaque | 1,000,000 | 0.0 s | 30 B | — | — | 262 B | 261 B | 1.00 |",
 		"| opaque | 1,000,000 | 900 |",
 		"62.5 %",
-		"| sticky | 100 | 100: 100/s, 5.0 ms, 20.0 ms, 0; 200: 150/s, 90.0 ms, 900.0 ms, 9 ✗ |",
+		"| sticky | 100 | 100: 100/s, 5.0 ms, 20.0 ms, 0; 200: 150/s, 90.0 ms, 900.0 ms, 9 (503: 7, timeout: 2) ✗ |",
 		"**jwt failed:** start: no Redis",
 		"Zipf s=1.10",
 		"](scale-memory.png)",

@@ -54,13 +54,14 @@ func restartAndStorm(ctx context.Context, cfg StormConfig, t *topology.Topology,
 		return nil
 	}
 	for _, rate := range cfg.Rates {
-		lats, failed, achieved := attack(ctx, targeter, rate, cfg.Step, "storm")
+		o := attack(ctx, targeter, rate, cfg.Step, "storm")
 		if err := ctx.Err(); err != nil {
 			return s, err
 		}
-		st := StormStep{Rate: rate, Achieved: achieved, Logins: len(lats) + failed, Failed: failed,
-			P50Ms: quantileMs(lats, 0.5), P99Ms: quantileMs(lats, 0.99)}
-		st.Within = st.Logins > 0 && st.P99Ms <= s.P99Ms && float64(failed) <= 0.01*float64(st.Logins) && achieved >= 0.95*rate
+		failed := o.failures()
+		st := StormStep{Rate: rate, Achieved: o.achieved, Logins: len(o.lats) + failed, Failed: failed, FailedByClass: o.failed,
+			P50Ms: quantileMs(o.lats, 0.5), P99Ms: quantileMs(o.lats, 0.99)}
+		st.Within = st.Logins > 0 && st.P99Ms <= s.P99Ms && float64(failed) <= 0.01*float64(st.Logins) && o.achieved >= 0.95*rate
 		s.Steps = append(s.Steps, st)
 		if !st.Within {
 			break
