@@ -1,6 +1,8 @@
 package load
 
 import (
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
 	"context"
 	"strings"
 	"testing"
@@ -189,4 +191,27 @@ func loggedIn(d *Driver) int {
 		}
 	}
 	return n
+}
+
+// TestScheduleLatency: the exported schedule counts from the same
+// intended send time as a phase's, (seq+1)·interval after the start.
+func TestScheduleLatency(t *testing.T) {
+	start := time.Unix(1000, 0)
+	_, pacer := NewAttack(time.Second, 100) // 10 ms apart
+	s := NewSchedule(start, pacer)
+	for _, tt := range []struct {
+		seq       uint64
+		sent, lat time.Duration
+		want      time.Duration
+	}{
+		{0, 10 * time.Millisecond, 2 * time.Millisecond, 2 * time.Millisecond},  // on time
+		{4, 50 * time.Millisecond, 3 * time.Millisecond, 3 * time.Millisecond},  // on time
+		{4, 57 * time.Millisecond, 3 * time.Millisecond, 10 * time.Millisecond}, // 7 ms late
+		{9, 95 * time.Millisecond, time.Millisecond, time.Millisecond},          // early: no credit
+	} {
+		r := &vegeta.Result{Seq: tt.seq, Timestamp: start.Add(tt.sent), Latency: tt.lat}
+		if got := s.Latency(r); got != tt.want {
+			t.Errorf("seq %d sent at %v: latency %v, want %v", tt.seq, tt.sent, got, tt.want)
+		}
+	}
 }

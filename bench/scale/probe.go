@@ -13,6 +13,8 @@ import (
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/authlab/authlab/bench/load"
 )
 
 // probe sends GET /api/me at cfg.Rate for cfg.Duration through the lb,
@@ -155,12 +157,11 @@ func failureClass(r *vegeta.Result) string {
 
 // attack runs a constant-rate vegeta attack of targeter for d.
 func attack(ctx context.Context, targeter vegeta.Targeter, rate float64, d time.Duration, name string) outcome {
-	atk := vegeta.NewAttacker(vegeta.Timeout(10*time.Second), vegeta.KeepAlive(true), vegeta.Redirects(vegeta.NoFollow), vegeta.MaxBody(4096))
-	pacer := vegeta.ConstantPacer{Freq: int(math.Round(rate * 1000)), Per: 1000 * time.Second}
-	interval := time.Duration(float64(time.Second) / rate)
+	atk, pacer := load.NewAttack(10*time.Second, rate)
 	o := outcome{failed: map[string]int{}}
 	var last time.Time
 	start := time.Now()
+	sched := load.NewSchedule(start, pacer)
 	results := atk.Attack(targeter, pacer, d, name)
 	for {
 		select {
@@ -181,8 +182,7 @@ func attack(ctx context.Context, targeter vegeta.Targeter, rate float64, d time.
 				o.failed[failureClass(r)]++
 				continue
 			}
-			intended := start.Add(time.Duration(r.Seq) * interval)
-			o.lats = append(o.lats, max(r.Timestamp.Sub(intended), 0)+r.Latency)
+			o.lats = append(o.lats, sched.Latency(r))
 		}
 	}
 }
