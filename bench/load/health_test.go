@@ -1,12 +1,12 @@
 package load
 
 import (
-	vegeta "github.com/tsenart/vegeta/v12/lib"
-
 	"context"
 	"strings"
 	"testing"
 	"time"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
 
 	"github.com/authlab/authlab/bench/load/loadtest"
 )
