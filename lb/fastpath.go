@@ -71,6 +71,8 @@ type upConn struct {
 	// Guarded by the forwarder's mu while the connection is busy.
 	ctx     context.Context // the client request it serves
 	aborted bool            // closed by reap: the client left
+
+	head fastHead // the answer's head, when parseHead took it (lb/fasthead.go)
 }
 
 // deadlineSlack is how early a read deadline may fall: armDeadline keeps
@@ -229,6 +231,10 @@ func (f *fastForwarder) forward(rt *route) {
 			rt.err = err
 			return
 		}
+		if res == nil {
+			f.relayHead(rt, c) // lb/fasthead.go
+			return
+		}
 		f.relay(rt, c, res)
 		return
 	}
@@ -347,7 +353,9 @@ func (f *fastForwarder) closeIdle(final bool) {
 
 // roundTrip writes r on c and reads the response's headers. sent reports
 // whether the request was written (a write failure on a reused connection
-// may be retried whatever the method).
+// may be retried whatever the method). A nil res with a nil error means
+// the head was of the common shape and is in c.head, its bytes still in
+// c's buffer (lb/fasthead.go).
 func (f *fastForwarder) roundTrip(w http.ResponseWriter, c *upConn, r *http.Request) (res *http.Response, sent bool, err error) {
 	writeRequest(c.bw, r)
 	if err := c.bw.Flush(); err != nil {
@@ -360,6 +368,11 @@ func (f *fastForwarder) roundTrip(w http.ResponseWriter, c *upConn, r *http.Requ
 	// idle close) is told apart from a broken answer.
 	if _, err := c.br.Peek(1); err != nil {
 		return nil, true, err
+	}
+	if r.Method != http.MethodHead {
+		if b, _ := c.br.Peek(c.br.Buffered()); c.head.parse(b) {
+			return nil, true, nil
+		}
 	}
 	c.lr.n = fastMaxHeaderBytes
 	defer func() { c.lr.n = -1 }()
@@ -489,6 +502,12 @@ func (f *fastForwarder) copyBody(w *route, res *http.Response) error {
 	var flusher http.Flusher
 	if res.ContentLength < 0 || eventStream(res.Header.Get("Content-Type")) {
 		flusher, _ = w.ResponseWriter.(http.Flusher)
+	}
+	if flusher != nil {
+		// The headers go out at once, as ReverseProxy's immediate flush
+		// timer sends them: before any body byte, so net/http does not
+		// sniff a Content-Type the instance did not send.
+		flusher.Flush()
 	}
 	for {
 		n, rerr := res.Body.Read(buf)
