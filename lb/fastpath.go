@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/authlab/authlab/internal/requestid"
@@ -71,6 +72,8 @@ type upConn struct {
 	// Guarded by the forwarder's mu while the connection is busy.
 	ctx     context.Context // the client request it serves
 	aborted bool            // closed by reap: the client left
+
+	head fastHead // the answer's head, when parseHead took it (lb/fasthead.go)
 }
 
 // deadlineSlack is how early a read deadline may fall: armDeadline keeps
@@ -229,6 +232,10 @@ func (f *fastForwarder) forward(rt *route) {
 			rt.err = err
 			return
 		}
+		if res == nil {
+			f.relayHead(rt, c) // lb/fasthead.go
+			return
+		}
 		f.relay(rt, c, res)
 		return
 	}
@@ -285,6 +292,9 @@ func (f *fastForwarder) get(ctx context.Context, r *http.Request) (*upConn, bool
 	}
 	c := &upConn{nc: nc, bw: bufio.NewWriterSize(nc, 4<<10), ep: ep}
 	c.lr = limitedConn{Conn: nc, n: -1}
+	if sc, ok := nc.(syscall.Conn); ok {
+		c.lr.raw, _ = sc.SyscallConn() // nil on error: plain reads
+	}
 	c.br = bufio.NewReaderSize(&c.lr, 16<<10)
 	return c, false, nil
 }
@@ -297,24 +307,43 @@ const fastMaxHeaderBytes = 10 << 20
 var errHeaderTooLarge = fmt.Errorf("net/http: server response headers exceeded %d bytes; aborted", fastMaxHeaderBytes)
 
 // limitedConn reads from its Conn at most n bytes (n < 0: no limit).
+// With send set, its next read first writes send's buffered request
+// (sendThenRead: lb/fastpath_linux.go); a failed write is left in sendErr.
 type limitedConn struct {
 	net.Conn
-	n int64
+	n       int64
+	raw     syscall.RawConn // the Conn's descriptor, for sendThenRead; nil: none
+	send    *bufio.Writer
+	sendErr error
 }
 
 func (l *limitedConn) Read(p []byte) (int, error) {
-	if l.n < 0 {
-		return l.Conn.Read(p)
-	}
 	if l.n == 0 {
 		return 0, errHeaderTooLarge
 	}
-	if int64(len(p)) > l.n {
+	if l.n > 0 && int64(len(p)) > l.n {
 		p = p[:l.n]
 	}
-	n, err := l.Conn.Read(p)
-	l.n -= int64(n)
+	var n int
+	var err error
+	if bw := l.send; bw != nil {
+		l.send = nil
+		n, err = l.sendThenRead(bw, p)
+	} else {
+		n, err = l.Conn.Read(p)
+	}
+	if l.n > 0 {
+		l.n -= int64(n)
+	}
 	return n, err
+}
+
+// flushThenRead is sendThenRead without a descriptor: write, then read.
+func (l *limitedConn) flushThenRead(bw *bufio.Writer, p []byte) (int, error) {
+	if l.sendErr = bw.Flush(); l.sendErr != nil {
+		return 0, l.sendErr
+	}
+	return l.Conn.Read(p)
 }
 
 // put returns c to the idle pool (or closes it when the pool is full or
@@ -347,19 +376,35 @@ func (f *fastForwarder) closeIdle(final bool) {
 
 // roundTrip writes r on c and reads the response's headers. sent reports
 // whether the request was written (a write failure on a reused connection
-// may be retried whatever the method).
+// may be retried whatever the method). A nil res with a nil error means
+// the head was of the common shape and is in c.head, its bytes still in
+// c's buffer (lb/fasthead.go).
 func (f *fastForwarder) roundTrip(w http.ResponseWriter, c *upConn, r *http.Request) (res *http.Response, sent bool, err error) {
 	writeRequest(c.bw, r)
-	if err := c.bw.Flush(); err != nil {
+	if err := c.armDeadline(f.timeout); err != nil {
 		return nil, false, err
 	}
-	if err := c.armDeadline(f.timeout); err != nil {
-		return nil, true, err
+	if c.br.Buffered() > 0 { // never so for a pooled connection (put)
+		if err := c.bw.Flush(); err != nil {
+			return nil, false, err
+		}
 	}
 	// Peek first: a connection closed before any byte of the answer (an
-	// idle close) is told apart from a broken answer.
-	if _, err := c.br.Peek(1); err != nil {
+	// idle close) is told apart from a broken answer. Its read sends the
+	// request first (limitedConn.send).
+	c.lr.send, c.lr.sendErr = c.bw, nil
+	_, err = c.br.Peek(1)
+	c.lr.send = nil
+	if c.lr.sendErr != nil {
+		return nil, false, c.lr.sendErr
+	}
+	if err != nil {
 		return nil, true, err
+	}
+	if r.Method != http.MethodHead {
+		if b, _ := c.br.Peek(c.br.Buffered()); c.head.parse(b) {
+			return nil, true, nil
+		}
 	}
 	c.lr.n = fastMaxHeaderBytes
 	defer func() { c.lr.n = -1 }()
@@ -489,6 +534,12 @@ func (f *fastForwarder) copyBody(w *route, res *http.Response) error {
 	var flusher http.Flusher
 	if res.ContentLength < 0 || eventStream(res.Header.Get("Content-Type")) {
 		flusher, _ = w.ResponseWriter.(http.Flusher)
+	}
+	if flusher != nil {
+		// The headers go out at once, as ReverseProxy's immediate flush
+		// timer sends them: before any body byte, so net/http does not
+		// sniff a Content-Type the instance did not send.
+		flusher.Flush()
 	}
 	for {
 		n, rerr := res.Body.Read(buf)

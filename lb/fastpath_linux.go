@@ -1,7 +1,10 @@
 package lb
 
 import (
+	"bufio"
+	"io"
 	"net"
+	"os"
 	"syscall"
 )
 
@@ -31,4 +34,48 @@ func peerClosed(nc net.Conn) bool {
 		return true
 	})
 	return closed || err != nil
+}
+
+// sendThenRead writes bw's request, then reads the answer's first bytes
+// into p without the read that finds nothing. net.Conn.Read tries a read
+// first and waits for the descriptor only when it fails (EAGAIN); an
+// answer is never there right after its request was written, so that
+// read is one wasted system call per request. Here the write happens
+// inside the RawConn's read loop, after the loop has reset the
+// descriptor's readiness: the first callback writes and asks to wait,
+// and a readiness event from the answer, however early it comes, cannot
+// be lost (it arrives after the reset). Errors are what net.Conn.Read
+// reports: io.EOF for a closed connection, a *net.OpError otherwise.
+func (l *limitedConn) sendThenRead(bw *bufio.Writer, p []byte) (int, error) {
+	if l.raw == nil || len(p) == 0 {
+		return l.flushThenRead(bw, p)
+	}
+	var n int
+	var rerr error
+	sent := false
+	err := l.raw.Read(func(fd uintptr) bool {
+		if !sent {
+			sent = true
+			l.sendErr = bw.Flush()
+			return l.sendErr != nil // written: wait for the answer
+		}
+		for {
+			n, rerr = syscall.Read(int(fd), p)
+			if rerr != syscall.EINTR {
+				break
+			}
+		}
+		return rerr != syscall.EAGAIN
+	})
+	switch {
+	case l.sendErr != nil:
+		return 0, l.sendErr
+	case err != nil: // the read deadline, or the connection closed
+		return 0, err
+	case rerr != nil:
+		return 0, &net.OpError{Op: "read", Net: "tcp", Source: l.LocalAddr(), Addr: l.RemoteAddr(), Err: os.NewSyscallError("read", rerr)}
+	case n <= 0:
+		return 0, io.EOF
+	}
+	return n, nil
 }

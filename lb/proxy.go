@@ -37,6 +37,7 @@ const maxTries = 3
 // failure to it (recordFailure) instead of answering.
 type route struct {
 	http.ResponseWriter
+	timing timingWriter // what ResponseWriter points to: made with the route
 	req    *http.Request
 	reqID  string
 	body   *bodyGuard // the streamed request body, if any
@@ -102,12 +103,14 @@ func headerTooLarge(r *http.Request, limit int) bool {
 // that fails and the request may be sent again (see retryTarget), it is
 // proxied to another instance not yet tried.
 func (l *LB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w = withServerTiming(w, time.Now()) // lb;dur= (servertiming.go)
+	rt := &route{timing: timingWriter{ResponseWriter: w, start: time.Now()}, req: r} // lb;dur= (servertiming.go)
+	w = &rt.timing
+	rt.ResponseWriter = w
 	reqID, ok := l.admit(w, r)
 	if !ok {
 		return
 	}
-	rt := &route{ResponseWriter: w, req: r, reqID: reqID}
+	rt.reqID = reqID
 	in := l.sel.Select(candidates{all: l.insts}, r, rt)
 	if in == nil {
 		l.noHealthy.Add(1)
@@ -153,7 +156,9 @@ func (l *LB) admit(w http.ResponseWriter, r *http.Request) (string, bool) {
 		ids = []string{reqID}
 		r.Header[requestid.Header] = ids
 	}
-	w.Header()[requestid.Header] = []string{reqID}
+	// The request's one-value slice serves the response too (capacity 1:
+	// an append to either copies).
+	w.Header()[requestid.Header] = ids[:1:1]
 	switch {
 	case reservedPath(r.URL.Path):
 		apierr.Write(w, http.StatusNotFound, apierr.CodeNotFound, "no such route on the data port")

@@ -103,3 +103,27 @@ func TestAppendServerTiming(t *testing.T) {
 		})
 	}
 }
+
+// TestAppendMillis: the lb's duration reads as strconv's %.3f of the
+// milliseconds would, to the microsecond.
+func TestAppendMillis(t *testing.T) {
+	for _, tt := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "0.000"}, {-time.Millisecond, "0.000"}, {499, "0.000"}, {500, "0.001"}, {1499 * time.Nanosecond, "0.001"},
+		{1500 * time.Microsecond, "1.500"}, {999_999_499, "999.999"}, {999_999_500, "1000.000"},
+		{12*time.Second + 34*time.Microsecond, "12000.034"}, {time.Hour, "3600000.000"},
+	} {
+		if got := string(appendMillis(nil, tt.d)); got != tt.want {
+			t.Errorf("appendMillis(%d) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+	for d := time.Duration(0); d < 50*time.Millisecond; d += 7919 { // whole microseconds and between
+		got := string(appendMillis(nil, d))
+		want := strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 3, 64)
+		if got != want && d%500 != 0 { // exact half microseconds: float rounding to even
+			t.Fatalf("appendMillis(%d) = %q, strconv %q", d, got, want)
+		}
+	}
+}
