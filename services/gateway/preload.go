@@ -127,7 +127,7 @@ func (g *Gateway) preload(c *gin.Context) {
 // mint logs users First..First+Count-1 in, preloadWorkers at a time.
 func (g *Gateway) mint(ctx context.Context, req PreloadRequest) PreloadResult {
 	var (
-		next, failed atomic.Int64
+		next, minted atomic.Int64
 		firstErr     error
 		once         sync.Once
 		wg           sync.WaitGroup
@@ -153,10 +153,10 @@ func (g *Gateway) mint(ctx context.Context, req PreloadRequest) PreloadResult {
 				p := identity.Principal{User: identity.SeedUsername(req.user(i)), Roles: roles}
 				cred, err := g.cfg.Strategy.Login(ctx, p)
 				if err != nil {
-					failed.Add(1)
 					once.Do(func() { firstErr = err })
 					continue
 				}
+				minted.Add(1)
 				if tokens != nil {
 					tokens[i] = cred.Token
 					if !cred.ExpiresAt.IsZero() {
@@ -167,13 +167,13 @@ func (g *Gateway) mint(ctx context.Context, req PreloadRequest) PreloadResult {
 		}()
 	}
 	wg.Wait()
-	res := PreloadResult{Failed: int(failed.Load()), Tokens: tokens, Expires: expires}
+	// What was not minted failed, whether its Login failed or the request
+	// was cancelled before it was tried.
+	res := PreloadResult{Minted: int(minted.Load()), Tokens: tokens, Expires: expires}
+	res.Failed = n - res.Minted
 	if err := ctx.Err(); err != nil && firstErr == nil {
 		firstErr = err
 	}
-	attempted := min(int(next.Load()), n)
-	res.Failed += n - attempted
-	res.Minted = n - res.Failed
 	if firstErr != nil {
 		// Store errors are logged in full; the body says only what kind.
 		g.log.WarnContext(ctx, "preload: a login failed", "err", firstErr)
