@@ -12,6 +12,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/authlab/authlab/internal/redisx/redisserver"
 )
 
 // MemoryChartFile is the run's chart, beside scale.md.
@@ -27,6 +29,11 @@ func Markdown(res *Result, chart string) string {
 	fmt.Fprintf(&b, "Sessions: %s, minted by the **preload path** (%s).\n\n", sizesText(res.Sizes), res.Minting)
 	if len(res.GatewayArgs) > 0 {
 		fmt.Fprintf(&b, "Gateway flags: `%s`.\n\n", strings.Join(res.GatewayArgs, " "))
+	}
+	for _, s := range res.Strategies {
+		if s.RedisKind == redisserver.KindEmbedded {
+			fmt.Fprintf(&b, "> **Warning:** %s ran on the embedded miniredis fallback (no `redis-server` on PATH): its Redis memory is not a real Redis's (miniredis reports none).\n\n", s.Strategy)
+		}
 	}
 	if chart != "" {
 		fmt.Fprintf(&b, "![memory per session](%s)\n\n", chart)

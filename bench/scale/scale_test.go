@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authlab/authlab/internal/redisx/redisserver"
 )
 
 func TestValidate(t *testing.T) {
@@ -67,7 +69,7 @@ func fixedResult() *Result {
 				{Sessions: 1_000_000, RedisBytes: 300_000_000, RedisPerSession: 262, RedisEstimate: f(261), HeapPerSession: 30,
 					Probe: &Probe{Requests: 2500, Distinct: 900, CacheHitRatio: f(0.625)}},
 			}},
-			{Strategy: "jwt", Error: "start: no Redis"},
+			{Strategy: "jwt", Error: "start: no Redis", RedisKind: redisserver.KindEmbedded},
 		},
 	}
 }
@@ -82,6 +84,7 @@ func TestMarkdown(t *testing.T) {
 		"62.5 %",
 		"| sticky | 100 | 100: 100/s, 5.0 ms, 20.0 ms, 0; 200: 150/s, 90.0 ms, 900.0 ms, 9 (503: 7, timeout: 2) ✗ |",
 		"**jwt failed:** start: no Redis",
+		"jwt ran on the embedded miniredis fallback",
 		"Zipf s=1.10",
 		"](scale-memory.png)",
 	} {
