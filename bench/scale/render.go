@@ -124,7 +124,7 @@ func stormTable(b *strings.Builder, res *Result) {
 			}
 			steps = append(steps, fmt.Sprintf("%.0f: %.0f/s, %.1f ms, %.1f ms, %s%s", st.Rate, st.Achieved, st.P50Ms, st.P99Ms, classes(st.Failed, st.FailedByClass), mark))
 		}
-		fmt.Fprintf(b, "| %s | %.0f | %s |\n", s.Strategy, s.Storm.MaxRate, strings.Join(steps, "; "))
+		fmt.Fprintf(b, "| %s | %s | %s |\n", s.Strategy, s.Storm.maxText(), strings.Join(steps, "; "))
 	}
 	b.WriteString("\n")
 }

@@ -138,7 +138,16 @@ func (p *Probe) line() string {
 }
 
 func (s *Storm) line() string {
-	return fmt.Sprintf("%.0f logins/s within p99 ≤ %.0f ms (%d steps)", s.MaxRate, s.P99Ms, len(s.Steps))
+	return fmt.Sprintf("%s logins/s within p99 ≤ %.0f ms (%d steps)", s.maxText(), s.P99Ms, len(s.Steps))
+}
+
+// maxText is MaxRate, "≥ r" when every rate tried kept within the bound
+// (the limit lies beyond the last).
+func (s *Storm) maxText() string {
+	if len(s.Steps) > 0 && s.Steps[len(s.Steps)-1].Within {
+		return fmt.Sprintf("≥ %.0f", s.MaxRate)
+	}
+	return fmt.Sprintf("%.0f", s.MaxRate)
 }
 
 // classes writes n and, when there are any, its classes: "3 (503: 2, timeout: 1)".

@@ -65,6 +65,7 @@ func fixedResult() *Result {
 				{Rate: 100, Achieved: 100, Logins: 400, P50Ms: 5, P99Ms: 20, Within: true},
 				{Rate: 200, Achieved: 150, Logins: 600, Failed: 9, FailedByClass: map[string]int{"503": 7, "timeout": 2}, P50Ms: 90, P99Ms: 900},
 			}}},
+			{Strategy: "redis-session", Storm: &Storm{P99Ms: 250, MaxRate: 200, Steps: []StormStep{{Rate: 200, Achieved: 200, Logins: 800, Within: true}}}},
 			{Strategy: "opaque", Points: []Point{
 				{Sessions: 1_000_000, RedisBytes: 300_000_000, RedisPerSession: 262, RedisEstimate: f(261), HeapPerSession: 30,
 					Probe: &Probe{Requests: 2500, Distinct: 900, CacheHitRatio: f(0.625)}},
@@ -83,6 +84,7 @@ func TestMarkdown(t *testing.T) {
 		"| opaque | 1,000,000 | 900 |",
 		"62.5 %",
 		"| sticky | 100 | 100: 100/s, 5.0 ms, 20.0 ms, 0; 200: 150/s, 90.0 ms, 900.0 ms, 9 (503: 7, timeout: 2) ✗ |",
+		"| redis-session | ≥ 200 | 200: 200/s",
 		"**jwt failed:** start: no Redis",
 		"jwt ran on the embedded miniredis fallback",
 		"Zipf s=1.10",

@@ -30,7 +30,7 @@ func runScale(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	probeRate := fs.Float64("probe-rate", 500, "requests/s of the /api/me probe at each size (0: no probe)")
 	probeFor := fs.Duration("probe-duration", 5*time.Second, "length of the probe at each size")
 	skew := fs.Float64("user-skew", 1.1, "Zipf exponent of the probe's users (> 1), 0 for uniform")
-	stormRates := fs.String("storm-rates", "50,100,200,400,800", "login rates of the storm after a restart, ascending (empty: no storm)")
+	stormRates := fs.String("storm-rates", "50,100,200,400,800,1600", "login rates of the storm after a restart, ascending (empty: no storm)")
 	stormStep := fs.Duration("storm-step", 4*time.Second, "how long each storm rate lasts")
 	stormP99 := fs.Duration("storm-p99", 250*time.Millisecond, "the storm's p99 bound")
 	out := fs.String("out", "results", "results root; the run goes to <out>/scale/<id>/")
