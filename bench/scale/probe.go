@@ -30,10 +30,6 @@ func probe(ctx context.Context, cfg ProbeConfig, base string, gw *gatewayAdmin, 
 	if err := refreshExpiring(ctx, gw, c, seq, time.Now().Add(cfg.Duration+10*time.Second)); err != nil {
 		return nil, err
 	}
-	seen := make(map[int]bool)
-	for _, i := range seq {
-		seen[i] = true
-	}
 	header := func(tok string) http.Header {
 		h := http.Header{}
 		switch gw.caps.Transport {
@@ -62,6 +58,11 @@ func probe(ctx context.Context, cfg ProbeConfig, base string, gw *gatewayAdmin, 
 	after, err := gw.stats(ctx)
 	if err != nil {
 		return nil, err
+	}
+	// The users of the requests sent (the draw holds a tenth more).
+	seen := make(map[int]bool)
+	for _, i := range seq[:min(next, len(seq))] {
+		seen[i] = true
 	}
 	p := &Probe{Requests: len(o.lats) + o.failures(), Errors: o.failures(), ErrorsByClass: o.failed, Achieved: o.achieved, Distinct: len(seen)}
 	p.P50Ms, p.P99Ms = quantileMs(o.lats, 0.5), quantileMs(o.lats, 0.99)
