@@ -222,36 +222,11 @@ func runStrategy(ctx context.Context, cfg Config, strategy string) (StrategyResu
 	}
 	sr.BaseHeapBytes, sr.BaseRedisBytes = base.heap, base.redis
 	c := &creds{first: 1}
-	// Memory first, at every size, with nothing but preloads in between:
-	// a probe leaves connections and buffers behind (more of them the
-	// slower the machine answers), which would be charged to the next
-	// size's sessions.
-	for _, n := range cfg.Sizes {
-		failed := 0
-		if len(sr.Points) > 0 {
-			failed = sr.Points[len(sr.Points)-1].PreloadFailed
-		}
-		pt, pr, err := measureSize(ctx, cfg, m, base, d.HeapPerSession, len(c.tokens), failed, n)
-		c.add(pr)
-		if err != nil {
-			return sr, fmt.Errorf("%d sessions: %w", n, err)
-		}
-		fmt.Fprintf(cfg.Progress, "scale: %s at %d sessions: %s\n", strategy, n, pt.line())
-		sr.Points = append(sr.Points, pt)
+	if err := memorySeries(ctx, cfg, m, base, d.HeapPerSession, &sr, c); err != nil {
+		return sr, err
 	}
-	// Then the probe at each size: users drawn over the first n sessions,
-	// with all of them live.
-	for i := range sr.Points {
-		if cfg.Probe.Rate <= 0 {
-			break
-		}
-		n := sr.Points[i].Sessions
-		pr, err := probe(ctx, cfg.Probe, t.LBURL, gw, c, n)
-		if err != nil {
-			return sr, fmt.Errorf("probe over %d sessions: %w", n, err)
-		}
-		sr.Points[i].Probe = pr
-		fmt.Fprintf(cfg.Progress, "scale: %s probe over %d sessions: %s\n", strategy, n, pr.line())
+	if err := probeSeries(ctx, cfg, t.LBURL, gw, &sr, c); err != nil {
+		return sr, err
 	}
 	if len(cfg.Storm.Rates) > 0 {
 		storm, err := restartAndStorm(ctx, cfg.Storm, t, gw, maxSize)
@@ -262,6 +237,46 @@ func runStrategy(ctx context.Context, cfg Config, strategy string) (StrategyResu
 		fmt.Fprintf(cfg.Progress, "scale: %s login storm: %s\n", strategy, storm.line())
 	}
 	return sr, nil
+}
+
+// memorySeries preloads up to each size in turn and measures memory
+// there, into sr.Points; the credentials go to c. Nothing but preloads
+// happens in between: a probe leaves connections and buffers behind (more
+// of them the slower the machine answers), which would be charged to the
+// next size's sessions.
+func memorySeries(ctx context.Context, cfg Config, m *meter, base reading, heapEstimate func(int) float64, sr *StrategyResult, c *creds) error {
+	for _, n := range cfg.Sizes {
+		failed := 0
+		if len(sr.Points) > 0 {
+			failed = sr.Points[len(sr.Points)-1].PreloadFailed
+		}
+		pt, pr, err := measureSize(ctx, cfg, m, base, heapEstimate, len(c.tokens), failed, n)
+		c.add(pr)
+		if err != nil {
+			return fmt.Errorf("%d sessions: %w", n, err)
+		}
+		fmt.Fprintf(cfg.Progress, "scale: %s at %d sessions: %s\n", sr.Strategy, n, pt.line())
+		sr.Points = append(sr.Points, pt)
+	}
+	return nil
+}
+
+// probeSeries probes /api/me at each size of sr.Points, users drawn over
+// the first n sessions, with all of them live.
+func probeSeries(ctx context.Context, cfg Config, base string, gw *gatewayAdmin, sr *StrategyResult, c *creds) error {
+	if cfg.Probe.Rate <= 0 {
+		return nil
+	}
+	for i := range sr.Points {
+		n := sr.Points[i].Sessions
+		pr, err := probe(ctx, cfg.Probe, base, gw, c, n)
+		if err != nil {
+			return fmt.Errorf("probe over %d sessions: %w", n, err)
+		}
+		sr.Points[i].Probe = pr
+		fmt.Fprintf(cfg.Progress, "scale: %s probe over %d sessions: %s\n", sr.Strategy, n, pr.line())
+	}
+	return nil
 }
 
 // warmupSessions are minted (for users after the measured ones) and
