@@ -186,6 +186,7 @@ func TestGatewayFlagsKeepNamesAndDefaults(t *testing.T) {
 	want := map[string]string{
 		"access-ttl":                   "5m0s",
 		"admin-listen":                 "127.0.0.1:8081",
+		"allow-preload":                "false",
 		"admin-token":                  "",
 		"allowed-origins":              "",
 		"assertion-key":                "",
