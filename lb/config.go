@@ -97,6 +97,15 @@ type Config struct {
 	// while the lb runs. Request bodies are buffered for replay only when
 	// the lb starts with Retry set.
 	Retry bool
+	// AbortOnDown cuts short the requests in flight to an instance when it
+	// is marked down (health checks, passive detection, kill; not a drain,
+	// which waits for them), as
+	// HAProxy's "on-marked-down shutdown-sessions" does: they fail at once
+	// (and are retried when Retry allows) instead of waiting up to
+	// UpstreamTimeout for a host that vanished without closing its
+	// connections. Off by default: a frozen instance's requests then
+	// complete late, as they would behind HAProxy's defaults.
+	AbortOnDown bool
 	// IgnoreExits leaves an instance in rotation when its process exits
 	// without the lb asking (the exit is still logged and recorded as an
 	// "exit" event): the lb then learns of the death only from failed

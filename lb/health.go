@@ -67,6 +67,7 @@ func (l *LB) observe(in *instance, gen uint64, ok bool, why string) {
 	if in.fails >= l.cfg.HealthFall && in.healthy.CompareAndSwap(true, false) {
 		l.events.add(Event{Type: EventDown, Instance: in.id, Reason: "health check: " + why})
 		l.log.Warn("instance down", "instance", in.id, "reason", why)
+		l.abortInFlight(in)
 	}
 }
 
@@ -82,6 +83,19 @@ func (l *LB) markDown(in *instance, reason string, attrs ...any) {
 	if in.healthy.CompareAndSwap(true, false) {
 		l.events.add(Event{Type: EventDown, Instance: in.id, Reason: reason})
 		l.log.Warn("instance down", append([]any{"instance", in.id, "reason", reason}, attrs...)...)
+		if in.state() != draining { // a drain waits for them
+			l.abortInFlight(in)
+		}
+	}
+}
+
+// abortInFlight cuts short the requests in flight to in (AbortOnDown).
+func (l *LB) abortInFlight(in *instance) {
+	if in.aborts == nil {
+		return
+	}
+	if n := in.aborts.abortAll(); n > 0 {
+		l.log.Warn("requests in flight to a down instance cut short", "instance", in.id, "requests", n)
 	}
 }
 

@@ -73,6 +73,9 @@ type instance struct {
 	external bool
 	proxy    *httputil.ReverseProxy // to ep, whichever it is now
 	fast     *fastForwarder         // the fast path to ep; nil when disabled
+	// aborts holds the requests in flight to it when Config.AbortOnDown
+	// is set (nil otherwise).
+	aborts *abortSet
 
 	ep atomic.Pointer[endpoint]
 

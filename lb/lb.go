@@ -98,6 +98,11 @@ func New(cfg Config) (*LB, error) {
 		in.ep.Store(newEndpoint(e.Addr, e.AdminAddr, cfg.HealthPath))
 		l.insts = append(l.insts, in)
 	}
+	if cfg.AbortOnDown {
+		for _, in := range l.insts {
+			in.aborts = &abortSet{}
+		}
+	}
 	l.transport = &http.Transport{
 		Proxy: nil,
 		DialContext: (&net.Dialer{

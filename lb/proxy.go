@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -176,12 +177,25 @@ func (l *LB) admit(w http.ResponseWriter, r *http.Request) (string, bool) {
 
 // try proxies the request to in once. It returns nil when in's response
 // was relayed, else why in did not answer.
-func (rt *route) try(in *instance) error {
+func (rt *route) try(in *instance) (err error) {
 	rt.err, rt.local = nil, false
 	in.inFlight.Add(1)
 	// Deferred, because ReverseProxy aborts with panic(http.ErrAbortHandler)
 	// when the client goes away mid-response.
 	defer in.inFlight.Add(-1)
+	if in.aborts != nil {
+		orig := rt.req
+		r, done := in.aborts.track(orig)
+		rt.req = r
+		defer func() {
+			rt.req = orig
+			done()
+			if err != nil && context.Cause(r.Context()) == errInstanceDown && orig.Context().Err() == nil {
+				err = fmt.Errorf("%w: %w", errInstanceDown, err)
+				rt.err = err
+			}
+		}()
+	}
 	if in.fast != nil && fastEligible(rt.req) {
 		in.fast.forward(rt) // lb/fastpath.go
 	} else {
@@ -384,6 +398,8 @@ func (l *LB) answerFailure(rt *route, in *instance, err error) {
 // instance did, in words fit for a client.
 func describeFailure(err error) (int, string, string) {
 	switch {
+	case errors.Is(err, errInstanceDown):
+		return http.StatusBadGateway, apierr.CodeBadGateway, "was marked down before it answered"
 	case isTimeout(err):
 		return http.StatusGatewayTimeout, codeGatewayTimeout, "did not answer in time"
 	case errors.Is(err, syscall.ECONNREFUSED):

@@ -162,6 +162,7 @@ func (f *lbFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&c.HealthRise, "health-rise", 2, "consecutive successful checks that bring it back")
 	fs.StringVar(&c.HealthPath, "health-path", "/healthz", "path checked on every instance's data address")
 	fs.DurationVar(&c.UpstreamTimeout, "upstream-timeout", 30*time.Second, "wait at most this long for an instance's response headers")
+	fs.BoolVar(&c.AbortOnDown, "abort-on-down", false, "cut short the requests in flight to an instance when it is marked down (HAProxy's on-marked-down shutdown-sessions): they fail at once, retried with --retry, instead of waiting --upstream-timeout for a host that vanished without closing its connections")
 	fs.DurationVar(&c.DrainTimeout, "drain-timeout", 30*time.Second, "kill mode=drain: wait at most this long for in-flight requests")
 	fs.DurationVar(&c.StartupTimeout, "startup-timeout", 30*time.Second, "wait at most this long for a started or revived instance to answer")
 	fs.IntVar(&c.MaxIdleConnsPerHost, "max-idle-conns-per-host", 1024, "keep-alive connections kept per instance")
