@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authlab/authlab/bench/internal/e2e"
+	"github.com/authlab/authlab/internal/redisx/redisserver"
 )
 
 // TestRunEndToEnd runs a small scale run of sticky (sessions in the
@@ -54,7 +55,12 @@ func TestRunEndToEnd(t *testing.T) {
 		if s.Strategy == "redis-session" {
 			measured, est = last.RedisPerSession, last.RedisEstimate
 		}
-		if est == nil || measured < *est/2 || measured > *est*2 {
+		if s.Strategy == "redis-session" && s.RedisKind == redisserver.KindEmbedded {
+			if last.RedisBytes != 0 {
+				t.Errorf("Redis memory %d reported for the embedded fallback, which keeps no account", last.RedisBytes)
+			}
+			t.Log("redis-session's memory not checked: the embedded Redis fallback keeps no memory account")
+		} else if est == nil || measured < *est/2 || measured > *est*2 {
 			t.Errorf("%s at %d sessions: %.0f B per session, estimate %v: not within 2×", s.Strategy, last.Sessions, measured, est)
 		}
 		if s.Storm == nil || len(s.Storm.Steps) != 1 || s.Storm.Steps[0].Logins == 0 || s.Storm.Steps[0].Failed != 0 {

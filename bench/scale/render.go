@@ -32,7 +32,7 @@ func Markdown(res *Result, chart string) string {
 	}
 	for _, s := range res.Strategies {
 		if s.RedisKind == redisserver.KindEmbedded {
-			fmt.Fprintf(&b, "> **Warning:** %s ran on the embedded miniredis fallback (no `redis-server` on PATH): its Redis memory is not a real Redis's (miniredis reports none).\n\n", s.Strategy)
+			fmt.Fprintf(&b, "> **Warning:** %s ran on the embedded miniredis fallback (no `redis-server` on PATH): it keeps no memory account, so its Redis memory was not measured.\n\n", s.Strategy)
 		}
 	}
 	if chart != "" {

@@ -35,6 +35,7 @@ import (
 
 	"github.com/authlab/authlab/bench/catalog"
 	"github.com/authlab/authlab/bench/topology"
+	"github.com/authlab/authlab/internal/redisx/redisserver"
 	"github.com/authlab/authlab/services/gateway"
 )
 
@@ -212,7 +213,9 @@ func runStrategy(ctx context.Context, cfg Config, strategy string) (StrategyResu
 	if err != nil {
 		return sr, err
 	}
-	m := &meter{gw: gw, redisURL: t.RedisURL, usesRedis: gw.caps.UsesRedis}
+	// The embedded fallback keeps no memory account (INFO memory): its
+	// Redis side is not measured, and the report says so.
+	m := &meter{gw: gw, redisURL: t.RedisURL, usesRedis: gw.caps.UsesRedis && t.RedisKind != redisserver.KindEmbedded}
 	if err := warmUp(ctx, cfg.Probe, t.LBURL, gw, maxSize+1); err != nil {
 		return sr, fmt.Errorf("warm-up: %w", err)
 	}
