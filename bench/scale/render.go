@@ -4,15 +4,14 @@ import (
 	"fmt"
 	"image/color"
 	"math"
-	"os"
 	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 
+	"github.com/authlab/authlab/bench/report"
 	"github.com/authlab/authlab/internal/redisx/redisserver"
 )
 
@@ -176,7 +175,7 @@ func MemoryCharts(res *Result) ([]*plot.Plot, error) {
 		p.Y.Label.Text = "bytes per session"
 		p.X.Scale = plot.LogScale{}
 		p.X.Tick.Marker = sizeTicks(res.Sizes)
-		p.Y.Tick.Marker = wholeTicks{}
+		p.Y.Tick.Marker = report.PlainTicks{Ticker: plot.DefaultTicks{}}
 		p.Legend.Top, p.Legend.Left = true, false
 		top, lines := 0.0, 0
 		for i, s := range res.Strategies {
@@ -226,20 +225,6 @@ func MemoryCharts(res *Result) ([]*plot.Plot, error) {
 	return plots, nil
 }
 
-// wholeTicks are gonum's default ticks labelled without decimals.
-type wholeTicks struct{}
-
-// Ticks implements plot.Ticker.
-func (wholeTicks) Ticks(lo, hi float64) []plot.Tick {
-	ts := plot.DefaultTicks{}.Ticks(lo, hi)
-	for i := range ts {
-		if ts[i].Label != "" {
-			ts[i].Label = fmt.Sprintf("%.0f", ts[i].Value)
-		}
-	}
-	return ts
-}
-
 // sizeTicks labels the sizes measured (1k, 10k, 100k, 1M).
 func sizeTicks(sizes []int) plot.ConstantTicks {
 	var ts []plot.Tick
@@ -266,23 +251,8 @@ func SaveMemoryChart(res *Result, path string) error {
 	if err != nil {
 		return err
 	}
-	w, h := 6*vg.Inch*vg.Length(len(plots)), 5*vg.Inch
-	img := vgimg.New(w, h)
-	tiles := draw.Tiles{Rows: 1, Cols: len(plots), PadX: vg.Points(24), PadTop: vg.Points(6), PadBottom: vg.Points(6), PadLeft: vg.Points(6), PadRight: vg.Points(12)}
-	canvases := plot.Align([][]*plot.Plot{plots}, tiles, draw.New(img))
-	for i, p := range plots {
-		p.Draw(canvases[0][i])
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("scale chart: %w", err)
-	}
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
-		f.Close()
-		return fmt.Errorf("scale chart: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("scale chart: %w", err)
+	if err := report.SavePanels(plots, path); err != nil {
+		return fmt.Errorf("scale %w", err)
 	}
 	return nil
 }

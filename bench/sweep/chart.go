@@ -4,14 +4,14 @@ import (
 	"fmt"
 	"image/color"
 	"math"
-	"os"
 	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/authlab/authlab/bench/report"
 )
 
 // FrontierChartFile is the sweep's chart, beside sweep.md.
@@ -118,21 +118,6 @@ func (decadeTicks) Ticks(lo, hi float64) []plot.Tick {
 	return out
 }
 
-// plainTicks labels a Ticker's ticks without trailing zeros (50, not
-// 50.00).
-type plainTicks struct{ plot.Ticker }
-
-// Ticks implements plot.Ticker.
-func (t plainTicks) Ticks(lo, hi float64) []plot.Tick {
-	ts := t.Ticker.Ticks(lo, hi)
-	for i := range ts {
-		if ts[i].Label != "" {
-			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', -1, 64)
-		}
-	}
-	return ts
-}
-
 // SaveChart writes the chart of sw's points of kind to path (PNG).
 func SaveChart(sw *Sweep, kind, path string) error {
 	var (
@@ -158,40 +143,15 @@ func SaveChart(sw *Sweep, kind, path string) error {
 	if err != nil {
 		return err
 	}
-	return savePanels(plots, path)
+	if err := report.SavePanels(plots, path); err != nil {
+		return fmt.Errorf("sweep %w", err)
+	}
+	return nil
 }
 
 // SaveFrontier writes the chart of sw's cache points to path (PNG).
 func SaveFrontier(sw *Sweep, path string) error {
 	return SaveChart(sw, KindCache, path)
-}
-
-// savePanels draws plots side by side, each 9×5 inches wide at most 2
-// to a row, into a PNG.
-func savePanels(plots []*plot.Plot, path string) error {
-	w, h := 9*vg.Inch, 5*vg.Inch
-	if len(plots) > 1 {
-		w = 6 * vg.Inch * vg.Length(len(plots))
-	}
-	img := vgimg.New(w, h)
-	dc := draw.New(img)
-	tiles := draw.Tiles{Rows: 1, Cols: len(plots), PadX: vg.Points(24), PadTop: vg.Points(6), PadBottom: vg.Points(6), PadLeft: vg.Points(6), PadRight: vg.Points(12)}
-	canvases := plot.Align([][]*plot.Plot{plots}, tiles, dc)
-	for i, p := range plots {
-		p.Draw(canvases[0][i])
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("sweep chart: %w", err)
-	}
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
-		f.Close()
-		return fmt.Errorf("sweep chart: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("sweep chart: %w", err)
-	}
-	return nil
 }
 
 // algCharts are the alg sweep's panels: each run's micro-benchmark ns/op
@@ -403,7 +363,7 @@ func refreshChart(rs []Result) (*plot.Plot, error) {
 	}
 	p.Legend.Top = true
 	p.Legend.XOffs, p.Legend.YOffs = -vg.Points(8), -vg.Points(8)
-	p.Y.Tick.Marker = plainTicks{plot.DefaultTicks{}}
+	p.Y.Tick.Marker = report.PlainTicks{Ticker: plot.DefaultTicks{}}
 	p.X.Min, p.Y.Min = 0, 0
 	p.X.Max, p.Y.Max = right*1.05, top*1.25
 	return p, nil
