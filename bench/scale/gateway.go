@@ -12,13 +12,15 @@ import (
 
 	"github.com/authlab/authlab/bench/measure"
 	"github.com/authlab/authlab/bench/topology"
+	"github.com/authlab/authlab/lb"
 	"github.com/authlab/authlab/services/gateway"
 )
 
 // gatewayAdmin talks to the one gateway's admin plane.
 type gatewayAdmin struct {
 	client *http.Client
-	url    string // http://admin-address
+	inst   lb.InstanceInfo // the gateway as the lb lists it
+	url    string          // http://its admin address
 	token  string
 	caps   capabilities
 	t      *topology.Topology
@@ -46,7 +48,7 @@ func newGateway(ctx context.Context, t *topology.Topology) (*gatewayAdmin, error
 	if len(insts) != 1 || insts[0].AdminAddress == "" {
 		return nil, fmt.Errorf("want one gateway with an admin address, the lb lists %d", len(insts))
 	}
-	g := &gatewayAdmin{client: &http.Client{Timeout: 10 * time.Minute}, url: "http://" + insts[0].AdminAddress, token: t.InstanceAdminToken, t: t}
+	g := &gatewayAdmin{client: &http.Client{Timeout: 10 * time.Minute}, inst: insts[0], url: "http://" + insts[0].AdminAddress, token: t.InstanceAdminToken, t: t}
 	st, err := g.stats(ctx)
 	if err != nil {
 		return nil, err
@@ -64,7 +66,7 @@ func (g *gatewayAdmin) refresh(ctx context.Context) error {
 	if len(insts) != 1 {
 		return fmt.Errorf("the lb lists %d gateways, want 1", len(insts))
 	}
-	g.url = "http://" + insts[0].AdminAddress
+	g.inst, g.url = insts[0], "http://"+insts[0].AdminAddress
 	return nil
 }
 
@@ -154,11 +156,8 @@ func (g *gatewayAdmin) preloadOnce(ctx context.Context, req gateway.PreloadReque
 }
 
 func (g *gatewayAdmin) heap(ctx context.Context) (int64, error) {
-	var h measure.Heap
-	if err := g.do(ctx, http.MethodGet, measure.HeapPath, nil, &h); err != nil {
-		return 0, err
-	}
-	return h.HeapAllocBytes, nil
+	h, err := measure.GatewayHeaps(ctx, g.client, []lb.InstanceInfo{g.inst}, g.token)
+	return h.HeapAllocBytes, err
 }
 
 // reading is the memory at one moment.

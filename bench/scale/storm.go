@@ -10,8 +10,10 @@ import (
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 
+	"github.com/authlab/authlab/bench/scenario"
 	"github.com/authlab/authlab/bench/topology"
 	"github.com/authlab/authlab/internal/identity"
+	"github.com/authlab/authlab/lb"
 )
 
 // restartAndStorm kills the gateway (SIGKILL: what it held in memory is
@@ -32,8 +34,8 @@ func restartAndStorm(ctx context.Context, cfg StormConfig, t *topology.Topology,
 	if err := t.Revive(ctx, id); err != nil {
 		return s, err
 	}
-	if err := waitHealthy(ctx, t, id, time.Minute); err != nil {
-		return s, err
+	if err := scenario.WaitInstance(ctx, t, id, time.Minute, func(in lb.InstanceInfo) bool { return in.Healthy && in.PID != 0 }); err != nil {
+		return s, fmt.Errorf("gateway %s not healthy after its revive: %w", id, err)
 	}
 	if err := gw.refresh(ctx); err != nil {
 		return s, err
@@ -69,27 +71,4 @@ func restartAndStorm(ctx context.Context, cfg StormConfig, t *topology.Topology,
 		s.MaxRate = rate
 	}
 	return s, nil
-}
-
-// waitHealthy polls the lb until gateway id is up and healthy.
-func waitHealthy(ctx context.Context, t *topology.Topology, id string, limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		insts, err := t.Instances(ctx)
-		if err == nil {
-			for _, in := range insts {
-				if in.ID == id && in.Healthy && in.PID != 0 {
-					return nil
-				}
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("gateway %s not healthy after its revive within %s: %w", id, limit, ctx.Err())
-		case <-tick.C:
-		}
-	}
 }

@@ -223,7 +223,7 @@ func (d Drain) Down(ctx context.Context, inst lb.InstanceInfo) error {
 
 // Up implements Kill.
 func (d Drain) Up(ctx context.Context, inst lb.InstanceInfo) error {
-	if err := waitInstance(ctx, d.Gateways, inst.ID, 30*time.Second, func(in lb.InstanceInfo) bool {
+	if err := WaitInstance(ctx, d.Gateways, inst.ID, 30*time.Second, func(in lb.InstanceInfo) bool {
 		return in.State != lb.StateDraining
 	}); err != nil {
 		return fmt.Errorf("drain of %s did not finish: %w", inst.ID, err)
@@ -231,8 +231,8 @@ func (d Drain) Up(ctx context.Context, inst lb.InstanceInfo) error {
 	return d.Gateways.Revive(ctx, inst.ID)
 }
 
-// waitInstance polls g until instance id satisfies ok, for at most limit.
-func waitInstance(ctx context.Context, g Gateways, id string, limit time.Duration, ok func(lb.InstanceInfo) bool) error {
+// WaitInstance polls g until instance id satisfies ok, for at most limit.
+func WaitInstance(ctx context.Context, g Gateways, id string, limit time.Duration, ok func(lb.InstanceInfo) bool) error {
 	return waitInstances(ctx, g, limit, func(insts []lb.InstanceInfo) bool {
 		i := slices.IndexFunc(insts, func(in lb.InstanceInfo) bool { return in.ID == id })
 		return i >= 0 && ok(insts[i])
