@@ -8,11 +8,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -134,7 +137,7 @@ func TestComposeDeployment(t *testing.T) {
 	}
 	t.Logf("images built in %v:\n%s", time.Since(began).Round(time.Second), strings.TrimSpace(buildLog.String()))
 
-	lbAddr, adminAddr := freePort(t), freePort(t)
+	lbAddr, adminAddr := FreePort(t), FreePort(t)
 	d := &deployment{
 		Project: Project{Name: randomName(t), Dir: repoDir, Tool: tool, EnvFile: filepath.Join(t.TempDir(), "compose.env")},
 		lb:      "http://" + lbAddr, lbAdmin: "http://" + adminAddr,
@@ -520,14 +523,29 @@ func mustID(t *testing.T, d *deployment, service string) string {
 	return id
 }
 
-func freePort(t *testing.T) string {
+// FreePort returns a loopback address with a port free now, for compose to
+// publish on. The port is drawn below the kernel's ephemeral range
+// (32768-60999 by default): a port picked by listening on :0 came from that
+// range, and between this probe and compose binding it the kernel or
+// Docker (which publishes the gateways on ephemeral ports) could hand it
+// to someone else, failing the up with "address already in use".
+// Exported for the deploy_test package (target_test.go).
+func FreePort(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	const lo, hi = 20000, 32768
+	var last error
+	for range 50 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(lo+mrand.IntN(hi-lo)))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			last = err
+			continue
+		}
+		l.Close()
+		return addr
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatalf("no free port in [%d, %d) after 50 tries: %v", lo, hi, last)
+	return ""
 }
 
 func portOf(addr string) string {
@@ -557,7 +575,7 @@ func TestComposeRedisFailover(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.profile, func(t *testing.T) {
 			began := time.Now()
-			lbAddr, adminAddr := freePort(t), freePort(t)
+			lbAddr, adminAddr := FreePort(t), FreePort(t)
 			d := &deployment{
 				Project: Project{Name: randomName(t), Dir: repoDir, Tool: tool, Profiles: []string{tt.profile},
 					EnvFile: filepath.Join(t.TempDir(), "compose.env")},
@@ -610,10 +628,54 @@ func TestComposeRedisFailover(t *testing.T) {
 				}
 			}
 			if len(pending) > 0 {
+				if tt.profile == "sentinel" {
+					t.Logf("the sentinel group 3 minutes after the kill:\n%s", sentinelState(ctx, d))
+				}
 				t.Fatalf("%d of %d sessions not served 3 minutes after %s was killed", len(pending), len(users), tt.master)
 			}
 			t.Logf("RECOVERY (compose, %s): every session served again %v after docker kill of %s",
 				tt.profile, time.Since(killed).Round(time.Millisecond), tt.master)
 		})
 	}
+}
+
+// sentinelState describes a Sentinel group for a failure message: the
+// master each sentinel names, each data node's role, and every sentinel's
+// event lines (+sdown, +odown, +switch-master, +tilt, …) from its whole
+// log, not only the last lines compose logs keeps for the failure.
+func sentinelState(ctx context.Context, d *deployment) string {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	var b strings.Builder
+	for _, s := range []string{"redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3"} {
+		out, err := d.Exec(ctx, s, "redis-cli", "-p", "26379", "sentinel", "get-master-addr-by-name", "mymaster")
+		fmt.Fprintf(&b, "%s names master: %q (err %v)\n", s, strings.Join(strings.Fields(out), " "), err)
+	}
+	for _, s := range []string{"redis-replica-1", "redis-replica-2"} {
+		out, err := d.Exec(ctx, s, "redis-cli", "role")
+		fmt.Fprintf(&b, "%s ROLE: %q (err %v)\n", s, strings.Join(strings.Fields(out), " "), err)
+	}
+	for _, s := range []string{"redis-sentinel-1", "redis-sentinel-2", "redis-sentinel-3"} {
+		id, err := d.ContainerID(ctx, s)
+		if err != nil {
+			fmt.Fprintf(&b, "%s: %v\n", s, err)
+			continue
+		}
+		out, err := exec.CommandContext(ctx, "docker", "logs", id).CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(&b, "%s logs: %v\n", s, err)
+			continue
+		}
+		unresolved := 0
+		for _, line := range strings.Split(string(out), "\n") {
+			switch {
+			case strings.Contains(line, "Failed to resolve hostname"):
+				unresolved++ // one a reconnect attempt: counted, not listed
+			case strings.Contains(line, " # ") || strings.Contains(line, " * +"):
+				fmt.Fprintf(&b, "%s | %s\n", s, line)
+			}
+		}
+		fmt.Fprintf(&b, "%s: %d \"Failed to resolve hostname\" lines\n", s, unresolved)
+	}
+	return b.String()
 }

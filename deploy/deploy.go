@@ -317,9 +317,9 @@ func (p Project) Running(ctx context.Context, service string) (bool, error) {
 
 // Exec runs argv in service's running container (docker exec) and returns
 // its output: for example redis-cli in a Redis container, to ask a
-// sentinel which service is the master
+// sentinel which node is the master
 // (redis-cli -p 26379 sentinel get-master-addr-by-name mymaster answers
-// with the service name: the nodes announce their names).
+// with the node's fixed address on the store network; ServiceAt names it).
 func (p Project) Exec(ctx context.Context, service string, argv ...string) (string, error) {
 	id, err := p.ContainerID(ctx, service)
 	if err != nil {

@@ -38,7 +38,7 @@ func TestComposeBenchTarget(t *testing.T) {
 	if err := deploy.BuildImages(ctx, "..", &buildLog); err != nil {
 		t.Fatalf("build images: %v\n%s", err, buildLog.String())
 	}
-	lbAddr, adminAddr := freeAddr(t), freeAddr(t)
+	lbAddr, adminAddr := deploy.FreePort(t), deploy.FreePort(t) // compose publishes them
 	p := deploy.Project{Name: fmt.Sprintf("authlabtarget%d", time.Now().UnixNano()%1e6), Dir: "..", Tool: tool,
 		EnvFile: filepath.Join(t.TempDir(), "compose.env")}
 	env := deploy.NewEnv(map[string]string{
@@ -133,16 +133,6 @@ func waitLogin(t *testing.T, lb, password string) {
 		time.Sleep(250 * time.Millisecond)
 	}
 	t.Fatalf("no login through %s within 3 minutes (last: %s)", lb, last)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func port(addr string) string {
