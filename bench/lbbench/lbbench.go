@@ -39,9 +39,12 @@ import (
 	"github.com/authlab/authlab/internal/proc"
 )
 
-// Proxy names.
+// Proxy names. GoLBB is the second Go lb of an A/B run (Config.VersusArgs
+// or VersusExecutable): another build or other flags, measured in the same
+// alternating rounds.
 const (
 	GoLB    = "go-lb"
+	GoLBB   = "go-lb-b"
 	HAProxy = "haproxy"
 )
 
@@ -86,6 +89,14 @@ type Config struct {
 	Workers int
 	// LBArgs are extra flags for the Go lb (e.g. "--gc-percent", "100").
 	LBArgs []string
+	// VersusExecutable and VersusArgs, when either is set, add a second Go
+	// lb (GoLBB) to every round: the authlab binary VersusExecutable
+	// (default Executable) with the flags VersusArgs instead of LBArgs.
+	// The rounds rotate the three proxies, so a change to the lb (a build
+	// before and after it, or a flag off and on) is measured against the
+	// other side at the same moment, not against a run made earlier.
+	VersusExecutable string
+	VersusArgs       []string
 	// HAProxyPath is the haproxy binary; default: looked up in PATH and
 	// /usr/sbin.
 	HAProxyPath string
@@ -96,6 +107,9 @@ type Config struct {
 	// Logger receives progress; nil means slog.Default().
 	Logger *slog.Logger
 }
+
+// versus reports whether the run is an A/B run with a second Go lb.
+func (c Config) versus() bool { return c.VersusExecutable != "" || len(c.VersusArgs) > 0 }
 
 func (c *Config) setDefaults() {
 	if c.Instances == 0 {
@@ -135,6 +149,13 @@ func (c Config) Validate() error {
 	}
 	if c.Duration <= 0 || c.Warmup < 0 {
 		errs = append(errs, fmt.Errorf("duration %v must be > 0, warmup %v ≥ 0", c.Duration, c.Warmup))
+	}
+	if c.VersusExecutable != "" {
+		if fi, err := os.Stat(c.VersusExecutable); err != nil {
+			errs = append(errs, fmt.Errorf("versus executable: %w", err))
+		} else if fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
+			errs = append(errs, fmt.Errorf("versus executable %s is not an executable file", c.VersusExecutable))
+		}
 	}
 	for _, p := range c.Paths {
 		if !strings.HasPrefix(p, "/") {
@@ -237,9 +258,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	pairs := make(map[string][2]target, len(cfg.Policies))
+	pairs := make(map[string][]target, len(cfg.Policies))
 	for _, policy := range cfg.Policies {
-		goLB, err := startGoLB(ctx, procs, gateways, policy, cfg.LBArgs)
+		goLB, err := startGoLB(ctx, procs, gateways, policy, GoLB, "", cfg.LBArgs)
 		if err != nil {
 			return nil, err
 		}
@@ -247,7 +268,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		pairs[policy] = [2]target{goLB, haLB}
+		pairs[policy] = []target{goLB, haLB}
+		if cfg.versus() {
+			b, err := startGoLB(ctx, procs, gateways, policy, GoLBB, cfg.VersusExecutable, cfg.VersusArgs)
+			if err != nil {
+				return nil, err
+			}
+			pairs[policy] = append(pairs[policy], b)
+		}
 	}
 	rep := &Report{Config: cfg, CPUs: runtime.NumCPU(), HAProxy: haproxyVersion(ctx, haproxy)}
 	if rep.Rounds, err = runRounds(ctx, cfg, pairs, chainPIDs(procs)); err != nil {
@@ -308,19 +336,19 @@ func startChain(ctx context.Context, procs *topology.Group, n int) ([]gateway, e
 	return gws, nil
 }
 
-// startGoLB starts a Go lb with policy over the gateways as external
-// instances.
-func startGoLB(ctx context.Context, procs *topology.Group, gws []gateway, policy string, args []string) (target, error) {
+// startGoLB starts a Go lb named name (GoLB or GoLBB) with policy over the
+// gateways as external instances; exe "" is the group's binary.
+func startGoLB(ctx context.Context, procs *topology.Group, gws []gateway, policy, name, exe string, args []string) (target, error) {
 	external := make([]string, len(gws))
 	for i, g := range gws {
 		external[i] = g.data + "@" + g.admin
 	}
-	p, data, _, err := procs.StartLB(ctx, topology.LB{Policy: policy, External: external,
-		Args: append([]string{"--health-interval", "1s"}, args...)})
+	p, data, _, err := procs.StartLB(ctx, topology.LB{Name: name + "-" + policy, Path: exe, Policy: policy,
+		External: external, Args: append([]string{"--health-interval", "1s"}, args...)})
 	if err != nil {
 		return target{}, err
 	}
-	return target{name: GoLB, policy: policy, base: "http://" + data, pid: p.PID()}, nil
+	return target{name: name, policy: policy, base: "http://" + data, pid: p.PID()}, nil
 }
 
 // startHAProxy writes the generated configuration for policy, checks it
@@ -359,19 +387,16 @@ func haproxyVersion(ctx context.Context, haproxy string) string {
 	return firstLine(string(ver))
 }
 
-// runRounds measures every policy and path through both proxies,
-// cfg.Repeats times, alternating which proxy goes first.
-func runRounds(ctx context.Context, cfg Config, pairs map[string][2]target, chain pids) ([]Round, error) {
+// runRounds measures every policy and path through every proxy,
+// cfg.Repeats times, rotating which proxy goes first (with two proxies:
+// alternating).
+func runRounds(ctx context.Context, cfg Config, pairs map[string][]target, chain pids) ([]Round, error) {
 	var rounds []Round
 	for r := range cfg.Repeats {
 		for _, policy := range cfg.Policies {
-			pair := pairs[policy]
+			proxies := pairs[policy]
 			for _, path := range cfg.Paths {
-				order := []target{pair[0], pair[1]}
-				if r%2 == 1 {
-					order = []target{pair[1], pair[0]}
-				}
-				for _, tg := range order {
+				for _, tg := range rotation(proxies, r) {
 					round, err := measureRound(ctx, cfg, tg, path, chain)
 					if err != nil {
 						return nil, err
@@ -386,6 +411,16 @@ func runRounds(ctx context.Context, cfg Config, pairs map[string][2]target, chai
 		}
 	}
 	return rounds, nil
+}
+
+// rotation is the order of round r: ts rotated left by r, so that each
+// proxy goes first, second, … in turn.
+func rotation(ts []target, r int) []target {
+	if len(ts) == 0 {
+		return nil
+	}
+	k := r % len(ts)
+	return append(slices.Clone(ts[k:]), ts[:k]...)
 }
 
 // measureRound warms tg up on path, then measures one round.
@@ -569,7 +604,7 @@ func summarize(rounds []Round, policies, paths []string) []Summary {
 	var out []Summary
 	for _, policy := range policies {
 		for _, path := range paths {
-			for _, proxy := range []string{GoLB, HAProxy} {
+			for _, proxy := range []string{GoLB, GoLBB, HAProxy} {
 				var tp, p50, p99, cpr, cpu, gen, gw, maxgw, chain, machine []float64
 				s := Summary{Proxy: proxy, Policy: policy, Path: path}
 				for _, r := range rounds {
@@ -655,6 +690,13 @@ func (r *Report) WriteTable(w io.Writer) error {
 		c.Instances, catalog.Control(), c.Workers, c.Duration, c.Warmup, c.Repeats, r.CPUs)
 	fmt.Fprintf(w, "Go lb: --policy round-robin | sticky (pinned clients: cookie %s) %s; HAProxy: %s, balance roundrobin | + cookie SERVERID insert indirect nocache\n",
 		"authlab_lb", strings.Join(c.LBArgs, " "), r.HAProxy)
+	if c.versus() {
+		exe := c.VersusExecutable
+		if exe == "" {
+			exe = c.Executable
+		}
+		fmt.Fprintf(w, "Go lb B (%s): %s %s; the three proxies take turns going first\n", GoLBB, exe, strings.Join(c.VersusArgs, " "))
+	}
 	fmt.Fprintln(w, "CPU columns: cores busy during the round (1.00 = one core); µs/req: the proxy's CPU per successful request")
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -681,15 +723,39 @@ func (r *Report) WriteTable(w io.Writer) error {
 	for _, s := range r.Summaries {
 		fmt.Fprintf(w, "  %s %s %s: %s\n", s.Policy, s.Path, s.Proxy, Bottleneck(s, r.CPUs))
 	}
-	fmt.Fprintf(w, "\nGo lb / HAProxy, medians (targets: throughput ≥ %.2f, p99 ≤ %.2f, CPU per request ≤ %.2f):\n",
-		TargetThroughput, TargetP99, TargetCPU)
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	pass, err := r.writeVersusHAProxy(w, GoLB, "Go lb")
+	if err != nil {
+		return err
+	}
+	if c.versus() {
+		if _, err := r.writeVersusHAProxy(w, GoLBB, "Go lb B"); err != nil {
+			return err
+		}
+		if err := r.writeAB(w); err != nil {
+			return err
+		}
+	}
+	if pass {
+		fmt.Fprintln(w, "all targets met")
+	} else {
+		fmt.Fprintln(w, "targets NOT all met (see the FAIL marks; check what ran out before blaming a proxy)")
+	}
+	return nil
+}
+
+// writeVersusHAProxy prints proxy's medians over HAProxy's against the
+// targets and reports whether every policy and path met them.
+func (r *Report) writeVersusHAProxy(w io.Writer, proxy, title string) (bool, error) {
+	fmt.Fprintf(w, "\n%s / HAProxy, medians (targets: throughput ≥ %.2f, p99 ≤ %.2f, CPU per request ≤ %.2f):\n",
+		title, TargetThroughput, TargetP99, TargetCPU)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "policy\tpath\tthroughput\tp50\tp99\tCPU per request\tverdict\t")
 	pass := true
-	for _, policy := range c.Policies {
-		for _, path := range c.Paths {
-			g, h, ok := r.pair(policy, path)
-			if !ok {
+	for _, policy := range r.Config.Policies {
+		for _, path := range r.Config.Paths {
+			g, okG := r.summary(proxy, policy, path)
+			h, okH := r.summary(HAProxy, policy, path)
+			if !okG || !okH {
 				continue
 			}
 			tp := ratio(g.Throughput.Median, h.Throughput.Median)
@@ -701,15 +767,50 @@ func (r *Report) WriteTable(w io.Writer) error {
 				ratio(g.P50.Median, h.P50.Median), mark(p99, p99 <= TargetP99), mark(cpu, cpu <= TargetCPU), verdict)
 		}
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+	return pass, tw.Flush()
+}
+
+// writeAB prints the second Go lb's medians over the first's, and the
+// same ratio round by round (each round's B over that round's A, the two
+// measured minutes apart at most), as median [min–max]: a step whose
+// per-round ratios straddle 1.00 is within the noise.
+func (r *Report) writeAB(w io.Writer) error {
+	fmt.Fprintln(w, "\nGo lb B / Go lb, medians; and per round, median [min–max] (below 1.00: B is faster or cheaper):")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "policy\tpath\tthroughput\tp99\tCPU per request\tCPU per request, per round\t")
+	for _, policy := range r.Config.Policies {
+		for _, path := range r.Config.Paths {
+			a, okA := r.summary(GoLB, policy, path)
+			b, okB := r.summary(GoLBB, policy, path)
+			if !okA || !okB {
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.3f\t%.3f\t%s\t\n", policy, path,
+				ratio(b.Throughput.Median, a.Throughput.Median), ratio(b.P99.Median, a.P99.Median),
+				ratio(b.CPUPerReq.Median, a.CPUPerReq.Median), fmtSpread(spread(r.roundRatios(policy, path)), "%.3f"))
+		}
 	}
-	if pass {
-		fmt.Fprintln(w, "all targets met")
-	} else {
-		fmt.Fprintln(w, "targets NOT all met (see the FAIL marks; check what ran out before blaming a proxy)")
+	return tw.Flush()
+}
+
+// roundRatios is, for every round number, the second Go lb's CPU per
+// request over the first's on policy and path.
+func (r *Report) roundRatios(policy, path string) []float64 {
+	a := map[int]float64{}
+	for _, x := range r.Rounds {
+		if x.Policy == policy && x.Path == path && x.Proxy == GoLB {
+			a[x.Round] = x.CPUPerReq()
+		}
 	}
-	return nil
+	var out []float64
+	for _, x := range r.Rounds {
+		if x.Policy == policy && x.Path == path && x.Proxy == GoLBB {
+			if v, ok := a[x.Round]; ok {
+				out = append(out, ratio(x.CPUPerReq(), v))
+			}
+		}
+	}
+	return out
 }
 
 // verdictOf is PASS when the three ratios meet their targets.
@@ -747,20 +848,14 @@ func spreadMS(s Spread) string {
 	return fmt.Sprintf("%s [%s–%s]", ms(s.Median), ms(s.Min), ms(s.Max))
 }
 
-func (r *Report) pair(policy, path string) (g, h Summary, ok bool) {
-	var okG, okH bool
+// summary is proxy's summary on policy and path.
+func (r *Report) summary(proxy, policy, path string) (Summary, bool) {
 	for _, s := range r.Summaries {
-		if s.Path != path || s.Policy != policy {
-			continue
-		}
-		switch s.Proxy {
-		case GoLB:
-			g, okG = s, true
-		case HAProxy:
-			h, okH = s, true
+		if s.Proxy == proxy && s.Policy == policy && s.Path == path {
+			return s, true
 		}
 	}
-	return g, h, okG && okH
+	return Summary{}, false
 }
 
 func ratio(a, b float64) float64 {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -55,6 +56,74 @@ func TestSummarizeAndTable(t *testing.T) {
 	// Throughput 900/1000, p99 12/10, CPU per request 500/250.
 	for _, want := range []string{"0.900 FAIL", "1.200 FAIL", "2.000 FAIL", "900 [700–950]", "medians [min–max]",
 		"FAIL (throughput, p99, CPU)", "targets NOT all met", "what ran out", "none: latency-bound"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestRotation(t *testing.T) {
+	a, b, h := target{name: GoLB}, target{name: GoLBB}, target{name: HAProxy}
+	names := func(ts []target) string {
+		var out []string
+		for _, t := range ts {
+			out = append(out, t.name)
+		}
+		return strings.Join(out, ",")
+	}
+	tests := []struct {
+		ts   []target
+		r    int
+		want string
+	}{
+		{[]target{a, h}, 0, "go-lb,haproxy"},
+		{[]target{a, h}, 1, "haproxy,go-lb"},
+		{[]target{a, h}, 2, "go-lb,haproxy"},
+		{[]target{a, h, b}, 0, "go-lb,haproxy,go-lb-b"},
+		{[]target{a, h, b}, 1, "haproxy,go-lb-b,go-lb"},
+		{[]target{a, h, b}, 2, "go-lb-b,go-lb,haproxy"},
+		{[]target{a, h, b}, 3, "go-lb,haproxy,go-lb-b"},
+		{nil, 1, ""},
+	}
+	for _, tt := range tests {
+		ts := slices.Clone(tt.ts)
+		if got := names(rotation(ts, tt.r)); got != tt.want {
+			t.Errorf("rotation(%s, %d) = %s, want %s", names(tt.ts), tt.r, got, tt.want)
+		}
+		if names(ts) != names(tt.ts) {
+			t.Errorf("rotation changed its input: %s", names(ts))
+		}
+	}
+}
+
+// TestABTable: with a second Go lb, the table gives B against HAProxy and
+// B over A, medians and per round.
+func TestABTable(t *testing.T) {
+	rr := func(proxy string, n int, tp, cpu float64) Round {
+		return Round{Proxy: proxy, Policy: RoundRobin, Path: "/x", Round: n, Throughput: tp, P50: 2 * time.Millisecond,
+			P99: 10 * time.Millisecond, ProxyCPU: cpu, GenCPU: 0.5, GatewayCPU: 0.6, MaxGateway: 0.2, ChainCPU: 0.1, MachineCPU: 1.5}
+	}
+	// CPU per request (µs): A 500, 500, 600; B 400, 450, 660; HAProxy 250.
+	rounds := []Round{
+		rr(GoLB, 1, 1000, 0.5), rr(HAProxy, 1, 1000, 0.25), rr(GoLBB, 1, 1000, 0.4),
+		rr(HAProxy, 2, 1000, 0.25), rr(GoLBB, 2, 1000, 0.45), rr(GoLB, 2, 1000, 0.5),
+		rr(GoLBB, 3, 1000, 0.66), rr(GoLB, 3, 1000, 0.6), rr(HAProxy, 3, 1000, 0.25),
+	}
+	cfg := Config{Executable: "/bin/authlab", VersusArgs: []string{"--gc-percent", "100"}, Paths: []string{"/x"},
+		Policies: []string{RoundRobin}, Instances: 3, Workers: 8, Repeats: 3}
+	rep := &Report{Config: cfg, CPUs: 2, Rounds: rounds, Summaries: summarize(rounds, cfg.Policies, cfg.Paths)}
+	if len(rep.Summaries) != 3 {
+		t.Fatalf("summaries %+v, want go-lb, go-lb-b and haproxy", rep.Summaries)
+	}
+	var buf bytes.Buffer
+	if err := rep.WriteTable(&buf); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	// B median 450 / A median 500 = 0.900; per round 0.800, 0.900, 1.100;
+	// B / HAProxy 450/250 = 1.800.
+	for _, want := range []string{"Go lb B (go-lb-b): /bin/authlab --gc-percent 100", "Go lb B / HAProxy", "1.800 FAIL",
+		"Go lb B / Go lb", "0.900 [0.800–1.100]"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
@@ -153,6 +222,10 @@ func TestValidate(t *testing.T) {
 		{"bad path", Config{Executable: "/bin/true", Paths: []string{"api"}}, false},
 		{"negative repeats", Config{Executable: "/bin/true", Repeats: -1}, false},
 		{"bad policy", Config{Executable: "/bin/true", Policies: []string{"least-conn"}}, false},
+		{"versus binary", Config{Executable: "/bin/true", VersusExecutable: "/bin/true"}, true},
+		{"versus args only", Config{Executable: "/bin/true", VersusArgs: []string{"--gc-percent", "100"}}, true},
+		{"versus binary missing", Config{Executable: "/bin/true", VersusExecutable: "/nonexistent/authlab"}, false},
+		{"versus binary is a directory", Config{Executable: "/bin/true", VersusExecutable: "/tmp"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -214,5 +287,23 @@ func TestRunTiny(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "what ran out") {
 		t.Errorf("table:\n%s", buf.String())
+	}
+
+	// A/B: a second Go lb with other flags joins the rotation.
+	rep, err = Run(ctx, Config{Executable: bin, Paths: []string{"/healthz"}, Policies: []string{RoundRobin},
+		Duration: 300 * time.Millisecond, Warmup: 100 * time.Millisecond, Repeats: 3, Workers: 4,
+		VersusArgs: []string{"--gc-percent", "100"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, r := range rep.Rounds {
+		order = append(order, r.Proxy)
+		if r.Throughput <= 0 || r.Errors != 0 || r.ProxyCPU <= 0 {
+			t.Errorf("A/B round %+v", r)
+		}
+	}
+	if got, want := strings.Join(order, ","), "go-lb,haproxy,go-lb-b,haproxy,go-lb-b,go-lb,go-lb-b,go-lb,haproxy"; got != want {
+		t.Errorf("A/B rounds %s, want %s", got, want)
 	}
 }

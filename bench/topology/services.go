@@ -101,6 +101,9 @@ type LB struct {
 	External []string
 	// Args are extra lb flags.
 	Args []string
+	// Path is the lb's executable (default the group's authlab binary):
+	// another build of authlab, to compare two builds of the lb.
+	Path string
 }
 
 // StartLB starts an lb and waits until it answers /healthz on its data
@@ -116,7 +119,7 @@ func (g *Group) StartLB(ctx context.Context, l LB) (p *proc.Process, data, admin
 		name = "lb"
 	}
 	p, addrs, err := g.Start(ctx, Service{
-		Name: name, Env: env, Addrs: []string{l.Listen, l.AdminListen}, ReadyTimeout: lbReadyTimeout,
+		Name: name, Path: l.Path, Env: env, Addrs: []string{l.Listen, l.AdminListen}, ReadyTimeout: lbReadyTimeout,
 		Args: func(a []string) []string {
 			args := []string{"lb", "--listen", a[0], "--admin-listen", a[1], "--instances", strconv.Itoa(l.Instances)}
 			if len(l.External) > 0 {

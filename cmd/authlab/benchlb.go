@@ -28,6 +28,8 @@ func runBenchLB(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	policies := fs.String("policies", lbbench.RoundRobin+","+lbbench.Sticky, "comma-separated Go lb policies to measure (HAProxy: roundrobin; roundrobin with an inserted cookie)")
 	haproxy := fs.String("haproxy", "", "haproxy binary (default: from PATH or /usr/sbin; apt-get installed when missing and root)")
 	lbArgs := fs.String("lb-args", "", "extra flags for the Go lb, space-separated (e.g. \"--gc-percent 100\")")
+	versusLB := fs.String("versus-lb", "", "A/B: a second Go lb (go-lb-b) from this authlab binary (e.g. a build before a change) in the same rotating rounds; default this binary when --versus-lb-args is given")
+	versusArgs := fs.String("versus-lb-args", "", "A/B: the second Go lb's extra flags instead of --lb-args (e.g. \"--gc-percent 100\")")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -42,18 +44,20 @@ func runBenchLB(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	ps, pols := splitList(*paths), splitList(*policies)
 	rep, err := lbbench.Run(ctx, lbbench.Config{
-		Executable:     exe,
-		Instances:      *instances,
-		Paths:          ps,
-		Policies:       pols,
-		Duration:       *duration,
-		Warmup:         *warmup,
-		Repeats:        *repeats,
-		Workers:        *workers,
-		LBArgs:         strings.Fields(*lbArgs),
-		HAProxyPath:    *haproxy,
-		InstallHAProxy: true,
-		Logger:         logger,
+		Executable:       exe,
+		Instances:        *instances,
+		Paths:            ps,
+		Policies:         pols,
+		Duration:         *duration,
+		Warmup:           *warmup,
+		Repeats:          *repeats,
+		Workers:          *workers,
+		LBArgs:           strings.Fields(*lbArgs),
+		VersusExecutable: *versusLB,
+		VersusArgs:       strings.Fields(*versusArgs),
+		HAProxyPath:      *haproxy,
+		InstallHAProxy:   true,
+		Logger:           logger,
 	})
 	if errors.Is(err, lbbench.ErrNoHAProxy) {
 		fmt.Fprintf(stdout, "bench-lb SKIPPED: %v\n", err)
