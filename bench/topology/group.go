@@ -98,6 +98,9 @@ type Service struct {
 	Args func(addrs []string) []string
 	// ReadyTimeout bounds the wait (default proc.DefaultReadyTimeout).
 	ReadyTimeout time.Duration
+	// StopTimeout is the grace between SIGTERM and SIGKILL when the group
+	// stops (default proc.DefaultStopTimeout).
+	StopTimeout time.Duration
 }
 
 // Start starts s and waits until it is ready; it returns the process and
@@ -159,7 +162,7 @@ func (g *Group) startOnce(ctx context.Context, s Service, addrs []string) (*proc
 	p, err := proc.Start(ctx, proc.Spec{
 		Name: s.Name, Path: path, Args: s.Args(addrs), Env: g.env(s.Env),
 		Stdout: out, Stderr: out,
-		Ready: httpReady(readyURL), ReadyTimeout: s.ReadyTimeout,
+		Ready: httpReady(readyURL), ReadyTimeout: s.ReadyTimeout, StopTimeout: s.StopTimeout,
 	})
 	if err != nil {
 		if cause := context.Cause(ctx); errors.Is(cause, errOtherExited) {
@@ -208,7 +211,7 @@ func (g *Group) Len() int {
 }
 
 // Stop stops every child, last started first: SIGTERM, then SIGKILL after
-// its stop timeout (5 s). Stopping a stopped group is a no-op.
+// its stop timeout (5 s; 10 s for an lb). Stopping a stopped group is a no-op.
 func (g *Group) Stop() {
 	g.mu.Lock()
 	members := g.members

@@ -16,6 +16,15 @@ const (
 	lbReadyTimeout      = 60 * time.Second
 )
 
+// lbStopTimeout is the lb's grace between SIGTERM and SIGKILL. The lb's
+// own orderly stop takes its whole --stop-timeout (5 s) and a little more
+// whenever a client holds a connection it opened without sending a request
+// (net/http's Shutdown waits 5 s for those); it stops its gateways
+// meanwhile, each with the same grace. With the default 5 s here too, the
+// group SIGKILLed lbs right at the end of that stop ("child did not stop
+// on SIGTERM; killed child=lb").
+const lbStopTimeout = 10 * time.Second
+
 // StartAuth starts the auth service with seedUsers users (the group's
 // Password) and admin (AdminPassword), hashed at bcryptCost; it returns its
 // URL.
@@ -119,7 +128,8 @@ func (g *Group) StartLB(ctx context.Context, l LB) (p *proc.Process, data, admin
 		name = "lb"
 	}
 	p, addrs, err := g.Start(ctx, Service{
-		Name: name, Path: l.Path, Env: env, Addrs: []string{l.Listen, l.AdminListen}, ReadyTimeout: lbReadyTimeout,
+		Name: name, Path: l.Path, Env: env, Addrs: []string{l.Listen, l.AdminListen},
+		ReadyTimeout: lbReadyTimeout, StopTimeout: lbStopTimeout,
 		Args: func(a []string) []string {
 			args := []string{"lb", "--listen", a[0], "--admin-listen", a[1], "--instances", strconv.Itoa(l.Instances)}
 			if len(l.External) > 0 {
