@@ -97,3 +97,22 @@ func TestStandaloneGatewaySecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestLBIsLetFinishItsStop: an lb whose orderly stop takes longer than the
+// 5 s every other child gets (it drains its whole --stop-timeout when a
+// client holds a fresh connection, then exits) stops on SIGTERM instead of
+// being SIGKILLed in the middle of it.
+func TestLBIsLetFinishItsStop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out a 6 s stop")
+	}
+	g, _ := newTestGroup(t)
+	t.Setenv(fakeStopDelayEnv, "6s")
+	p, _, _, err := g.StartLB(context.Background(), LB{Policy: "round-robin", Instances: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Stop(context.Background()) {
+		t.Fatal("the lb was SIGKILLed during its 6 s stop")
+	}
+}

@@ -9,11 +9,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,6 +32,9 @@ const (
 	// fakeMarkerEnv names a file: "never-ready" creates it, and
 	// "exit-on-marker" exits once it exists.
 	fakeMarkerEnv = "AUTHLAB_BENCH_FAKE_MARKER"
+	// fakeStopDelayEnv is a duration: a fake "lb" takes that long to exit
+	// after SIGTERM, like an lb draining a client's fresh connection.
+	fakeStopDelayEnv = "AUTHLAB_BENCH_FAKE_STOP_DELAY"
 )
 
 func TestMain(m *testing.M) {
@@ -102,6 +107,15 @@ func fakeProc(args []string) int {
 	data.HandleFunc("GET /healthz", healthz)
 	servers := map[string]http.Handler{flagValue("listen"): data}
 	if args[0] == "lb" {
+		if d, err := time.ParseDuration(os.Getenv(fakeStopDelayEnv)); err == nil {
+			term := make(chan os.Signal, 1)
+			signal.Notify(term, syscall.SIGTERM)
+			go func() {
+				<-term
+				time.Sleep(d) // the orderly stop being imitated, not a synchronisation
+				os.Exit(0)
+			}()
+		}
 		n, _ := strconv.Atoi(flagValue("instances"))
 		admin := http.NewServeMux()
 		admin.HandleFunc("GET /healthz", healthz)
