@@ -345,33 +345,44 @@ func TestFastServeGracefulShutdown(t *testing.T) {
 }
 
 // TestFastServeClientAbortCancels: a client that leaves while its request
-// waits in the handler has the request's context cancelled (by the
-// periodic peek) within a few sweeps.
+// waits in the handler has the request's context cancelled, by net/http
+// at once (its background read), by the fast loop's peek sweep within a
+// few sweeps; the test logs both delays.
 func TestFastServeClientAbortCancels(t *testing.T) {
-	cancelled := make(chan struct{})
-	entered := make(chan struct{})
+	type run struct{ entered, cancelled chan struct{} }
+	runs := map[string]*run{}
+	for _, k := range []string{"net/http", "fast"} {
+		runs[k] = &run{make(chan struct{}), make(chan struct{})}
+	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(entered)
+		rn := runs[r.Header.Get("X-Run")]
+		close(rn.entered)
 		select {
 		case <-r.Context().Done():
-			close(cancelled)
+			close(rn.cancelled)
 		case <-time.After(10 * time.Second):
 		}
 	})
-	_, fast := serveBoth(t, h)
-	conn, err := net.Dial("tcp", fast)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-	<-entered
-	start := time.Now()
-	conn.Close()
-	select {
-	case <-cancelled:
-		t.Logf("cancelled %v after the close", time.Since(start))
-	case <-time.After(5 * time.Second):
-		t.Fatal("request not cancelled after the client left")
+	std, fast := serveBoth(t, h)
+	for k, addr := range map[string]string{"net/http": std, "fast": fast} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(conn, "GET / HTTP/1.1\r\nHost: x\r\nX-Run: "+k+"\r\n\r\n")
+		<-runs[k].entered
+		start := time.Now()
+		conn.Close()
+		select {
+		case <-runs[k].cancelled:
+			d := time.Since(start)
+			t.Logf("%s: request cancelled %v after the client closed", k, d)
+			if k == "fast" && d > 2*time.Second {
+				t.Errorf("fast loop took %v to cancel, want about %v", d, 2*fastServeReap)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: request not cancelled after the client left", k)
+		}
 	}
 }
 
