@@ -400,222 +400,7 @@ type conformanceCase struct {
 
 func TestForwardConformance(t *testing.T) {
 	p := startConformancePair(t)
-	hdr := func(extra string) string {
-		return "Host: example.test\r\nX-Test-Key: KEY\r\n" + extra + "Connection: close\r\n\r\n"
-	}
-	status := func(want ...int) func(*testing.T, []rawResponse, received, bool) {
-		return func(t *testing.T, rs []rawResponse, _ received, _ bool) {
-			t.Helper()
-			var got []int
-			for _, r := range rs {
-				got = append(got, r.Status)
-			}
-			if !slices.Equal(got, want) {
-				t.Errorf("statuses %v, want %v: %+v", got, want, rs)
-			}
-		}
-	}
-	big := 4 << 20
-	bigBody := strings.Repeat("0123456789abcdef", big/16)
-	cases := []conformanceCase{
-		{name: "GET", raw: "GET /plain?a=1 HTTP/1.1\r\n" + hdr("User-Agent: conformance\r\n"),
-			check: func(t *testing.T, rs []rawResponse, got received, ok bool) {
-				if len(rs) != 1 || rs[0].Status != 200 || rs[0].Header.Get("X-Request-Id") != "(one)" {
-					t.Fatalf("answer %+v", rs)
-				}
-				if !ok || got.Host != "example.test" || got.RequestURI != "/plain?a=1" || got.Header.Get("User-Agent") != "conformance" ||
-					got.Header.Get("X-Forwarded-For") != "127.0.0.1" || got.Header.Get("X-Forwarded-Host") != "example.test" ||
-					got.Header.Get("X-Forwarded-Proto") != "http" || got.Header.Get("X-Request-Id") == "" {
-					t.Errorf("instance got %+v", got)
-				}
-			}},
-		{name: "HEAD", raw: "HEAD /plain HTTP/1.1\r\n" + hdr(""),
-			check: func(t *testing.T, rs []rawResponse, got received, ok bool) {
-				if len(rs) != 1 || rs[0].Status != 200 || rs[0].Body != "" || got.Method != "HEAD" {
-					t.Errorf("answer %+v, instance got %+v", rs, got)
-				}
-			}},
-		{name: "204 without body", raw: "GET /status?code=204 HTTP/1.1\r\n" + hdr(""), check: func(t *testing.T, rs []rawResponse, _ received, _ bool) {
-			if len(rs) != 1 || rs[0].Status != 204 || rs[0].Body != "" || rs[0].Header.Get("X-Up") != "1" {
-				t.Errorf("answer %+v", rs)
-			}
-		}},
-		{name: "304 without body", raw: "GET /status?code=304 HTTP/1.1\r\n" + hdr("If-None-Match: \"x\"\r\n"), check: func(t *testing.T, rs []rawResponse, _ received, _ bool) {
-			if len(rs) != 1 || rs[0].Status != 304 || rs[0].Body != "" {
-				t.Errorf("answer %+v", rs)
-			}
-		}},
-		{name: "chunked response", raw: "GET /chunked HTTP/1.1\r\n" + hdr(""), check: func(t *testing.T, rs []rawResponse, _ received, _ bool) {
-			if len(rs) != 1 || !rs[0].Chunked || rs[0].Body != "piece 0\npiece 1\npiece 2\n" {
-				t.Errorf("answer %+v", rs)
-			}
-		}},
-		{name: "event stream", raw: "GET /sse HTTP/1.1\r\n" + hdr(""), check: status(200)},
-		{name: "response trailers", raw: "GET /trailers HTTP/1.1\r\n" + hdr("TE: trailers\r\n"),
-			check: func(t *testing.T, rs []rawResponse, got received, _ bool) {
-				if len(rs) != 1 || rs[0].Trailer.Get("X-Sum") != "abc" || rs[0].Trailer.Get("X-Count") != "3" || rs[0].Trailer.Get("X-Late") != "unannounced" {
-					t.Errorf("answer %+v", rs)
-				}
-				if got.Header.Get("Te") != "trailers" {
-					t.Errorf("instance got Te %q, want trailers", got.Header.Get("Te"))
-				}
-			}},
-		{name: "hop-by-hop request headers", raw: "GET /plain HTTP/1.1\r\nHost: example.test\r\nX-Test-Key: KEY\r\n" +
-			"Connection: keep-alive, X-Private, close\r\nX-Private: secret\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\n" +
-			"TE: gzip\r\nProxy-Authorization: Basic eDp5\r\nTrailer: X-T\r\nX-Kept: yes\r\n\r\n",
-			check: func(t *testing.T, _ []rawResponse, got received, ok bool) {
-				for _, h := range []string{"Connection", "X-Private", "Keep-Alive", "Proxy-Connection", "Te", "Proxy-Authorization", "Trailer", "Upgrade"} {
-					if v, has := got.Header[h]; has {
-						t.Errorf("instance got hop-by-hop %s: %q", h, v)
-					}
-				}
-				if !ok || got.Header.Get("X-Kept") != "yes" {
-					t.Errorf("instance got %+v", got)
-				}
-			}},
-		{name: "hop-by-hop response headers", raw: "GET /hopresp HTTP/1.1\r\n" + hdr(""),
-			check: func(t *testing.T, rs []rawResponse, _ received, _ bool) {
-				if len(rs) != 1 || rs[0].Header.Get("X-Up") != "kept" {
-					t.Fatalf("answer %+v", rs)
-				}
-				for _, h := range []string{"X-Up-Private", "Keep-Alive", "Proxy-Connection", "Upgrade", "Proxy-Authenticate"} {
-					if v, has := rs[0].Header[h]; has {
-						t.Errorf("client got hop-by-hop %s: %q", h, v)
-					}
-				}
-			}},
-		{name: "forwarding headers from the client are replaced", raw: "GET /plain HTTP/1.1\r\n" +
-			hdr("X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil\r\nX-Forwarded-Proto: https\r\nForwarded: for=6.6.6.6\r\n"),
-			check: func(t *testing.T, _ []rawResponse, got received, _ bool) {
-				if got.Header.Get("X-Forwarded-For") != "127.0.0.1" || got.Header.Get("X-Forwarded-Host") != "example.test" ||
-					got.Header.Get("X-Forwarded-Proto") != "http" || got.Header.Get("Forwarded") != "" {
-					t.Errorf("instance got %v", got.Header)
-				}
-			}},
-		{name: "no user agent", raw: "GET /plain HTTP/1.1\r\n" + hdr(""), check: func(t *testing.T, _ []rawResponse, got received, _ bool) {
-			if _, has := got.Header["User-Agent"]; has {
-				t.Errorf("instance got a User-Agent the client did not send: %v", got.Header)
-			}
-		}},
-		{name: "two user agents", raw: "GET /plain HTTP/1.1\r\n" + hdr("User-Agent: one\r\nUser-Agent: two\r\n"), check: status(200)},
-		{name: "unparsable query parameters", raw: "GET /q?a=1;b=2&c=%zz&d=4 HTTP/1.1\r\n" + hdr(""), check: status(200)},
-		{name: "escaped path", raw: "GET /a%2Fb/%7Euser/x%20y HTTP/1.1\r\n" + hdr(""),
-			check: func(t *testing.T, _ []rawResponse, got received, _ bool) {
-				if got.RequestURI != "/a%2Fb/~user/x%20y" && got.RequestURI != "/a%2Fb/%7Euser/x%20y" {
-					t.Errorf("instance got %q", got.RequestURI)
-				}
-			}},
-		{name: "double slash and dot segments", raw: "GET //twice/./x/../y?z HTTP/1.1\r\n" + hdr(""), check: status(200)},
-		{name: "many and long headers", raw: "GET /plain HTTP/1.1\r\n" + hdr(strings.Repeat("X-Many: v\r\n", 50)+
-			"X-Long: "+strings.Repeat("l", 8000)+"\r\nCookie: a=1\r\nCookie: b=2\r\n"),
-			check: func(t *testing.T, _ []rawResponse, got received, _ bool) {
-				if len(got.Header["X-Many"]) != 50 || len(got.Header.Get("X-Long")) != 8000 || len(got.Header["Cookie"]) != 2 {
-					t.Errorf("instance got %d X-Many, %d-byte X-Long, cookies %q", len(got.Header["X-Many"]), len(got.Header.Get("X-Long")), got.Header["Cookie"])
-				}
-			}},
-		{name: "request id from the client", raw: "GET /plain HTTP/1.1\r\n" + hdr("X-Request-Id: client-id-1\r\n"),
-			check: func(t *testing.T, rs []rawResponse, got received, _ bool) {
-				if got.Header.Get("X-Request-Id") != "client-id-1" {
-					t.Errorf("instance got request id %q", got.Header.Get("X-Request-Id"))
-				}
-			}},
-		{name: "empty POST", raw: "POST /plain HTTP/1.1\r\n" + hdr("Content-Length: 0\r\n"),
-			check: func(t *testing.T, _ []rawResponse, got received, _ bool) {
-				if got.Method != "POST" || got.Header.Get("Content-Length") != "0" {
-					t.Errorf("instance got %+v", got)
-				}
-			}},
-		{name: "DELETE", raw: "DELETE /plain HTTP/1.1\r\n" + hdr(""), check: status(200)},
-		{name: "HTTP/1.0", raw: "GET /plain HTTP/1.0\r\nHost: example.test\r\nX-Test-Key: KEY\r\n\r\n", check: status(200)},
-		{name: "keep-alive: three requests on one connection", raw: "GET /plain HTTP/1.1\r\nHost: a\r\n\r\n" +
-			"GET /close HTTP/1.1\r\nHost: a\r\n\r\nGET /plain HTTP/1.1\r\n" + hdr(""), check: status(200, 200, 200)},
-		{name: "1xx early hints", raw: "GET /early HTTP/1.1\r\n" + hdr(""), check: func(t *testing.T, rs []rawResponse, _ received, _ bool) {
-			if len(rs) != 1 || rs[0].Status != 200 || !slices.Equal(rs[0].Interim, []int{103}) {
-				t.Errorf("answer %+v", rs)
-			}
-		}},
-		{name: "body until close", raw: "GET /eof-body HTTP/1.1\r\n" + hdr(""), check: func(t *testing.T, rs []rawResponse, _ received, _ bool) {
-			if len(rs) != 1 || rs[0].Body != "until the close\n" {
-				t.Errorf("answer %+v", rs)
-			}
-		}},
-		{name: "instance closes mid-response", raw: "GET /cut HTTP/1.1\r\n" + hdr(""), check: func(t *testing.T, rs []rawResponse, _ received, _ bool) {
-			// The answer is cut: its headers may not even have left the
-			// lb's buffer.
-			if len(rs) != 1 || !(rs[0].ReadFail || rs[0].Status == 200 && rs[0].BodyErr) {
-				t.Errorf("answer %+v, want a cut answer", rs)
-			}
-		}},
-		{name: "instance closes mid-chunked-response", raw: "GET /cut-chunked HTTP/1.1\r\n" + hdr(""), check: func(t *testing.T, rs []rawResponse, _ received, _ bool) {
-			if len(rs) != 1 || rs[0].Status != 200 || !rs[0].BodyErr {
-				t.Errorf("answer %+v, want a cut body", rs)
-			}
-		}},
-		{name: "instance closes without answering", raw: "GET /drop HTTP/1.1\r\n" + hdr(""), check: status(http.StatusBadGateway)},
-		{name: "large response", raw: fmt.Sprintf("GET /big?n=%d HTTP/1.1\r\n", big) + hdr(""), check: func(t *testing.T, rs []rawResponse, _ received, _ bool) {
-			// (Both answers' digests are compared below.)
-			if len(rs) != 1 || !strings.HasPrefix(rs[0].Body, fmt.Sprintf("%d bytes,", big)) {
-				t.Errorf("answer %+v, want %d bytes", rs, big)
-			}
-		}},
-		{name: "large streamed request body", raw: "POST /upload HTTP/1.1\r\n" + "Host: example.test\r\nX-Test-Key: KEY\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
-			chunk(bigBody[:big/2]) + chunk(bigBody[big/2:]) + "0\r\n\r\n",
-			check: func(t *testing.T, rs []rawResponse, got received, _ bool) {
-				sum := sha256.Sum256([]byte(bigBody))
-				if len(rs) != 1 || rs[0].Status != 200 || got.BodyLen != int64(big) || got.BodySum != hex.EncodeToString(sum[:]) {
-					t.Errorf("answer %+v, instance got %d bytes", rs, got.BodyLen)
-				}
-			}},
-		{name: "request body with trailers", raw: "POST /upload HTTP/1.1\r\nHost: example.test\r\nX-Test-Key: KEY\r\nTransfer-Encoding: chunked\r\nTrailer: X-Req-T\r\nConnection: close\r\n\r\n" +
-			chunk("hello") + "0\r\nX-Req-T: v\r\n\r\n", check: status(200)},
-		{name: "smuggling: Content-Length with Transfer-Encoding", raw: "POST /upload HTTP/1.1\r\nHost: example.test\r\nX-Test-Key: KEY\r\n" +
-			"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n",
-			check: func(t *testing.T, rs []rawResponse, got received, ok bool) {
-				// net/http lets chunked win (CL dropped): 0 bytes of body, then
-				// the second request is the client's own, and is answered as such.
-				if ok && got.BodyLen != 0 {
-					t.Errorf("instance got a %d-byte body", got.BodyLen)
-				}
-			}},
-		{name: "smuggling: duplicate Content-Length", raw: "POST /upload HTTP/1.1\r\nHost: example.test\r\nX-Test-Key: KEY\r\n" +
-			"Content-Length: 3\r\nContent-Length: 30\r\n\r\nabcGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
-			check: func(t *testing.T, rs []rawResponse, _ received, ok bool) {
-				if ok || len(rs) != 1 || rs[0].Status != 400 {
-					t.Errorf("answer %+v (instance reached: %v), want 400 from net/http", rs, ok)
-				}
-			}},
-		{name: "smuggling: obsolete line folding", raw: "GET /plain HTTP/1.1\r\nHost: example.test\r\nX-Test-Key: KEY\r\nX-Folded: a\r\n b\r\nConnection: close\r\n\r\n",
-			check: func(t *testing.T, rs []rawResponse, got received, ok bool) {
-				if ok && strings.ContainsAny(got.Header.Get("X-Folded"), "\r\n") {
-					t.Errorf("instance got a folded header %q", got.Header.Get("X-Folded"))
-				}
-			}},
-		{name: "smuggling: folded Transfer-Encoding", raw: "POST /upload HTTP/1.1\r\nHost: example.test\r\nX-Test-Key: KEY\r\nContent-Length: 5\r\nTransfer-Encoding:\r\n chunked\r\nConnection: close\r\n\r\n0\r\n\r\n",
-			check: func(t *testing.T, rs []rawResponse, got received, ok bool) {
-				// Complete either way (an empty chunked body, or 5 bytes).
-				if ok && got.BodyLen != 5 && got.BodyLen != 0 {
-					t.Errorf("instance got %d bytes", got.BodyLen)
-				}
-			}},
-		{name: "smuggling: Transfer-Encoding on a GET", raw: "GET /plain HTTP/1.1\r\nHost: example.test\r\nX-Test-Key: KEY\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n",
-			check: status(200)},
-		{name: "smuggling: space before colon", raw: "GET /plain HTTP/1.1\r\nHost: example.test\r\nX-Test-Key: KEY\r\nContent-Length : 5\r\nConnection: close\r\n\r\nhello",
-			check: status(400)},
-	}
-	for _, name := range slices.Sorted(maps.Keys(rawResponses)) {
-		// Both must give the same answer, and the one in rawStatus.
-		want := rawStatus[name]
-		cases = append(cases, conformanceCase{name: "raw response: " + name,
-			raw: "GET /raw?r=" + url.QueryEscape(name) + " HTTP/1.1\r\n" + hdr(""),
-			check: func(t *testing.T, rs []rawResponse, _ received, _ bool) {
-				if len(rs) != 1 || rs[0].Status != want.status || rs[0].BodyErr != want.cut {
-					t.Errorf("answer %+v, want status %d, cut %v", rs, want.status, want.cut)
-				}
-				if name == "common" && (!slices.Equal(rs[0].Header["X-Multi"], []string{"a", "b"}) || rs[0].Body != "{}") {
-					t.Errorf("common answer %+v", rs[0])
-				}
-			}})
-	}
+	cases := forwardConformanceCases()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var results [2][]rawResponse
@@ -978,4 +763,225 @@ func TestForwardUpstreamTimeout(t *testing.T) {
 			t.Fatalf("DisableFastPath=%v: after the timeout: %v %v %s", disable, err, resp, body)
 		}
 	}
+}
+
+// forwardConformanceCases are TestForwardConformance's exchanges.
+func forwardConformanceCases() []conformanceCase {
+	hdr := func(extra string) string {
+		return "Host: example.test\r\nX-Test-Key: KEY\r\n" + extra + "Connection: close\r\n\r\n"
+	}
+	status := func(want ...int) func(*testing.T, []rawResponse, received, bool) {
+		return func(t *testing.T, rs []rawResponse, _ received, _ bool) {
+			t.Helper()
+			var got []int
+			for _, r := range rs {
+				got = append(got, r.Status)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("statuses %v, want %v: %+v", got, want, rs)
+			}
+		}
+	}
+	big := 4 << 20
+	bigBody := strings.Repeat("0123456789abcdef", big/16)
+	cases := []conformanceCase{
+		{name: "GET", raw: "GET /plain?a=1 HTTP/1.1\r\n" + hdr("User-Agent: conformance\r\n"),
+			check: func(t *testing.T, rs []rawResponse, got received, ok bool) {
+				if len(rs) != 1 || rs[0].Status != 200 || rs[0].Header.Get("X-Request-Id") != "(one)" {
+					t.Fatalf("answer %+v", rs)
+				}
+				if !ok || got.Host != "example.test" || got.RequestURI != "/plain?a=1" || got.Header.Get("User-Agent") != "conformance" ||
+					got.Header.Get("X-Forwarded-For") != "127.0.0.1" || got.Header.Get("X-Forwarded-Host") != "example.test" ||
+					got.Header.Get("X-Forwarded-Proto") != "http" || got.Header.Get("X-Request-Id") == "" {
+					t.Errorf("instance got %+v", got)
+				}
+			}},
+		{name: "HEAD", raw: "HEAD /plain HTTP/1.1\r\n" + hdr(""),
+			check: func(t *testing.T, rs []rawResponse, got received, ok bool) {
+				if len(rs) != 1 || rs[0].Status != 200 || rs[0].Body != "" || got.Method != "HEAD" {
+					t.Errorf("answer %+v, instance got %+v", rs, got)
+				}
+			}},
+		{name: "204 without body", raw: "GET /status?code=204 HTTP/1.1\r\n" + hdr(""), check: func(t *testing.T, rs []rawResponse, _ received, _ bool) {
+			if len(rs) != 1 || rs[0].Status != 204 || rs[0].Body != "" || rs[0].Header.Get("X-Up") != "1" {
+				t.Errorf("answer %+v", rs)
+			}
+		}},
+		{name: "304 without body", raw: "GET /status?code=304 HTTP/1.1\r\n" + hdr("If-None-Match: \"x\"\r\n"), check: func(t *testing.T, rs []rawResponse, _ received, _ bool) {
+			if len(rs) != 1 || rs[0].Status != 304 || rs[0].Body != "" {
+				t.Errorf("answer %+v", rs)
+			}
+		}},
+		{name: "chunked response", raw: "GET /chunked HTTP/1.1\r\n" + hdr(""), check: func(t *testing.T, rs []rawResponse, _ received, _ bool) {
+			if len(rs) != 1 || !rs[0].Chunked || rs[0].Body != "piece 0\npiece 1\npiece 2\n" {
+				t.Errorf("answer %+v", rs)
+			}
+		}},
+		{name: "event stream", raw: "GET /sse HTTP/1.1\r\n" + hdr(""), check: status(200)},
+		{name: "response trailers", raw: "GET /trailers HTTP/1.1\r\n" + hdr("TE: trailers\r\n"),
+			check: func(t *testing.T, rs []rawResponse, got received, _ bool) {
+				if len(rs) != 1 || rs[0].Trailer.Get("X-Sum") != "abc" || rs[0].Trailer.Get("X-Count") != "3" || rs[0].Trailer.Get("X-Late") != "unannounced" {
+					t.Errorf("answer %+v", rs)
+				}
+				if got.Header.Get("Te") != "trailers" {
+					t.Errorf("instance got Te %q, want trailers", got.Header.Get("Te"))
+				}
+			}},
+		{name: "hop-by-hop request headers", raw: "GET /plain HTTP/1.1\r\nHost: example.test\r\nX-Test-Key: KEY\r\n" +
+			"Connection: keep-alive, X-Private, close\r\nX-Private: secret\r\nKeep-Alive: timeout=5\r\nProxy-Connection: keep-alive\r\n" +
+			"TE: gzip\r\nProxy-Authorization: Basic eDp5\r\nTrailer: X-T\r\nX-Kept: yes\r\n\r\n",
+			check: func(t *testing.T, _ []rawResponse, got received, ok bool) {
+				for _, h := range []string{"Connection", "X-Private", "Keep-Alive", "Proxy-Connection", "Te", "Proxy-Authorization", "Trailer", "Upgrade"} {
+					if v, has := got.Header[h]; has {
+						t.Errorf("instance got hop-by-hop %s: %q", h, v)
+					}
+				}
+				if !ok || got.Header.Get("X-Kept") != "yes" {
+					t.Errorf("instance got %+v", got)
+				}
+			}},
+		{name: "hop-by-hop response headers", raw: "GET /hopresp HTTP/1.1\r\n" + hdr(""),
+			check: func(t *testing.T, rs []rawResponse, _ received, _ bool) {
+				if len(rs) != 1 || rs[0].Header.Get("X-Up") != "kept" {
+					t.Fatalf("answer %+v", rs)
+				}
+				for _, h := range []string{"X-Up-Private", "Keep-Alive", "Proxy-Connection", "Upgrade", "Proxy-Authenticate"} {
+					if v, has := rs[0].Header[h]; has {
+						t.Errorf("client got hop-by-hop %s: %q", h, v)
+					}
+				}
+			}},
+		{name: "forwarding headers from the client are replaced", raw: "GET /plain HTTP/1.1\r\n" +
+			hdr("X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil\r\nX-Forwarded-Proto: https\r\nForwarded: for=6.6.6.6\r\n"),
+			check: func(t *testing.T, _ []rawResponse, got received, _ bool) {
+				if got.Header.Get("X-Forwarded-For") != "127.0.0.1" || got.Header.Get("X-Forwarded-Host") != "example.test" ||
+					got.Header.Get("X-Forwarded-Proto") != "http" || got.Header.Get("Forwarded") != "" {
+					t.Errorf("instance got %v", got.Header)
+				}
+			}},
+		{name: "no user agent", raw: "GET /plain HTTP/1.1\r\n" + hdr(""), check: func(t *testing.T, _ []rawResponse, got received, _ bool) {
+			if _, has := got.Header["User-Agent"]; has {
+				t.Errorf("instance got a User-Agent the client did not send: %v", got.Header)
+			}
+		}},
+		{name: "two user agents", raw: "GET /plain HTTP/1.1\r\n" + hdr("User-Agent: one\r\nUser-Agent: two\r\n"), check: status(200)},
+		{name: "unparsable query parameters", raw: "GET /q?a=1;b=2&c=%zz&d=4 HTTP/1.1\r\n" + hdr(""), check: status(200)},
+		{name: "escaped path", raw: "GET /a%2Fb/%7Euser/x%20y HTTP/1.1\r\n" + hdr(""),
+			check: func(t *testing.T, _ []rawResponse, got received, _ bool) {
+				if got.RequestURI != "/a%2Fb/~user/x%20y" && got.RequestURI != "/a%2Fb/%7Euser/x%20y" {
+					t.Errorf("instance got %q", got.RequestURI)
+				}
+			}},
+		{name: "double slash and dot segments", raw: "GET //twice/./x/../y?z HTTP/1.1\r\n" + hdr(""), check: status(200)},
+		{name: "many and long headers", raw: "GET /plain HTTP/1.1\r\n" + hdr(strings.Repeat("X-Many: v\r\n", 50)+
+			"X-Long: "+strings.Repeat("l", 8000)+"\r\nCookie: a=1\r\nCookie: b=2\r\n"),
+			check: func(t *testing.T, _ []rawResponse, got received, _ bool) {
+				if len(got.Header["X-Many"]) != 50 || len(got.Header.Get("X-Long")) != 8000 || len(got.Header["Cookie"]) != 2 {
+					t.Errorf("instance got %d X-Many, %d-byte X-Long, cookies %q", len(got.Header["X-Many"]), len(got.Header.Get("X-Long")), got.Header["Cookie"])
+				}
+			}},
+		{name: "request id from the client", raw: "GET /plain HTTP/1.1\r\n" + hdr("X-Request-Id: client-id-1\r\n"),
+			check: func(t *testing.T, rs []rawResponse, got received, _ bool) {
+				if got.Header.Get("X-Request-Id") != "client-id-1" {
+					t.Errorf("instance got request id %q", got.Header.Get("X-Request-Id"))
+				}
+			}},
+		{name: "empty POST", raw: "POST /plain HTTP/1.1\r\n" + hdr("Content-Length: 0\r\n"),
+			check: func(t *testing.T, _ []rawResponse, got received, _ bool) {
+				if got.Method != "POST" || got.Header.Get("Content-Length") != "0" {
+					t.Errorf("instance got %+v", got)
+				}
+			}},
+		{name: "DELETE", raw: "DELETE /plain HTTP/1.1\r\n" + hdr(""), check: status(200)},
+		{name: "HTTP/1.0", raw: "GET /plain HTTP/1.0\r\nHost: example.test\r\nX-Test-Key: KEY\r\n\r\n", check: status(200)},
+		{name: "keep-alive: three requests on one connection", raw: "GET /plain HTTP/1.1\r\nHost: a\r\n\r\n" +
+			"GET /close HTTP/1.1\r\nHost: a\r\n\r\nGET /plain HTTP/1.1\r\n" + hdr(""), check: status(200, 200, 200)},
+		{name: "1xx early hints", raw: "GET /early HTTP/1.1\r\n" + hdr(""), check: func(t *testing.T, rs []rawResponse, _ received, _ bool) {
+			if len(rs) != 1 || rs[0].Status != 200 || !slices.Equal(rs[0].Interim, []int{103}) {
+				t.Errorf("answer %+v", rs)
+			}
+		}},
+		{name: "body until close", raw: "GET /eof-body HTTP/1.1\r\n" + hdr(""), check: func(t *testing.T, rs []rawResponse, _ received, _ bool) {
+			if len(rs) != 1 || rs[0].Body != "until the close\n" {
+				t.Errorf("answer %+v", rs)
+			}
+		}},
+		{name: "instance closes mid-response", raw: "GET /cut HTTP/1.1\r\n" + hdr(""), check: func(t *testing.T, rs []rawResponse, _ received, _ bool) {
+			// The answer is cut: its headers may not even have left the
+			// lb's buffer.
+			if len(rs) != 1 || !(rs[0].ReadFail || rs[0].Status == 200 && rs[0].BodyErr) {
+				t.Errorf("answer %+v, want a cut answer", rs)
+			}
+		}},
+		{name: "instance closes mid-chunked-response", raw: "GET /cut-chunked HTTP/1.1\r\n" + hdr(""), check: func(t *testing.T, rs []rawResponse, _ received, _ bool) {
+			if len(rs) != 1 || rs[0].Status != 200 || !rs[0].BodyErr {
+				t.Errorf("answer %+v, want a cut body", rs)
+			}
+		}},
+		{name: "instance closes without answering", raw: "GET /drop HTTP/1.1\r\n" + hdr(""), check: status(http.StatusBadGateway)},
+		{name: "large response", raw: fmt.Sprintf("GET /big?n=%d HTTP/1.1\r\n", big) + hdr(""), check: func(t *testing.T, rs []rawResponse, _ received, _ bool) {
+			// (Both answers' digests are compared below.)
+			if len(rs) != 1 || !strings.HasPrefix(rs[0].Body, fmt.Sprintf("%d bytes,", big)) {
+				t.Errorf("answer %+v, want %d bytes", rs, big)
+			}
+		}},
+		{name: "large streamed request body", raw: "POST /upload HTTP/1.1\r\n" + "Host: example.test\r\nX-Test-Key: KEY\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
+			chunk(bigBody[:big/2]) + chunk(bigBody[big/2:]) + "0\r\n\r\n",
+			check: func(t *testing.T, rs []rawResponse, got received, _ bool) {
+				sum := sha256.Sum256([]byte(bigBody))
+				if len(rs) != 1 || rs[0].Status != 200 || got.BodyLen != int64(big) || got.BodySum != hex.EncodeToString(sum[:]) {
+					t.Errorf("answer %+v, instance got %d bytes", rs, got.BodyLen)
+				}
+			}},
+		{name: "request body with trailers", raw: "POST /upload HTTP/1.1\r\nHost: example.test\r\nX-Test-Key: KEY\r\nTransfer-Encoding: chunked\r\nTrailer: X-Req-T\r\nConnection: close\r\n\r\n" +
+			chunk("hello") + "0\r\nX-Req-T: v\r\n\r\n", check: status(200)},
+		{name: "smuggling: Content-Length with Transfer-Encoding", raw: "POST /upload HTTP/1.1\r\nHost: example.test\r\nX-Test-Key: KEY\r\n" +
+			"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n",
+			check: func(t *testing.T, rs []rawResponse, got received, ok bool) {
+				// net/http lets chunked win (CL dropped): 0 bytes of body, then
+				// the second request is the client's own, and is answered as such.
+				if ok && got.BodyLen != 0 {
+					t.Errorf("instance got a %d-byte body", got.BodyLen)
+				}
+			}},
+		{name: "smuggling: duplicate Content-Length", raw: "POST /upload HTTP/1.1\r\nHost: example.test\r\nX-Test-Key: KEY\r\n" +
+			"Content-Length: 3\r\nContent-Length: 30\r\n\r\nabcGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n",
+			check: func(t *testing.T, rs []rawResponse, _ received, ok bool) {
+				if ok || len(rs) != 1 || rs[0].Status != 400 {
+					t.Errorf("answer %+v (instance reached: %v), want 400 from net/http", rs, ok)
+				}
+			}},
+		{name: "smuggling: obsolete line folding", raw: "GET /plain HTTP/1.1\r\nHost: example.test\r\nX-Test-Key: KEY\r\nX-Folded: a\r\n b\r\nConnection: close\r\n\r\n",
+			check: func(t *testing.T, rs []rawResponse, got received, ok bool) {
+				if ok && strings.ContainsAny(got.Header.Get("X-Folded"), "\r\n") {
+					t.Errorf("instance got a folded header %q", got.Header.Get("X-Folded"))
+				}
+			}},
+		{name: "smuggling: folded Transfer-Encoding", raw: "POST /upload HTTP/1.1\r\nHost: example.test\r\nX-Test-Key: KEY\r\nContent-Length: 5\r\nTransfer-Encoding:\r\n chunked\r\nConnection: close\r\n\r\n0\r\n\r\n",
+			check: func(t *testing.T, rs []rawResponse, got received, ok bool) {
+				// Complete either way (an empty chunked body, or 5 bytes).
+				if ok && got.BodyLen != 5 && got.BodyLen != 0 {
+					t.Errorf("instance got %d bytes", got.BodyLen)
+				}
+			}},
+		{name: "smuggling: Transfer-Encoding on a GET", raw: "GET /plain HTTP/1.1\r\nHost: example.test\r\nX-Test-Key: KEY\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n",
+			check: status(200)},
+		{name: "smuggling: space before colon", raw: "GET /plain HTTP/1.1\r\nHost: example.test\r\nX-Test-Key: KEY\r\nContent-Length : 5\r\nConnection: close\r\n\r\nhello",
+			check: status(400)},
+	}
+	for _, name := range slices.Sorted(maps.Keys(rawResponses)) {
+		// Both must give the same answer, and the one in rawStatus.
+		want := rawStatus[name]
+		cases = append(cases, conformanceCase{name: "raw response: " + name,
+			raw: "GET /raw?r=" + url.QueryEscape(name) + " HTTP/1.1\r\n" + hdr(""),
+			check: func(t *testing.T, rs []rawResponse, _ received, _ bool) {
+				if len(rs) != 1 || rs[0].Status != want.status || rs[0].BodyErr != want.cut {
+					t.Errorf("answer %+v, want status %d, cut %v", rs, want.status, want.cut)
+				}
+				if name == "common" && (!slices.Equal(rs[0].Header["X-Multi"], []string{"a", "b"}) || rs[0].Body != "{}") {
+					t.Errorf("common answer %+v", rs[0])
+				}
+			}})
+	}
+	return cases
 }

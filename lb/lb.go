@@ -317,6 +317,9 @@ func (l *LB) Close() {
 // instances are ready. It does not stop the children: call Close (or end
 // Start's ctx) for that.
 func (l *LB) Serve(ctx context.Context, ln net.Listener) error {
+	if l.cfg.FastServe {
+		return l.serveFast(ctx, ln, l) // lb/fastserve.go
+	}
 	return l.serve(ctx, ln, l)
 }
 

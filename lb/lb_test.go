@@ -57,6 +57,9 @@ func passiveConfig(n int) Config {
 
 func startLB(t *testing.T, cfg Config) *harness {
 	t.Helper()
+	if os.Getenv(fastServeEnv) == "1" {
+		cfg.FastServe = true
+	}
 	l, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -29,3 +29,23 @@ func TestFastPathFlag(t *testing.T) {
 		t.Error("--fast-path=maybe accepted")
 	}
 }
+
+// TestFastServeFlag: --fast-serve is off by default (Config.FastServe).
+func TestFastServeFlag(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, false},
+		{[]string{"--fast-serve"}, true},
+		{[]string{"--fast-serve=false"}, false},
+	} {
+		f, err := parseLBFlags(tt.args, io.Discard)
+		if err != nil {
+			t.Fatalf("%v: %v", tt.args, err)
+		}
+		if f.cfg.FastServe != tt.want {
+			t.Errorf("%v: FastServe = %v, want %v", tt.args, f.cfg.FastServe, tt.want)
+		}
+	}
+}
