@@ -134,7 +134,7 @@ type outcome struct {
 	// failed counts the others by class: the status code, or "timeout" or
 	// "no answer" when there was none.
 	failed   map[string]int
-	achieved float64 // requests per second sent
+	achieved float64 // requests sent per second of the attack
 }
 
 func (o outcome) failures() int {
@@ -160,9 +160,7 @@ func failureClass(r *vegeta.Result) string {
 func attack(ctx context.Context, targeter vegeta.Targeter, rate float64, d time.Duration, name string) outcome {
 	atk, pacer := load.NewAttack(10*time.Second, rate)
 	o := outcome{failed: map[string]int{}}
-	var last time.Time
-	start := time.Now()
-	sched := load.NewSchedule(start, pacer)
+	sched := load.NewSchedule(time.Now(), pacer)
 	results := atk.Attack(targeter, pacer, d, name)
 	for {
 		select {
@@ -173,12 +171,13 @@ func attack(ctx context.Context, targeter vegeta.Targeter, rate float64, d time.
 			return o
 		case r, ok := <-results:
 			if !ok {
-				if span := last.Sub(start).Seconds(); span > 0 {
-					o.achieved = float64(len(o.lats)+o.failures()) / span
-				}
+				// vegeta sends no hit once d has passed, so what it sent
+				// over d is the rate achieved. (Dividing by the span to the
+				// last result's send time read above the rate asked: results
+				// come in the order they complete, not the order sent.)
+				o.achieved = float64(len(o.lats)+o.failures()) / d.Seconds()
 				return o
 			}
-			last = r.Timestamp
 			if r.Code/100 != 2 {
 				o.failed[failureClass(r)]++
 				continue
