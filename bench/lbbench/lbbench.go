@@ -686,8 +686,12 @@ func cmpFloat(a, b float64) int {
 // side ran out, and the Go/HAProxy ratios against the targets.
 func (r *Report) WriteTable(w io.Writer) error {
 	c := r.Config
-	fmt.Fprintf(w, "bench-lb: %d gateway instances (strategy %s), %d workers (closed loop, keep-alive), %v rounds after %v warm-up, %d alternating repeats, %d CPUs\n",
-		c.Instances, catalog.Control(), c.Workers, c.Duration, c.Warmup, c.Repeats, r.CPUs)
+	order := "alternating"
+	if c.versus() {
+		order = "rotating"
+	}
+	fmt.Fprintf(w, "bench-lb: %d gateway instances (strategy %s), %d workers (closed loop, keep-alive), %v rounds after %v warm-up, %d %s repeats, %d CPUs\n",
+		c.Instances, catalog.Control(), c.Workers, c.Duration, c.Warmup, c.Repeats, order, r.CPUs)
 	fmt.Fprintf(w, "Go lb: --policy round-robin | sticky (pinned clients: cookie %s) %s; HAProxy: %s, balance roundrobin | + cookie SERVERID insert indirect nocache\n",
 		"authlab_lb", strings.Join(c.LBArgs, " "), r.HAProxy)
 	if c.versus() {
