@@ -41,7 +41,7 @@ import (
 
 // Proxy names. GoLBB is the second Go lb of an A/B run (Config.VersusArgs
 // or VersusExecutable): another build or other flags, measured in the same
-// alternating rounds.
+// rotating rounds.
 const (
 	GoLB    = "go-lb"
 	GoLBB   = "go-lb-b"
