@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -268,9 +271,7 @@ func TestLoginBearerBody(t *testing.T) {
 
 func TestBackendDownIs502(t *testing.T) {
 	is, _ := assertion.NewIssuer(testKey, 0, nil)
-	dead := httptest.NewServer(http.NotFoundHandler())
-	u, _ := url.Parse(dead.URL)
-	dead.Close()
+	u := &url.URL{Scheme: "http", Host: refusingAddr(t)}
 	g, err := New(Config{InstanceID: "gw", Strategy: &fakeStrategy{}, Passwords: &fakePasswords{}, Backend: u, Assertions: is, AdminToken: "admin-token-0123456789", FingerprintKey: testKey, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -345,4 +346,26 @@ func TestStripIdentityHeaders(t *testing.T) {
 	if len(h) != 1 || h.Get("Accept") != "v" {
 		t.Fatalf("left %v", h)
 	}
+}
+
+// refusingAddr returns a loopback address where connections are refused
+// for the whole test: a TCP socket bound to it and never listening holds
+// the port. (A server started and closed freed its port, and once the
+// gateway's own test server was given that very port: the gateway proxied
+// to itself and answered 401.)
+func refusingAddr(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
 }
