@@ -67,11 +67,10 @@ func frontier(title string, rs []Result) (*plot.Plot, error) {
 		if len(set.xy) == 0 {
 			continue
 		}
-		sc, err := plotter.NewScatter(set.xy)
+		sc, err := blackPoints(set.xy, set.shape)
 		if err != nil {
-			return nil, fmt.Errorf("sweep chart: %w", err)
+			return nil, err
 		}
-		sc.GlyphStyle.Shape, sc.GlyphStyle.Radius, sc.GlyphStyle.Color = set.shape, vg.Points(4), color.Black
 		p.Add(sc)
 	}
 	ls, err := plotter.NewLabels(plotter.XYLabels{XYs: at, Labels: labels})
@@ -222,11 +221,10 @@ func categoryDots(title, ylabel string, names []string, vals [][]float64) (*plot
 	}
 	bc.Color = color.Gray{Y: 200}
 	bc.LineStyle.Width = 0
-	sc, err := plotter.NewScatter(dots)
+	sc, err := blackPoints(dots, draw.CircleGlyph{})
 	if err != nil {
-		return nil, fmt.Errorf("sweep chart: %w", err)
+		return nil, err
 	}
-	sc.GlyphStyle.Shape, sc.GlyphStyle.Radius, sc.GlyphStyle.Color = draw.CircleGlyph{}, vg.Points(4), color.Black
 	ls, err := plotter.NewLabels(plotter.XYLabels{XYs: meds, Labels: medLabels})
 	if err != nil {
 		return nil, fmt.Errorf("sweep chart: %w", err)
@@ -282,11 +280,10 @@ func accessTTLCharts(rs []Result) ([]*plot.Plot, error) {
 		if len(set.xy) == 0 {
 			continue
 		}
-		sc, err := plotter.NewScatter(set.xy)
+		sc, err := blackPoints(set.xy, set.shape)
 		if err != nil {
-			return nil, fmt.Errorf("sweep chart: %w", err)
+			return nil, err
 		}
-		sc.GlyphStyle.Shape, sc.GlyphStyle.Radius, sc.GlyphStyle.Color = set.shape, vg.Points(4), color.Black
 		p.Add(sc)
 		p.Legend.Add(set.name, sc)
 	}
@@ -353,11 +350,10 @@ func refreshChart(rs []Result) (*plot.Plot, error) {
 	p.Add(rings)
 	p.Legend.Add("expected as run (exp: 1 s resolution)", rings)
 	if len(measured) > 0 {
-		sc, err := plotter.NewScatter(measured)
+		sc, err := blackPoints(measured, draw.CircleGlyph{})
 		if err != nil {
-			return nil, fmt.Errorf("sweep chart: %w", err)
+			return nil, err
 		}
-		sc.GlyphStyle.Shape, sc.GlyphStyle.Radius, sc.GlyphStyle.Color = draw.CircleGlyph{}, vg.Points(4), color.Black
 		p.Add(sc)
 		p.Legend.Add("measured, scaled back", sc)
 	}
@@ -367,4 +363,15 @@ func refreshChart(rs []Result) (*plot.Plot, error) {
 	p.X.Min, p.Y.Min = 0, 0
 	p.X.Max, p.Y.Max = right*1.05, top*1.25
 	return p, nil
+}
+
+// blackPoints is xy as the sweep charts draw measured points: black glyphs
+// of shape, 4 points in radius.
+func blackPoints(xy plotter.XYs, shape draw.GlyphDrawer) (*plotter.Scatter, error) {
+	sc, err := plotter.NewScatter(xy)
+	if err != nil {
+		return nil, fmt.Errorf("sweep chart: %w", err)
+	}
+	sc.GlyphStyle.Shape, sc.GlyphStyle.Radius, sc.GlyphStyle.Color = shape, vg.Points(4), color.Black
+	return sc, nil
 }
