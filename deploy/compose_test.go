@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -661,13 +660,13 @@ func sentinelState(ctx context.Context, d *deployment) string {
 			fmt.Fprintf(&b, "%s: %v\n", s, err)
 			continue
 		}
-		out, err := exec.CommandContext(ctx, "docker", "logs", id).CombinedOutput()
+		out, err := docker(ctx, "logs", id)
 		if err != nil {
 			fmt.Fprintf(&b, "%s logs: %v\n", s, err)
 			continue
 		}
 		unresolved := 0
-		for _, line := range strings.Split(string(out), "\n") {
+		for _, line := range strings.Split(out, "\n") {
 			switch {
 			case strings.Contains(line, "Failed to resolve hostname"):
 				unresolved++ // one a reconnect attempt: counted, not listed
