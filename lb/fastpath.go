@@ -290,8 +290,9 @@ func (f *fastForwarder) get(ctx context.Context, r *http.Request) (*upConn, bool
 	if err != nil {
 		return nil, false, err
 	}
-	c := &upConn{nc: nc, bw: bufio.NewWriterSize(nc, 4<<10), ep: ep}
-	c.lr = limitedConn{Conn: nc, n: -1}
+	rw := ioOf(nc)
+	c := &upConn{nc: nc, bw: bufio.NewWriterSize(rw, 4<<10), ep: ep}
+	c.lr = limitedConn{Conn: nc, rd: rw, n: -1}
 	if sc, ok := nc.(syscall.Conn); ok {
 		c.lr.raw, _ = sc.SyscallConn() // nil on error: plain reads
 	}
@@ -311,6 +312,7 @@ var errHeaderTooLarge = fmt.Errorf("net/http: server response headers exceeded %
 // (sendThenRead: lb/fastpath_linux.go); a failed write is left in sendErr.
 type limitedConn struct {
 	net.Conn
+	rd      io.Reader // reads the Conn (ioOf); nil: the Conn itself
 	n       int64
 	raw     syscall.RawConn // the Conn's descriptor, for sendThenRead; nil: none
 	send    *bufio.Writer
@@ -330,7 +332,7 @@ func (l *limitedConn) Read(p []byte) (int, error) {
 		l.send = nil
 		n, err = l.sendThenRead(bw, p)
 	} else {
-		n, err = l.Conn.Read(p)
+		n, err = l.read(p)
 	}
 	if l.n > 0 {
 		l.n -= int64(n)
@@ -342,6 +344,13 @@ func (l *limitedConn) Read(p []byte) (int, error) {
 func (l *limitedConn) flushThenRead(bw *bufio.Writer, p []byte) (int, error) {
 	if l.sendErr = bw.Flush(); l.sendErr != nil {
 		return 0, l.sendErr
+	}
+	return l.read(p)
+}
+
+func (l *limitedConn) read(p []byte) (int, error) {
+	if l.rd != nil {
+		return l.rd.Read(p)
 	}
 	return l.Conn.Read(p)
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"unsafe"
 )
 
 // peerClosed reports whether the instance closed (or reset) nc while it
@@ -60,12 +61,19 @@ func (l *limitedConn) sendThenRead(bw *bufio.Writer, p []byte) (int, error) {
 			return l.sendErr != nil // written: wait for the answer
 		}
 		for {
-			n, rerr = syscall.Read(int(fd), p)
-			if rerr != syscall.EINTR {
-				break
+			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+			switch e {
+			case 0:
+				n = int(r)
+				return true
+			case syscall.EINTR:
+			case syscall.EAGAIN:
+				return false
+			default:
+				rerr = e // a raw call, like rawIO's (lb/rawio_linux.go)
+				return true
 			}
 		}
-		return rerr != syscall.EAGAIN
 	})
 	switch {
 	case l.sendErr != nil:

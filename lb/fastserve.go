@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -71,6 +72,7 @@ type serveConn struct {
 	fs         *fastServer
 	nc         net.Conn
 	raw        syscall.RawConn // nc's descriptor, for the abort peek; nil: none
+	rw         io.ReadWriter   // reads and writes nc (ioOf)
 	remoteAddr string
 	base       context.Context
 	br         *bufio.Reader
@@ -191,7 +193,8 @@ func (fs *fastServer) newConn(nc net.Conn) *serveConn {
 	}
 	c.base = context.WithValue(context.WithValue(context.Background(),
 		http.ServerContextKey, fs.slow), http.LocalAddrContextKey, nc.LocalAddr())
-	c.br = bufio.NewReaderSize(nc, fastReadBuf)
+	c.rw = ioOf(nc)
+	c.br = bufio.NewReaderSize(c.rw, fastReadBuf)
 	c.bufw = bufio.NewWriterSize(connErrorWriter{c}, 4<<10)
 	c.bw = bufio.NewWriterSize(&c.cw, bufferBeforeChunking)
 	return c
@@ -444,7 +447,7 @@ type connErrorWriter struct{ c *serveConn }
 
 func (w connErrorWriter) Write(p []byte) (int, error) {
 	c := w.c
-	n, err := c.nc.Write(p)
+	n, err := c.rw.Write(p)
 	if err != nil && c.werr == nil {
 		c.werr = err
 		c.fs.mu.Lock()

@@ -1,0 +1,137 @@
+package lb
+
+import (
+	"io"
+	"net"
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// rawIO reads and writes a TCP connection of the fast paths with raw
+// system calls, still waiting for readiness through the runtime's poller
+// (syscall.RawConn). A read or write on a non-blocking loopback socket
+// returns in microseconds, and net.Conn's way of making it — a system
+// call that tells the scheduler it may block (entersyscall, exitsyscall)
+// — costs more than the call when the machine is saturated: the monitor
+// thread (sysmon) sees the thread "in a system call" for more than its
+// 20 µs tick, hands its P to another thread (a futex wake, a context
+// switch), and, having retaken a P, keeps ticking every 20 µs. Profiled
+// under bench-lb, that bookkeeping was about an eighth of the lb's CPU
+// (closing note of issue 13). A raw call cannot block: EAGAIN makes the
+// RawConn wait for the descriptor, as net.Conn does.
+//
+// Its methods are those of net.Conn's Read and Write (io.EOF at the end,
+// *net.OpError for a failed call, the RawConn's error for a deadline or
+// a closed connection); one call at a time, as bufio uses it.
+type rawIO struct {
+	nc    net.Conn
+	rc    syscall.RawConn
+	p     []byte        // the call's buffer
+	n     int           // bytes read, or written so far
+	errno syscall.Errno // the call's failure; 0: none
+	rd    func(uintptr) bool
+	wr    func(uintptr) bool
+}
+
+// newRawIO returns nc's raw I/O, or nil when nc has no descriptor.
+func newRawIO(nc net.Conn) *rawIO {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	r := &rawIO{nc: nc, rc: rc}
+	r.rd, r.wr = r.readFD, r.writeFD // bound once: no closure per call
+	return r
+}
+
+func (r *rawIO) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r.p, r.n, r.errno = p, 0, 0
+	err := r.rc.Read(r.rd)
+	r.p = nil
+	switch {
+	case err != nil:
+		return 0, err
+	case r.errno != 0:
+		return 0, r.opError("read")
+	case r.n == 0:
+		return 0, io.EOF
+	}
+	return r.n, nil
+}
+
+// readFD is one read; false (EAGAIN) makes the RawConn wait.
+func (r *rawIO) readFD(fd uintptr) bool {
+	for {
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&r.p[0])), uintptr(len(r.p)))
+		switch e {
+		case 0:
+			r.n = int(n)
+			return true
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			r.errno = e
+			return true
+		}
+	}
+}
+
+func (r *rawIO) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	r.p, r.n, r.errno = p, 0, 0
+	err := r.rc.Write(r.wr)
+	n := r.n
+	r.p = nil
+	switch {
+	case err != nil:
+		return n, err
+	case r.errno != 0:
+		return n, r.opError("write")
+	}
+	return n, nil
+}
+
+// writeFD writes what is left of r.p; false (EAGAIN: the socket's buffer
+// is full) makes the RawConn wait. MSG_NOSIGNAL: a closed peer is EPIPE,
+// not a signal.
+func (r *rawIO) writeFD(fd uintptr) bool {
+	for r.n < len(r.p) {
+		n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&r.p[r.n])), uintptr(len(r.p)-r.n),
+			syscall.MSG_NOSIGNAL, 0, 0)
+		switch e {
+		case 0:
+			r.n += int(n)
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			r.errno = e
+			return true
+		}
+	}
+	return true
+}
+
+func (r *rawIO) opError(op string) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: r.nc.LocalAddr(), Addr: r.nc.RemoteAddr(), Err: os.NewSyscallError(op, r.errno)}
+}
+
+// ioOf is what the fast paths read and write nc with: its raw I/O when it
+// has a descriptor, nc itself otherwise.
+func ioOf(nc net.Conn) io.ReadWriter {
+	if r := newRawIO(nc); r != nil {
+		return r
+	}
+	return nc
+}
