@@ -97,6 +97,11 @@ type Config struct {
 	// other side at the same moment, not against a run made earlier.
 	VersusExecutable string
 	VersusArgs       []string
+	// AAControl adds a second Go lb that is the first one's twin (same
+	// binary, same LBArgs): an A/A control whose B/A ratios show how far
+	// from 1.00 the noise alone puts a paired ratio. It excludes
+	// VersusExecutable and VersusArgs.
+	AAControl bool
 	// HAProxyPath is the haproxy binary; default: looked up in PATH and
 	// /usr/sbin.
 	HAProxyPath string
@@ -109,7 +114,17 @@ type Config struct {
 }
 
 // versus reports whether the run is an A/B run with a second Go lb.
-func (c Config) versus() bool { return c.VersusExecutable != "" || len(c.VersusArgs) > 0 }
+func (c Config) versus() bool {
+	return c.AAControl || c.VersusExecutable != "" || len(c.VersusArgs) > 0
+}
+
+// versusArgs are the second Go lb's flags.
+func (c Config) versusArgs() []string {
+	if c.AAControl {
+		return c.LBArgs
+	}
+	return c.VersusArgs
+}
 
 func (c *Config) setDefaults() {
 	if c.Instances == 0 {
@@ -149,6 +164,9 @@ func (c Config) Validate() error {
 	}
 	if c.Duration <= 0 || c.Warmup < 0 {
 		errs = append(errs, fmt.Errorf("duration %v must be > 0, warmup %v ≥ 0", c.Duration, c.Warmup))
+	}
+	if c.AAControl && (c.VersusExecutable != "" || len(c.VersusArgs) > 0) {
+		errs = append(errs, errors.New("an A/A control's second lb is the first one's twin: no versus executable or arguments"))
 	}
 	if c.VersusExecutable != "" {
 		if fi, err := os.Stat(c.VersusExecutable); err != nil {
@@ -270,7 +288,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		pairs[policy] = []target{goLB, haLB}
 		if cfg.versus() {
-			b, err := startGoLB(ctx, procs, gateways, policy, GoLBB, cfg.VersusExecutable, cfg.VersusArgs)
+			b, err := startGoLB(ctx, procs, gateways, policy, GoLBB, cfg.VersusExecutable, cfg.versusArgs())
 			if err != nil {
 				return nil, err
 			}
@@ -699,7 +717,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if exe == "" {
 			exe = c.Executable
 		}
-		fmt.Fprintf(w, "Go lb B (%s): %s %s; the three proxies take turns going first\n", GoLBB, exe, strings.Join(c.VersusArgs, " "))
+		twin := ""
+		if c.AAControl {
+			twin = " (A/A control: the Go lb's twin)"
+		}
+		fmt.Fprintf(w, "Go lb B (%s)%s: %s %s; the three proxies take turns going first\n", GoLBB, twin, exe, strings.Join(c.versusArgs(), " "))
 	}
 	fmt.Fprintln(w, "CPU columns: cores busy during the round (1.00 = one core); µs/req: the proxy's CPU per successful request")
 	fmt.Fprintln(w)
@@ -747,13 +769,20 @@ func (r *Report) WriteTable(w io.Writer) error {
 	return nil
 }
 
-// writeVersusHAProxy prints proxy's medians over HAProxy's against the
-// targets and reports whether every policy and path met them.
+// writeVersusHAProxy prints proxy over HAProxy against the targets and
+// reports whether every policy and path met them. The ratios are paired:
+// each round's proxy over the same round's HAProxy, the two measured back
+// to back, then the median [min–max] over the rounds. Pairing cancels
+// what drifts between rounds (other load, the host's clock speed): on
+// two shared cores a round's throughput varies by a quarter from one
+// round to the next, and a ratio of two medians taken from different
+// rounds carries that drift. The ratio of the medians is printed too.
 func (r *Report) writeVersusHAProxy(w io.Writer, proxy, title string) (bool, error) {
-	fmt.Fprintf(w, "\n%s / HAProxy, medians (targets: throughput ≥ %.2f, p99 ≤ %.2f, CPU per request ≤ %.2f):\n",
-		title, TargetThroughput, TargetP99, TargetCPU)
+	fmt.Fprintf(w, "\n%s / HAProxy, round by round (each round's %s over the same round's HAProxy): median [min–max] over the rounds\n", title, proxy)
+	fmt.Fprintf(w, "(targets on the medians: throughput ≥ %.2f, p99 ≤ %.2f, CPU per request ≤ %.2f; last column: the ratios of the medians, unpaired)\n",
+		TargetThroughput, TargetP99, TargetCPU)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "policy\tpath\tthroughput\tp50\tp99\tCPU per request\tverdict\t")
+	fmt.Fprintln(tw, "policy\tpath\trounds\tthroughput\tp50\tp99\tCPU per request\tverdict\tunpaired: throughput, p99, CPU\t")
 	pass := true
 	for _, policy := range r.Config.Policies {
 		for _, path := range r.Config.Paths {
@@ -762,55 +791,72 @@ func (r *Report) writeVersusHAProxy(w io.Writer, proxy, title string) (bool, err
 			if !okG || !okH {
 				continue
 			}
-			tp := ratio(g.Throughput.Median, h.Throughput.Median)
-			p99 := ratio(g.P99.Median, h.P99.Median)
-			cpu := ratio(g.CPUPerReq.Median, h.CPUPerReq.Median)
-			verdict := verdictOf(tp, p99, cpu)
+			tps := r.pairedRatios(proxy, HAProxy, policy, path, throughputOf)
+			tp := spread(tps)
+			p50 := spread(r.pairedRatios(proxy, HAProxy, policy, path, p50Of))
+			p99 := spread(r.pairedRatios(proxy, HAProxy, policy, path, p99Of))
+			cpu := spread(r.pairedRatios(proxy, HAProxy, policy, path, cpuPerReqOf))
+			verdict := verdictOf(tp.Median, p99.Median, cpu.Median)
 			pass = pass && verdict == "PASS"
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%s\t%s\t%s\t\n", policy, path, mark(tp, tp >= TargetThroughput),
-				ratio(g.P50.Median, h.P50.Median), mark(p99, p99 <= TargetP99), mark(cpu, cpu <= TargetCPU), verdict)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%.2f\t%s\t%s\t%s\t%.3f, %.3f, %.3f\t\n", policy, path,
+				len(tps),
+				markSpread(tp, tp.Median >= TargetThroughput), p50.Median,
+				markSpread(p99, p99.Median <= TargetP99), markSpread(cpu, cpu.Median <= TargetCPU), verdict,
+				ratio(g.Throughput.Median, h.Throughput.Median), ratio(g.P99.Median, h.P99.Median),
+				ratio(g.CPUPerReq.Median, h.CPUPerReq.Median))
 		}
 	}
 	return pass, tw.Flush()
 }
 
-// writeAB prints the second Go lb's medians over the first's, and the
-// same ratio round by round (each round's B over that round's A, the two
-// measured minutes apart at most), as median [min–max]: a step whose
-// per-round ratios straddle 1.00 is within the noise.
+// writeAB prints the second Go lb over the first, round by round (each
+// round's B over that round's A, measured back to back), as median
+// [min–max]: a change whose per-round ratios straddle 1.00 is within the
+// noise. In an A/A control (Config.AAControl) B is A's twin, and the
+// spread is the noise floor of every paired ratio of the run.
 func (r *Report) writeAB(w io.Writer) error {
-	fmt.Fprintln(w, "\nGo lb B / Go lb, medians; and per round, median [min–max] (below 1.00: B is faster or cheaper):")
+	if r.Config.AAControl {
+		fmt.Fprintln(w, "\nA/A control: Go lb B (the same lb, started twice) / Go lb, round by round, median [min–max]; a ratio above is no better known than these are far from 1.00:")
+	} else {
+		fmt.Fprintln(w, "\nGo lb B / Go lb, round by round, median [min–max] (below 1.00: B is faster or cheaper):")
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "policy\tpath\tthroughput\tp99\tCPU per request\tCPU per request, per round\t")
+	fmt.Fprintln(tw, "policy\tpath\tthroughput\tp99\tCPU per request\t")
 	for _, policy := range r.Config.Policies {
 		for _, path := range r.Config.Paths {
-			a, okA := r.summary(GoLB, policy, path)
-			b, okB := r.summary(GoLBB, policy, path)
-			if !okA || !okB {
+			if _, ok := r.summary(GoLBB, policy, path); !ok {
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.3f\t%.3f\t%s\t\n", policy, path,
-				ratio(b.Throughput.Median, a.Throughput.Median), ratio(b.P99.Median, a.P99.Median),
-				ratio(b.CPUPerReq.Median, a.CPUPerReq.Median), fmtSpread(spread(r.roundRatios(policy, path)), "%.3f"))
+			f := func(m func(Round) float64) string {
+				return fmtSpread(spread(r.pairedRatios(GoLBB, GoLB, policy, path, m)), "%.3f")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", policy, path, f(throughputOf), f(p99Of), f(cpuPerReqOf))
 		}
 	}
 	return tw.Flush()
 }
 
-// roundRatios is, for every round number, the second Go lb's CPU per
-// request over the first's on policy and path.
-func (r *Report) roundRatios(policy, path string) []float64 {
-	a := map[int]float64{}
+// Per-round metrics that the paired ratios compare.
+func throughputOf(x Round) float64 { return x.Throughput }
+func p50Of(x Round) float64        { return float64(x.P50) }
+func p99Of(x Round) float64        { return float64(x.P99) }
+func cpuPerReqOf(x Round) float64  { return x.CPUPerReq() }
+
+// pairedRatios is, for every round number measured by both proxies a and
+// b on policy and path, metric(a's round) / metric(b's round), in round
+// order.
+func (r *Report) pairedRatios(a, b, policy, path string, metric func(Round) float64) []float64 {
+	of := map[int]float64{}
 	for _, x := range r.Rounds {
-		if x.Policy == policy && x.Path == path && x.Proxy == GoLB {
-			a[x.Round] = x.CPUPerReq()
+		if x.Policy == policy && x.Path == path && x.Proxy == b {
+			of[x.Round] = metric(x)
 		}
 	}
 	var out []float64
 	for _, x := range r.Rounds {
-		if x.Policy == policy && x.Path == path && x.Proxy == GoLBB {
-			if v, ok := a[x.Round]; ok {
-				out = append(out, ratio(x.CPUPerReq(), v))
+		if x.Policy == policy && x.Path == path && x.Proxy == a {
+			if v, ok := of[x.Round]; ok {
+				out = append(out, ratio(metric(x), v))
 			}
 		}
 	}
@@ -835,13 +881,15 @@ func verdictOf(tp, p99, cpu float64) string {
 	return "FAIL (" + strings.Join(failed, ", ") + ")"
 }
 
-// mark prints a ratio with its verdict, to three decimals: a ratio just
-// past a target must not print as the target itself.
-func mark(v float64, ok bool) string {
+// markSpread prints a ratio's median [min–max] with the median's
+// verdict, to three decimals: a ratio just past a target must not print
+// as the target itself.
+func markSpread(s Spread, ok bool) string {
+	v := "FAIL"
 	if ok {
-		return fmt.Sprintf("%.3f ok", v)
+		v = "ok"
 	}
-	return fmt.Sprintf("%.3f FAIL", v)
+	return fmtSpread(s, "%.3f") + " " + v
 }
 
 func fmtSpread(s Spread, f string) string {

@@ -53,8 +53,10 @@ func TestSummarizeAndTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	// Throughput 900/1000, p99 12/10, CPU per request 500/250.
-	for _, want := range []string{"0.900 FAIL", "1.200 FAIL", "2.000 FAIL", "900 [700–950]", "medians [min–max]",
+	// Per round: throughput 0.9, 0.7, 0.95; p99 1.2, 3.0, 1.1; CPU per
+	// request 500/250 every round. Unpaired: 900/1000, 12/10, 500/250.
+	for _, want := range []string{"0.900 [0.700–0.950] FAIL", "1.200 [1.100–3.000] FAIL", "2.000 [2.000–2.000] FAIL",
+		"0.900, 1.200, 2.000", "900 [700–950]", "medians [min–max]",
 		"FAIL (throughput, p99, CPU)", "targets NOT all met", "what ran out", "none: latency-bound"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
@@ -120,13 +122,62 @@ func TestABTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := buf.String()
-	// B median 450 / A median 500 = 0.900; per round 0.800, 0.900, 1.100;
-	// B / HAProxy 450/250 = 1.800.
-	for _, want := range []string{"Go lb B (go-lb-b): /bin/authlab --gc-percent 100", "Go lb B / HAProxy", "1.800 FAIL",
-		"Go lb B / Go lb", "0.900 [0.800–1.100]"} {
+	// B over A per round: 0.800, 0.900, 1.100; B / HAProxy per round:
+	// 1.600, 1.800, 2.640.
+	for _, want := range []string{"Go lb B (go-lb-b): /bin/authlab --gc-percent 100", "Go lb B / HAProxy", "1.800 [1.600–2.640] FAIL",
+		"Go lb B / Go lb", "0.900 [0.800–1.100]", "1.000 [1.000–1.000]"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestPairedRatios: ratios pair rounds by number, whatever their order in
+// the report; a round one side lacks is left out; other policies, paths
+// and proxies are ignored.
+func TestPairedRatios(t *testing.T) {
+	rd := func(proxy, path string, n int, tp float64) Round {
+		return Round{Proxy: proxy, Policy: RoundRobin, Path: path, Round: n, Throughput: tp}
+	}
+	rep := &Report{Rounds: []Round{
+		rd(HAProxy, "/x", 2, 500), rd(GoLB, "/x", 1, 900), rd(GoLB, "/x", 2, 450), rd(HAProxy, "/x", 1, 1000),
+		rd(GoLB, "/x", 3, 700), // no HAProxy round 3
+		rd(GoLB, "/y", 1, 1), rd(HAProxy, "/y", 1, 1000), rd(GoLBB, "/x", 1, 5),
+	}}
+	got := rep.pairedRatios(GoLB, HAProxy, RoundRobin, "/x", throughputOf)
+	if want := []float64{0.9, 0.9}; !slices.Equal(got, want) {
+		t.Errorf("pairedRatios = %v, want %v (rounds 1 and 2, each over its own HAProxy round)", got, want)
+	}
+	if got := rep.pairedRatios(GoLB, HAProxy, Sticky, "/x", throughputOf); len(got) != 0 {
+		t.Errorf("sticky has no rounds, got %v", got)
+	}
+}
+
+// TestAAControl: the A/A control's second lb takes the first one's
+// flags, the table names it so, and it excludes other versus settings.
+func TestAAControl(t *testing.T) {
+	cfg := Config{Executable: "/bin/authlab", AAControl: true, LBArgs: []string{"--fast-serve"}, Paths: []string{"/x"},
+		Policies: []string{RoundRobin}, Instances: 3, Workers: 8, Repeats: 1, Duration: time.Second}
+	if !cfg.versus() || !slices.Equal(cfg.versusArgs(), cfg.LBArgs) {
+		t.Fatalf("A/A: versus %v, args %v; want a second lb with %v", cfg.versus(), cfg.versusArgs(), cfg.LBArgs)
+	}
+	rr := func(proxy string, tp float64) Round {
+		return Round{Proxy: proxy, Policy: RoundRobin, Path: "/x", Round: 1, Throughput: tp, P99: time.Millisecond, ProxyCPU: 0.5}
+	}
+	rounds := []Round{rr(GoLB, 1000), rr(HAProxy, 1000), rr(GoLBB, 1040)}
+	rep := &Report{Config: cfg, CPUs: 2, Rounds: rounds, Summaries: summarize(rounds, cfg.Policies, cfg.Paths)}
+	var buf bytes.Buffer
+	if err := rep.WriteTable(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"(A/A control: the Go lb's twin): /bin/authlab --fast-serve", "A/A control: Go lb B", "1.040 [1.040–1.040]"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, buf.String())
+		}
+	}
+	cfg.VersusArgs = []string{"--gomaxprocs", "1"}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "twin") {
+		t.Errorf("A/A with versus args: %v, want an error", err)
 	}
 }
 

@@ -30,6 +30,7 @@ func runBenchLB(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	lbArgs := fs.String("lb-args", "", "extra flags for the Go lb, space-separated (e.g. \"--gc-percent 100\")")
 	versusLB := fs.String("versus-lb", "", "A/B: a second Go lb (go-lb-b) from this authlab binary (e.g. a build before a change) in the same rotating rounds; default this binary when --versus-lb-args is given")
 	versusArgs := fs.String("versus-lb-args", "", "A/B: the second Go lb's extra flags instead of --lb-args (e.g. \"--gc-percent 100\")")
+	aa := fs.Bool("aa", false, "A/A control: a second Go lb (go-lb-b), the first one's twin, in the same rotating rounds; its ratios to the first show the noise floor")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -55,6 +56,7 @@ func runBenchLB(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		LBArgs:           strings.Fields(*lbArgs),
 		VersusExecutable: *versusLB,
 		VersusArgs:       strings.Fields(*versusArgs),
+		AAControl:        *aa,
 		HAProxyPath:      *haproxy,
 		InstallHAProxy:   true,
 		Logger:           logger,
