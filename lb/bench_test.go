@@ -18,10 +18,15 @@ func BenchmarkProxy(b *testing.B) {
 	for _, tc := range []struct {
 		policy Policy
 		slow   bool // DisableFastPath
-	}{{RoundRobin, false}, {RoundRobin, true}, {LeastConn, false}, {Sticky, false}, {Sticky, true}} {
+		fast   bool // FastServe
+	}{{RoundRobin, false, false}, {RoundRobin, true, false}, {RoundRobin, false, true}, {LeastConn, false, false},
+		{Sticky, false, false}, {Sticky, true, false}, {Sticky, false, true}} {
 		policy, name := tc.policy, string(tc.policy)
 		if tc.slow {
 			name += "-reverseproxy"
+		}
+		if tc.fast {
+			name += "-fastserve"
 		}
 		b.Run(name, func(b *testing.B) {
 			backends := make([]External, 3)
@@ -35,7 +40,7 @@ func BenchmarkProxy(b *testing.B) {
 				b.Cleanup(srv.Close)
 				backends[i] = External{Addr: strings.TrimPrefix(srv.URL, "http://")}
 			}
-			cfg := Config{External: backends, Policy: policy, AdminToken: testAdminToken, DisableFastPath: tc.slow,
+			cfg := Config{External: backends, Policy: policy, AdminToken: testAdminToken, DisableFastPath: tc.slow, FastServe: tc.fast,
 				CookieKey: []byte("bench-cookie-key-0123456789"),
 				Logger:    slog.New(slog.NewTextHandler(io.Discard, nil))}
 			l, err := New(cfg)

@@ -317,6 +317,17 @@ type limitedConn struct {
 	raw     syscall.RawConn // the Conn's descriptor, for sendThenRead; nil: none
 	send    *bufio.Writer
 	sendErr error
+	st      sendThenReadState // sendThenRead's, between its callbacks
+}
+
+// sendThenReadState is what sendThenRead's callback reads and fills.
+type sendThenReadState struct {
+	fn    func(uintptr) bool // the callback, bound once
+	bw    *bufio.Writer
+	p     []byte
+	n     int
+	errno syscall.Errno
+	sent  bool
 }
 
 func (l *limitedConn) Read(p []byte) (int, error) {

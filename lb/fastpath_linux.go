@@ -51,39 +51,48 @@ func (l *limitedConn) sendThenRead(bw *bufio.Writer, p []byte) (int, error) {
 	if l.raw == nil || len(p) == 0 {
 		return l.flushThenRead(bw, p)
 	}
-	var n int
-	var rerr error
-	sent := false
-	err := l.raw.Read(func(fd uintptr) bool {
-		if !sent {
-			sent = true
-			l.sendErr = bw.Flush()
-			return l.sendErr != nil // written: wait for the answer
-		}
-		for {
-			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-			switch e {
-			case 0:
-				n = int(r)
-				return true
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false
-			default:
-				rerr = e // a raw call, like rawIO's (lb/rawio_linux.go)
-				return true
-			}
-		}
-	})
+	st := &l.st
+	if st.fn == nil {
+		st.fn = l.sendThenReadFD // bound once: no closure per request
+	}
+	st.bw, st.p, st.n, st.errno, st.sent = bw, p, 0, 0, false
+	err := l.raw.Read(st.fn)
+	n, errno := st.n, st.errno
+	st.bw, st.p = nil, nil
 	switch {
 	case l.sendErr != nil:
 		return 0, l.sendErr
 	case err != nil: // the read deadline, or the connection closed
 		return 0, err
-	case rerr != nil:
-		return 0, &net.OpError{Op: "read", Net: "tcp", Source: l.LocalAddr(), Addr: l.RemoteAddr(), Err: os.NewSyscallError("read", rerr)}
+	case errno != 0:
+		return 0, &net.OpError{Op: "read", Net: "tcp", Source: l.LocalAddr(), Addr: l.RemoteAddr(), Err: os.NewSyscallError("read", errno)}
 	case n <= 0:
 		return 0, io.EOF
 	}
 	return n, nil
+}
+
+// sendThenReadFD is sendThenRead's RawConn callback: the first call
+// writes and asks to wait, the next ones read (raw calls, as rawIO's).
+func (l *limitedConn) sendThenReadFD(fd uintptr) bool {
+	st := &l.st
+	if !st.sent {
+		st.sent = true
+		l.sendErr = st.bw.Flush()
+		return l.sendErr != nil // written: wait for the answer
+	}
+	for {
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&st.p[0])), uintptr(len(st.p)))
+		switch e {
+		case 0:
+			st.n = int(r)
+			return true
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			st.errno = e
+			return true
+		}
+	}
 }

@@ -45,7 +45,8 @@ const maxFastFields = 64
 // parseRequestHead parses the request head at the start of b. It returns
 // headMore when b holds no complete head yet (and nothing that rules the
 // plain shape out), headHandOver when the head is not of the plain shape,
-// and headOK with h filled in.
+// and headOK with h filled in. A header map already in h (the previous
+// request's: its handler has returned) is cleared and reused.
 func parseRequestHead(b []byte, h *reqHead) headVerdict {
 	// The request line.
 	var method string
@@ -191,7 +192,12 @@ func parseRequestHead(b []byte, h *reqHead) headVerdict {
 	// One string backs every name that is not a common one, and every value.
 	s := string(b[fieldsAt:i])
 	vals := make([]string, n)
-	hdr := make(http.Header, n)
+	hdr := h.header // the previous request's map, reused (its buckets kept)
+	if hdr == nil {
+		hdr = make(http.Header, n)
+	} else {
+		clear(hdr)
+	}
 	var kb [64]byte
 	for j, f := range fields[:n] {
 		k := canonicalKey(b[f.k0:f.k1], &kb)

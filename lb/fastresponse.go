@@ -58,10 +58,32 @@ type fastChunkWriter struct {
 // Header is response.Header.
 func (w *fastResponse) Header() http.Header {
 	if w.snap == nil && w.wroteHeader && !w.c.cw.wroteHeader {
-		w.snap = w.handlerHeader.Clone()
+		w.snap = w.snapshot()
 	}
 	w.calledHeader = true
 	return w.handlerHeader
+}
+
+// snapshot is handlerHeader.Clone() into maps the connection reuses from
+// one response to the next (no allocation once they have grown).
+func (w *fastResponse) snapshot() http.Header {
+	c := w.c
+	if c.snapHeader == nil {
+		c.snapHeader = make(http.Header, len(w.handlerHeader))
+	} else {
+		clear(c.snapHeader)
+	}
+	vals := c.snapVals[:0]
+	for k, vv := range w.handlerHeader {
+		if vv == nil {
+			c.snapHeader[k] = nil // as Clone: a nil value stays nil
+			continue
+		}
+		vals = append(vals, vv...)
+		c.snapHeader[k] = vals[len(vals)-len(vv) : len(vals) : len(vals)]
+	}
+	c.snapVals = vals
+	return c.snapHeader
 }
 
 // WriteHeader is response.WriteHeader.
@@ -84,7 +106,7 @@ func (w *fastResponse) WriteHeader(code int) {
 	w.wroteHeader = true
 	w.status = code
 	if w.calledHeader && w.snap == nil {
-		w.snap = w.handlerHeader.Clone()
+		w.snap = w.snapshot()
 	}
 	if cl := hget(w.handlerHeader, "Content-Length"); cl != "" {
 		v, err := strconv.ParseInt(cl, 10, 64)

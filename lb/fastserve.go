@@ -80,6 +80,10 @@ type serveConn struct {
 	cw         fastChunkWriter
 	bw         *bufio.Writer // the response's, as net/http's response.w
 	deadline   time.Time     // the read deadline set on nc
+	res        fastResponse  // the request's response (serveRequest)
+	respHeader http.Header   // its handler's header map
+	snapHeader http.Header   // its snapshot (fastResponse.snapshot)
+	snapVals   []string      // the snapshot's values
 	werr       error         // the first write error
 
 	dateSec int64 // the second dateVal formats
@@ -373,8 +377,17 @@ func (c *serveConn) serveRequest(h *reqHead) (keep bool) {
 		RequestURI: h.target,
 	}
 	r := r0.WithContext(ctx)
-	w := &fastResponse{c: c, req: r, handlerHeader: make(http.Header), contentLength: -1,
+	// The response and its header maps are the connection's, reused from
+	// one request to the next: a handler must not use them once it has
+	// returned (as with net/http).
+	if c.respHeader == nil {
+		c.respHeader = make(http.Header)
+	} else {
+		clear(c.respHeader)
+	}
+	c.res = fastResponse{c: c, req: r, handlerHeader: c.respHeader, contentLength: -1,
 		isHead: h.method == http.MethodHead, wantsClose: h.close}
+	w := &c.res
 	c.cw.reset(w)
 	c.bw.Reset(&c.cw)
 
