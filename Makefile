@@ -117,8 +117,8 @@ demo: build ## narrated walkthrough: a session lost with its instance, and kept;
 up: build ## start the topology for hands-on use: make up STRATEGY=jwt
 	$(BIN) up --strategy $(STRATEGY) $(if $(INSTANCES),--instances $(INSTANCES))
 
-bench-lb: build ## the Go lb, and the Go lb with --fast-serve, versus HAProxy at saturation (round-robin and sticky, 5 rotating rounds, ~6 min)
-	$(BIN) bench-lb --versus-lb-args "--fast-serve"
+bench-lb: build ## the Go lb versus HAProxy at saturation, with an A/A control (round-robin and sticky, 5 rotating rounds, ~6 min)
+	$(BIN) bench-lb --aa
 
 clean: ## remove build output
 	rm -rf bin

@@ -16,17 +16,17 @@ import (
 // (client → lb → instance), per policy.
 func BenchmarkProxy(b *testing.B) {
 	for _, tc := range []struct {
-		policy Policy
-		slow   bool // DisableFastPath
-		fast   bool // FastServe
-	}{{RoundRobin, false, false}, {RoundRobin, true, false}, {RoundRobin, false, true}, {LeastConn, false, false},
-		{Sticky, false, false}, {Sticky, true, false}, {Sticky, false, true}} {
+		policy  Policy
+		slow    bool // DisableFastPath
+		netHTTP bool // DisableFastServe
+	}{{RoundRobin, false, false}, {RoundRobin, false, true}, {RoundRobin, true, true}, {LeastConn, false, false},
+		{Sticky, false, false}, {Sticky, false, true}, {Sticky, true, true}} {
 		policy, name := tc.policy, string(tc.policy)
+		if tc.netHTTP {
+			name += "-nethttp"
+		}
 		if tc.slow {
 			name += "-reverseproxy"
-		}
-		if tc.fast {
-			name += "-fastserve"
 		}
 		b.Run(name, func(b *testing.B) {
 			backends := make([]External, 3)
@@ -40,7 +40,7 @@ func BenchmarkProxy(b *testing.B) {
 				b.Cleanup(srv.Close)
 				backends[i] = External{Addr: strings.TrimPrefix(srv.URL, "http://")}
 			}
-			cfg := Config{External: backends, Policy: policy, AdminToken: testAdminToken, DisableFastPath: tc.slow, FastServe: tc.fast,
+			cfg := Config{External: backends, Policy: policy, AdminToken: testAdminToken, DisableFastPath: tc.slow, DisableFastServe: tc.netHTTP,
 				CookieKey: []byte("bench-cookie-key-0123456789"),
 				Logger:    slog.New(slog.NewTextHandler(io.Discard, nil))}
 			l, err := New(cfg)

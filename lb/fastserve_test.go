@@ -21,16 +21,17 @@ import (
 	"golang.org/x/net/http/httpguts"
 )
 
-// fastServeEnv, set to 1, makes startLB serve with Config.FastServe: the
-// whole package's tests then run over the fast serve loop.
-const fastServeEnv = "AUTHLAB_LB_TEST_FAST_SERVE"
+// netHTTPServeEnv, set to 1, makes startLB serve with net/http's server
+// alone (Config.DisableFastServe): the package's tests then run over it.
+const netHTTPServeEnv = "AUTHLAB_LB_TEST_NET_HTTP_SERVE"
 
-// TestSuitesWithFastServe runs the conformance, hardening and lifecycle
-// tests again with Config.FastServe on (this test binary, re-run with
-// fastServeEnv set): they must pass exactly as over net/http.
-func TestSuitesWithFastServe(t *testing.T) {
-	if os.Getenv(fastServeEnv) == "1" {
-		t.Skip("already running with FastServe")
+// TestSuitesOverNetHTTPServe runs the conformance, hardening and
+// lifecycle tests again over net/http's server alone (this test binary,
+// re-run with netHTTPServeEnv set): the fast serve loop, the default, must
+// pass them exactly as net/http does.
+func TestSuitesOverNetHTTPServe(t *testing.T) {
+	if os.Getenv(netHTTPServeEnv) == "1" {
+		t.Skip("already running over net/http's server")
 	}
 	if testing.Short() {
 		t.Skip("-short")
@@ -40,13 +41,13 @@ func TestSuitesWithFastServe(t *testing.T) {
 		"TestSlowResponseOutlivesReadTimeout|TestDrainLetsInFlightFinish|TestRoundRobinAndInstanceHeader|" +
 		"TestStickyRepinsAtOnce|TestNoHealthyInstanceIs503|TestServerTiming|TestRetrySwitch|TestAbortOnDown|TestSIGKILLUnderLoad)"
 	cmd := exec.Command(os.Args[0], "-test.run", run, "-test.count", "1", "-test.timeout", "5m")
-	cmd.Env = append(os.Environ(), fastServeEnv+"=1")
+	cmd.Env = append(os.Environ(), netHTTPServeEnv+"=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("with FastServe: %v\n%s", err, out)
+		t.Fatalf("over net/http's server: %v\n%s", err, out)
 	}
 	if !bytes.Contains(out, []byte("PASS")) {
-		t.Fatalf("with FastServe: no PASS\n%s", out)
+		t.Fatalf("over net/http's server: no PASS\n%s", out)
 	}
 }
 
@@ -249,13 +250,13 @@ func TestFastResponseFramesAsNetHTTP(t *testing.T) {
 // through two load balancers, net/http's server and the fast loop (both
 // with the fast path): same answers, same requests at the instance.
 func TestFastServeMatchesNetHTTP(t *testing.T) {
-	if os.Getenv(fastServeEnv) == "1" {
-		t.Skip("startLB serves both with FastServe here")
+	if os.Getenv(netHTTPServeEnv) == "1" {
+		t.Skip("startLB serves both over net/http's server here")
 	}
 	up := newConformanceUpstream(t)
 	cfg := func(fast bool) Config {
 		return Config{External: []External{{Addr: up.addr()}}, Policy: RoundRobin, AdminToken: testAdminToken,
-			HealthInterval: time.Hour, FastServe: fast, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+			HealthInterval: time.Hour, DisableFastServe: !fast, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	}
 	p := &conformancePair{up: up, fast: startLB(t, cfg(true)), slow: startLB(t, cfg(false))}
 	for _, tc := range forwardConformanceCases() {

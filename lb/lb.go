@@ -317,7 +317,7 @@ func (l *LB) Close() {
 // instances are ready. It does not stop the children: call Close (or end
 // Start's ctx) for that.
 func (l *LB) Serve(ctx context.Context, ln net.Listener) error {
-	if l.cfg.FastServe {
+	if !l.cfg.DisableFastServe {
 		return l.serveFast(ctx, ln, l) // lb/fastserve.go
 	}
 	return l.serve(ctx, ln, l)

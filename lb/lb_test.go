@@ -57,8 +57,8 @@ func passiveConfig(n int) Config {
 
 func startLB(t *testing.T, cfg Config) *harness {
 	t.Helper()
-	if os.Getenv(fastServeEnv) == "1" {
-		cfg.FastServe = true
+	if os.Getenv(netHTTPServeEnv) == "1" {
+		cfg.DisableFastServe = true
 	}
 	l, err := New(cfg)
 	if err != nil {

@@ -170,7 +170,7 @@ func (f *lbFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.gcPercent, "gc-percent", 400, "Go GC target percentage for the lb process (its live heap is small; a higher value trades a few MB for less GC CPU); -1 keeps GOGC/the runtime default")
 	fs.IntVar(&f.gomaxprocs, "gomaxprocs", 0, "GOMAXPROCS for the lb process (0: the runtime default)")
 	fs.Var(notFlag{&c.DisableFastPath}, "fast-path", "forward requests without a body inline over the lb's own keep-alive pool (false: everything through httputil.ReverseProxy)")
-	fs.BoolVar(&c.FastServe, "fast-serve", false, "serve plain GET/HEAD requests with the lb's own HTTP/1.1 loop (everything else is handed to net/http's server with its connection)")
+	fs.Var(notFlag{&c.DisableFastServe}, "fast-serve", "serve plain GET/HEAD requests with the lb's own HTTP/1.1 loop, everything else handed to net/http's server with its connection (false: net/http's server for every request)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the lb process to this file (for bench-lb analysis)")
 	f.secretsDir = secretsDirFlag(fs)
 	f.front.register(fs.DurationVar)

@@ -30,22 +30,27 @@ func TestFastPathFlag(t *testing.T) {
 	}
 }
 
-// TestFastServeFlag: --fast-serve is off by default (Config.FastServe).
+// TestFastServeFlag: --fast-serve is on by default; --fast-serve=false
+// sets Config.DisableFastServe.
 func TestFastServeFlag(t *testing.T) {
 	for _, tt := range []struct {
-		args []string
-		want bool
+		args    []string
+		disable bool
 	}{
 		{nil, false},
-		{[]string{"--fast-serve"}, true},
-		{[]string{"--fast-serve=false"}, false},
+		{[]string{"--fast-serve"}, false},
+		{[]string{"--fast-serve=false"}, true},
+		{[]string{"--fast-serve=0"}, true},
 	} {
 		f, err := parseLBFlags(tt.args, io.Discard)
 		if err != nil {
 			t.Fatalf("%v: %v", tt.args, err)
 		}
-		if f.cfg.FastServe != tt.want {
-			t.Errorf("%v: FastServe = %v, want %v", tt.args, f.cfg.FastServe, tt.want)
+		if f.cfg.DisableFastServe != tt.disable {
+			t.Errorf("%v: DisableFastServe = %v, want %v", tt.args, f.cfg.DisableFastServe, tt.disable)
 		}
+	}
+	if _, err := parseLBFlags([]string{"--fast-serve=maybe"}, io.Discard); err == nil {
+		t.Error("--fast-serve=maybe accepted")
 	}
 }
