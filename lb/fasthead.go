@@ -203,6 +203,16 @@ func (f *fastForwarder) relayHead(rt *route, c *upConn) {
 		}
 	}()
 	buf, _ := c.br.Peek(c.br.Buffered()) // what parse saw, and maybe more
+	if rt.relayWhole(h, buf) {
+		ok = true
+		_, _ = c.br.Discard(h.size + int(h.contentLength))
+		if c.br.Buffered() == 0 {
+			f.put(c)
+			return
+		}
+		f.discard(c)
+		return
+	}
 	// One string backs every name and value.
 	s := string(buf[h.fieldsAt:h.size])
 	vals := make([]string, h.n)
@@ -294,4 +304,21 @@ func (f *fastForwarder) copyN(w io.Writer, r io.Reader, n int64, flusher http.Fl
 		}
 	}
 	return nil
+}
+
+// relayWhole writes the answer parsed in h, its body whole in buf, to
+// the client as its head's bytes, when the client's ResponseWriter is the
+// fast serve loop's (fastResponse.relayCommon): no header map is built
+// for it. It reports false, having written nothing, when the answer or
+// the response so far needs the general path.
+func (rt *route) relayWhole(h *fastHead, buf []byte) bool {
+	if h.eventStream || int64(len(buf)-h.size) < h.contentLength || rt.ResponseWriter != &rt.timing || rt.timing.done {
+		return false
+	}
+	w, ok := rt.timing.ResponseWriter.(*fastResponse)
+	if !ok || !w.relayCommon(h, buf, time.Since(rt.timing.start)) {
+		return false
+	}
+	rt.timing.done = true
+	return true
 }

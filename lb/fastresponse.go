@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/authlab/authlab/internal/requestid"
 )
 
 // fastResponse is the fast serve loop's http.ResponseWriter. It frames
@@ -402,6 +404,108 @@ func (cw *fastChunkWriter) writeHeader(p []byte) {
 	_ = w.snap.WriteSubset(bufw, excludeHeader)
 	setHeader.write(bufw)
 	_, _ = bufw.WriteString("\r\n")
+}
+
+// relayCommon writes a relayed answer of the common shape (fastHead.parse:
+// canonical names, no hop-by-hop field, a Content-Length; its body whole
+// in buf) as one head and body, without building its header map: the
+// status line; the handler's own fields (the request id, a pin cookie);
+// the instance's fields as they came, but for its X-Request-Id (the lb's
+// is the answer's, as relayHead does), with the lb's Server-Timing entry
+// added to the last Server-Timing value, or on its own line; a Date when
+// the instance sent none; Connection: close when the connection ends.
+// That is the answer net/http frames from the same fields (the order of
+// the lines aside: net/http sorts them by name, and fields of one name
+// keep their order either way). It reports false, having written
+// nothing, when anything asks for net/http's decisions: a header written
+// already, handler fields that framing reads (Content-Type, Date,
+// Content-Length, Connection, Transfer-Encoding, Trailer, Server-Timing)
+// or that are not plain text, or a body without a Content-Type (net/http
+// sniffs one).
+func (w *fastResponse) relayCommon(h *fastHead, buf []byte, lbDur time.Duration) bool {
+	if w.wroteHeader || w.c.cw.wroteHeader {
+		return false
+	}
+	for k, vv := range w.handlerHeader {
+		switch k {
+		case "Content-Type", "Date", "Content-Length", "Connection", "Transfer-Encoding", "Trailer", ServerTimingHeader:
+			return false
+		}
+		if strings.HasPrefix(k, http.TrailerPrefix) || !httpguts.ValidHeaderFieldName(k) {
+			return false
+		}
+		for _, v := range vv {
+			if !httpguts.ValidHeaderFieldValue(v) || strings.TrimSpace(v) != v {
+				return false
+			}
+		}
+	}
+	fields := h.fields[:h.n]
+	haveType, haveDate, lastTiming := false, false, -1
+	for j, f := range fields {
+		switch string(buf[f.k0:f.k1]) {
+		case "Content-Type":
+			haveType = true
+		case "Date":
+			haveDate = true
+		case ServerTimingHeader:
+			lastTiming = j
+		}
+	}
+	body := buf[h.size : h.size+int(h.contentLength)]
+	if !haveType && len(body) > 0 {
+		return false
+	}
+	w.wroteHeader, w.c.cw.wroteHeader = true, true
+	w.status, w.contentLength, w.written = h.status, h.contentLength, h.contentLength
+	w.closeAfterReply = w.wantsClose || w.c.fs.shutting.Load()
+
+	bw := w.c.bufw
+	writeStatusLine(bw, h.status, w.statusBuf[:])
+	for k, vv := range w.handlerHeader {
+		for _, v := range vv {
+			_, _ = bw.WriteString(k)
+			_, _ = bw.WriteString(": ")
+			_, _ = bw.WriteString(v)
+			_, _ = bw.WriteString("\r\n")
+		}
+	}
+	var timing [32]byte
+	entry := appendMillis(append(timing[:0], "lb;dur="...), lbDur)
+	for j, f := range fields {
+		k := buf[f.k0:f.k1]
+		if string(k) == requestid.Header {
+			continue
+		}
+		_, _ = bw.Write(k)
+		_, _ = bw.WriteString(": ")
+		_, _ = bw.Write(buf[f.v0:f.v1])
+		if j == lastTiming {
+			if f.v1 > f.v0 {
+				_, _ = bw.WriteString(", ")
+			}
+			_, _ = bw.Write(entry)
+		}
+		_, _ = bw.WriteString("\r\n")
+	}
+	if lastTiming < 0 {
+		_, _ = bw.WriteString(ServerTimingHeader + ": ")
+		_, _ = bw.Write(entry)
+		_, _ = bw.WriteString("\r\n")
+	}
+	if !haveDate {
+		_, _ = bw.WriteString("Date: ")
+		_, _ = bw.Write(w.c.date(w.dateBuf[:0]))
+		_, _ = bw.WriteString("\r\n")
+	}
+	if w.closeAfterReply {
+		_, _ = bw.WriteString("Connection: close\r\n")
+	}
+	_, _ = bw.WriteString("\r\n")
+	if _, err := bw.Write(body); err != nil {
+		_ = w.c.nc.Close()
+	}
+	return true
 }
 
 // date is the Date header's value for now, formatted once a second per
