@@ -21,6 +21,7 @@ func TestParseHead(t *testing.T) {
 		want := map[string]bool{
 			"common": true, "no reason": true, "value spaces": true, "odd status": true,
 			"body split": true, "short body": true, "bytes after": true, "event stream": true,
+			"server timing": true, "empty server timing": true, "no type": true,
 		}[name]
 		if got != want {
 			t.Errorf("%s: parse = %v, want %v", name, got, want)

@@ -423,7 +423,7 @@ func (cw *fastChunkWriter) writeHeader(p []byte) {
 // or that are not plain text, or a body without a Content-Type (net/http
 // sniffs one).
 func (w *fastResponse) relayCommon(h *fastHead, buf []byte, lbDur time.Duration) bool {
-	if w.wroteHeader || w.c.cw.wroteHeader {
+	if w.wroteHeader || w.c.cw.wroteHeader || w.isHead {
 		return false
 	}
 	for k, vv := range w.handlerHeader {

@@ -18,8 +18,9 @@ import (
 
 // The fast serve loop (the default; Config.DisableFastServe turns it off)
 // accepts the data plane's connections itself and serves their plain
-// requests (fastreq.go) without net/http's server: its own head parser, its own ResponseWriter
-// (fastresponse.go), no background read per request. Anything else — a
+// requests (fastreq.go) without net/http's server: its own head parser,
+// its own ResponseWriter (fastresponse.go), no background read per
+// request, raw reads and writes (rawio_linux.go). Anything else — a
 // body, an upgrade, Expect, an odd target or header, a head that does not
 // fit the 4 KiB read buffer — is handed over with the bytes already read
 // to an http.Server serving a channel-backed listener, and the
