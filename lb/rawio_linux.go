@@ -23,15 +23,20 @@ import (
 //
 // Its methods are those of net.Conn's Read and Write (io.EOF at the end,
 // *net.OpError for a failed call, the RawConn's error for a deadline or
-// a closed connection); one call at a time, as bufio uses it.
+// a closed connection). A Read may run while a Write does, as on a
+// net.Conn (each has its own state); two Reads, or two Writes, may not.
 type rawIO struct {
-	nc    net.Conn
-	rc    syscall.RawConn
+	nc     net.Conn
+	rc     syscall.RawConn
+	rd, wr rawCall
+}
+
+// rawCall is one direction's call in progress.
+type rawCall struct {
 	p     []byte        // the call's buffer
 	n     int           // bytes read, or written so far
 	errno syscall.Errno // the call's failure; 0: none
-	rd    func(uintptr) bool
-	wr    func(uintptr) bool
+	fn    func(uintptr) bool
 }
 
 // newRawIO returns nc's raw I/O, or nil when nc has no descriptor.
@@ -45,7 +50,7 @@ func newRawIO(nc net.Conn) *rawIO {
 		return nil
 	}
 	r := &rawIO{nc: nc, rc: rc}
-	r.rd, r.wr = r.readFD, r.writeFD // bound once: no closure per call
+	r.rd.fn, r.wr.fn = r.readFD, r.writeFD // bound once: no closure per call
 	return r
 }
 
@@ -53,33 +58,36 @@ func (r *rawIO) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	r.p, r.n, r.errno = p, 0, 0
-	err := r.rc.Read(r.rd)
-	r.p = nil
+	c := &r.rd
+	c.p, c.n, c.errno = p, 0, 0
+	err := r.rc.Read(c.fn)
+	n, errno := c.n, c.errno
+	c.p = nil
 	switch {
 	case err != nil:
 		return 0, err
-	case r.errno != 0:
-		return 0, r.opError("read")
-	case r.n == 0:
+	case errno != 0:
+		return 0, r.opError("read", errno)
+	case n == 0:
 		return 0, io.EOF
 	}
-	return r.n, nil
+	return n, nil
 }
 
 // readFD is one read; false (EAGAIN) makes the RawConn wait.
 func (r *rawIO) readFD(fd uintptr) bool {
+	c := &r.rd
 	for {
-		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&r.p[0])), uintptr(len(r.p)))
+		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&c.p[0])), uintptr(len(c.p)))
 		switch e {
 		case 0:
-			r.n = int(n)
+			c.n = int(n)
 			return true
 		case syscall.EINTR:
 		case syscall.EAGAIN:
 			return false
 		default:
-			r.errno = e
+			c.errno = e
 			return true
 		}
 	}
@@ -89,42 +97,44 @@ func (r *rawIO) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	r.p, r.n, r.errno = p, 0, 0
-	err := r.rc.Write(r.wr)
-	n := r.n
-	r.p = nil
+	c := &r.wr
+	c.p, c.n, c.errno = p, 0, 0
+	err := r.rc.Write(c.fn)
+	n, errno := c.n, c.errno
+	c.p = nil
 	switch {
 	case err != nil:
 		return n, err
-	case r.errno != 0:
-		return n, r.opError("write")
+	case errno != 0:
+		return n, r.opError("write", errno)
 	}
 	return n, nil
 }
 
-// writeFD writes what is left of r.p; false (EAGAIN: the socket's buffer
-// is full) makes the RawConn wait. MSG_NOSIGNAL: a closed peer is EPIPE,
-// not a signal.
+// writeFD writes what is left of the buffer; false (EAGAIN: the socket's
+// buffer is full) makes the RawConn wait. MSG_NOSIGNAL: a closed peer is
+// EPIPE, not a signal.
 func (r *rawIO) writeFD(fd uintptr) bool {
-	for r.n < len(r.p) {
-		n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&r.p[r.n])), uintptr(len(r.p)-r.n),
+	c := &r.wr
+	for c.n < len(c.p) {
+		n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&c.p[c.n])), uintptr(len(c.p)-c.n),
 			syscall.MSG_NOSIGNAL, 0, 0)
 		switch e {
 		case 0:
-			r.n += int(n)
+			c.n += int(n)
 		case syscall.EINTR:
 		case syscall.EAGAIN:
 			return false
 		default:
-			r.errno = e
+			c.errno = e
 			return true
 		}
 	}
 	return true
 }
 
-func (r *rawIO) opError(op string) error {
-	return &net.OpError{Op: op, Net: "tcp", Source: r.nc.LocalAddr(), Addr: r.nc.RemoteAddr(), Err: os.NewSyscallError(op, r.errno)}
+func (r *rawIO) opError(op string, errno syscall.Errno) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: r.nc.LocalAddr(), Addr: r.nc.RemoteAddr(), Err: os.NewSyscallError(op, errno)}
 }
 
 // ioOf is what the fast paths read and write nc with: its raw I/O when it

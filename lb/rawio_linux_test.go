@@ -118,3 +118,35 @@ func TestRawIOErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestRawIOFullDuplex: a Read waiting for data and a Write running at
+// the same time (legal on a net.Conn) keep their own state.
+func TestRawIOFullDuplex(t *testing.T) {
+	r, peer := rawPair(t)
+	payload := bytes.Repeat([]byte("w"), 4<<20)
+	got := make(chan []byte, 1)
+	go func() { // the peer drains the write, then answers
+		b, _ := io.ReadAll(io.LimitReader(peer, int64(len(payload))))
+		_, _ = peer.Write([]byte("answer"))
+		got <- b
+	}()
+	read := make(chan string, 1)
+	go func() { // waits while the write runs
+		b := make([]byte, 16)
+		n, err := r.Read(b)
+		if err != nil {
+			read <- err.Error()
+			return
+		}
+		read <- string(b[:n])
+	}()
+	if n, err := r.Write(payload); n != len(payload) || err != nil {
+		t.Fatalf("Write: %d, %v", n, err)
+	}
+	if b := <-got; len(b) != len(payload) {
+		t.Fatalf("peer got %d bytes, want %d", len(b), len(payload))
+	}
+	if s := <-read; s != "answer" {
+		t.Fatalf("Read got %q, want answer", s)
+	}
+}
