@@ -206,11 +206,7 @@ func (f *fastForwarder) relayHead(rt *route, c *upConn) {
 	if rt.relayWhole(h, buf) {
 		ok = true
 		_, _ = c.br.Discard(h.size + int(h.contentLength))
-		if c.br.Buffered() == 0 {
-			f.put(c)
-			return
-		}
-		f.discard(c)
+		f.release(c)
 		return
 	}
 	// One string backs every name and value.
@@ -267,6 +263,12 @@ func (f *fastForwarder) relayHead(rt *route, c *upConn) {
 		}
 	}
 	ok = true
+	f.release(c)
+}
+
+// release returns c, its answer read to the end, to the pool, or closes
+// it when bytes the instance should not have sent follow that answer.
+func (f *fastForwarder) release(c *upConn) {
 	if c.br.Buffered() == 0 {
 		f.put(c)
 		return

@@ -322,12 +322,17 @@ type limitedConn struct {
 
 // sendThenReadState is what sendThenRead's callback reads and fills.
 type sendThenReadState struct {
-	fn    func(uintptr) bool // the callback, bound once
-	bw    *bufio.Writer
-	p     []byte
-	n     int
-	errno syscall.Errno
-	sent  bool
+	fn   func(uintptr) bool // the callback, bound once
+	bw   *bufio.Writer
+	sent bool
+	rd   rawCall // the read, once the request is sent
+}
+
+// rawCall is one raw read or write in progress (lb/rawio_linux.go).
+type rawCall struct {
+	p     []byte        // the call's buffer
+	n     int           // bytes read, or written so far
+	errno syscall.Errno // the call's failure; 0: none
 }
 
 func (l *limitedConn) Read(p []byte) (int, error) {

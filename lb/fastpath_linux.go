@@ -2,11 +2,8 @@ package lb
 
 import (
 	"bufio"
-	"io"
 	"net"
-	"os"
 	"syscall"
-	"unsafe"
 )
 
 // peerClosed reports whether the instance closed (or reset) nc while it
@@ -55,25 +52,21 @@ func (l *limitedConn) sendThenRead(bw *bufio.Writer, p []byte) (int, error) {
 	if st.fn == nil {
 		st.fn = l.sendThenReadFD // bound once: no closure per request
 	}
-	st.bw, st.p, st.n, st.errno, st.sent = bw, p, 0, 0, false
+	st.bw, st.sent = bw, false
+	st.rd.p, st.rd.n, st.rd.errno = p, 0, 0
 	err := l.raw.Read(st.fn)
-	n, errno := st.n, st.errno
-	st.bw, st.p = nil, nil
+	st.bw, st.rd.p = nil, nil
 	switch {
 	case l.sendErr != nil:
 		return 0, l.sendErr
 	case err != nil: // the read deadline, or the connection closed
 		return 0, err
-	case errno != 0:
-		return 0, &net.OpError{Op: "read", Net: "tcp", Source: l.LocalAddr(), Addr: l.RemoteAddr(), Err: os.NewSyscallError("read", errno)}
-	case n <= 0:
-		return 0, io.EOF
 	}
-	return n, nil
+	return st.rd.readResult(l.Conn)
 }
 
 // sendThenReadFD is sendThenRead's RawConn callback: the first call
-// writes and asks to wait, the next ones read (raw calls, as rawIO's).
+// writes and asks to wait, the next ones read (rawCall.read, as rawIO's).
 func (l *limitedConn) sendThenReadFD(fd uintptr) bool {
 	st := &l.st
 	if !st.sent {
@@ -81,18 +74,5 @@ func (l *limitedConn) sendThenReadFD(fd uintptr) bool {
 		l.sendErr = st.bw.Flush()
 		return l.sendErr != nil // written: wait for the answer
 	}
-	for {
-		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&st.p[0])), uintptr(len(st.p)))
-		switch e {
-		case 0:
-			st.n = int(r)
-			return true
-		case syscall.EINTR:
-		case syscall.EAGAIN:
-			return false
-		default:
-			st.errno = e
-			return true
-		}
-	}
+	return st.rd.read(fd)
 }

@@ -464,10 +464,7 @@ func (w *fastResponse) relayCommon(h *fastHead, buf []byte, lbDur time.Duration)
 	writeStatusLine(bw, h.status, w.statusBuf[:])
 	for k, vv := range w.handlerHeader {
 		for _, v := range vv {
-			_, _ = bw.WriteString(k)
-			_, _ = bw.WriteString(": ")
-			_, _ = bw.WriteString(v)
-			_, _ = bw.WriteString("\r\n")
+			writeHeader(bw, k, v)
 		}
 	}
 	var timing [32]byte

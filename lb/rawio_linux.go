@@ -26,17 +26,10 @@ import (
 // a closed connection). A Read may run while a Write does, as on a
 // net.Conn (each has its own state); two Reads, or two Writes, may not.
 type rawIO struct {
-	nc     net.Conn
-	rc     syscall.RawConn
-	rd, wr rawCall
-}
-
-// rawCall is one direction's call in progress.
-type rawCall struct {
-	p     []byte        // the call's buffer
-	n     int           // bytes read, or written so far
-	errno syscall.Errno // the call's failure; 0: none
-	fn    func(uintptr) bool
+	nc         net.Conn
+	rc         syscall.RawConn
+	rd, wr     rawCall            // the read and the write in progress (lb/fastpath.go)
+	rdFn, wrFn func(uintptr) bool // rd.read and writeFD, bound once
 }
 
 // newRawIO returns nc's raw I/O, or nil when nc has no descriptor.
@@ -50,7 +43,7 @@ func newRawIO(nc net.Conn) *rawIO {
 		return nil
 	}
 	r := &rawIO{nc: nc, rc: rc}
-	r.rd.fn, r.wr.fn = r.readFD, r.writeFD // bound once: no closure per call
+	r.rdFn, r.wrFn = r.rd.read, r.writeFD // bound once: no closure per call
 	return r
 }
 
@@ -60,23 +53,16 @@ func (r *rawIO) Read(p []byte) (int, error) {
 	}
 	c := &r.rd
 	c.p, c.n, c.errno = p, 0, 0
-	err := r.rc.Read(c.fn)
-	n, errno := c.n, c.errno
+	err := r.rc.Read(r.rdFn)
 	c.p = nil
-	switch {
-	case err != nil:
+	if err != nil {
 		return 0, err
-	case errno != 0:
-		return 0, r.opError("read", errno)
-	case n == 0:
-		return 0, io.EOF
 	}
-	return n, nil
+	return c.readResult(r.nc)
 }
 
-// readFD is one read; false (EAGAIN) makes the RawConn wait.
-func (r *rawIO) readFD(fd uintptr) bool {
-	c := &r.rd
+// read is one raw read into c.p; false (EAGAIN) makes the RawConn wait.
+func (c *rawCall) read(fd uintptr) bool {
 	for {
 		n, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&c.p[0])), uintptr(len(c.p)))
 		switch e {
@@ -93,22 +79,33 @@ func (r *rawIO) readFD(fd uintptr) bool {
 	}
 }
 
+// readResult is what net.Conn.Read on nc reports for the read c made:
+// io.EOF for a closed connection, a *net.OpError for a failed call.
+func (c *rawCall) readResult(nc net.Conn) (int, error) {
+	switch {
+	case c.errno != 0:
+		return 0, rawOpError(nc, "read", c.errno)
+	case c.n == 0:
+		return 0, io.EOF
+	}
+	return c.n, nil
+}
+
 func (r *rawIO) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
 	c := &r.wr
 	c.p, c.n, c.errno = p, 0, 0
-	err := r.rc.Write(c.fn)
-	n, errno := c.n, c.errno
+	err := r.rc.Write(r.wrFn)
 	c.p = nil
 	switch {
 	case err != nil:
-		return n, err
-	case errno != 0:
-		return n, r.opError("write", errno)
+		return c.n, err
+	case c.errno != 0:
+		return c.n, rawOpError(r.nc, "write", c.errno)
 	}
-	return n, nil
+	return c.n, nil
 }
 
 // writeFD writes what is left of the buffer; false (EAGAIN: the socket's
@@ -133,8 +130,9 @@ func (r *rawIO) writeFD(fd uintptr) bool {
 	return true
 }
 
-func (r *rawIO) opError(op string, errno syscall.Errno) error {
-	return &net.OpError{Op: op, Net: "tcp", Source: r.nc.LocalAddr(), Addr: r.nc.RemoteAddr(), Err: os.NewSyscallError(op, errno)}
+// rawOpError is the error net.Conn reports for a failed op on nc.
+func rawOpError(nc net.Conn, op string, errno syscall.Errno) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: nc.LocalAddr(), Addr: nc.RemoteAddr(), Err: os.NewSyscallError(op, errno)}
 }
 
 // ioOf is what the fast paths read and write nc with: its raw I/O when it
