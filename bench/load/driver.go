@@ -259,6 +259,7 @@ func (d *Driver) Run(ctx context.Context, p Phase) (*PhaseResult, error) {
 	atk, pacer := newAttack(d.cfg.Timeout, p.Rate)
 	cpu0 := SelfCPU()
 	start := time.Now()
+	pr.Start = start
 	sched := newPacing(start, pacer.Freq, pacer.Per)
 	results := atk.Attack(d.target, pacer, p.Duration, p.Name)
 	stopOnCancel := context.AfterFunc(ctx, func() { atk.Stop() })
@@ -369,6 +370,12 @@ func startHooks(ctx context.Context, start time.Time, hooks []Hook, pr *PhaseRes
 				return
 			}
 			pr.Events = append(pr.Events, report.Event{Type: h.Type, AtS: report.Round3(at.Seconds()), Instance: inst})
+			if first, seen := pr.eventAt[h.Type]; !seen || at < first {
+				if pr.eventAt == nil {
+					pr.eventAt = map[string]time.Duration{}
+				}
+				pr.eventAt[h.Type] = at
+			}
 		}()
 	}
 	return rh

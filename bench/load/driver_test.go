@@ -2,9 +2,11 @@ package load
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -132,6 +134,14 @@ func TestFailoverLosesExactlyThePinnedUsers(t *testing.T) {
 	if !slices.Equal(lost, pinned) {
 		t.Errorf("lost %v, pinned %v", lost, pinned)
 	}
+	// A session can only be lost once gw2 is gone: every loss is dated at
+	// or after the kill.
+	killAt, ok := pr.EventAt("kill")
+	for _, l := range pr.Losses {
+		if !ok || l.At < killAt {
+			t.Errorf("loss of %s dated %v, before the kill at %v (recorded %v)", l.User, l.At, killAt, ok)
+		}
+	}
 	s := pr.Summary()
 	if s.SessionsLost != 10 || s.Relogins != 10 || s.SessionsLostByInstance["gw2"] != 10 || len(s.SessionsLostByInstance) != 1 {
 		t.Errorf("sessions lost %d, relogins %d, by instance %v", s.SessionsLost, s.Relogins, s.SessionsLostByInstance)
@@ -149,6 +159,45 @@ func TestFailoverLosesExactlyThePinnedUsers(t *testing.T) {
 	}
 	if c := d.InstanceCounts(); c["gw2"] != 0 {
 		t.Errorf("users still on gw2 after re-login: %v", c)
+	}
+}
+
+// TestEventAtIsExact: a hook's event is dated when the hook fired, to the
+// nanosecond, from the phase's Start (the report's rounding to the
+// millisecond could date it after what the hook did). Each hook notes
+// when its Do began; its event must not come later, nor before its offset.
+func TestEventAtIsExact(t *testing.T) {
+	_, srv := loadtest.NewCluster(t, 1, false)
+	d := newTestDriver(t, srv.URL, 2)
+	var mu sync.Mutex
+	began := map[string]time.Time{}
+	var hooks []Hook
+	for i := range 8 {
+		typ := fmt.Sprintf("mark%d", i)
+		hooks = append(hooks, Hook{At: time.Duration(i+1) * 7 * time.Millisecond, Type: typ, Do: func(context.Context) (string, error) {
+			now := time.Now()
+			mu.Lock()
+			defer mu.Unlock()
+			began[typ] = now
+			return "", nil
+		}})
+	}
+	pr, err := d.Run(context.Background(), Phase{Name: "marks", Rate: 50, Duration: 100 * time.Millisecond, Hooks: hooks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pr.Start.IsZero() {
+		t.Fatal("phase start not recorded")
+	}
+	for _, h := range hooks {
+		at, ok := pr.EventAt(h.Type)
+		if !ok {
+			t.Errorf("%s: no event", h.Type)
+			continue
+		}
+		if did := began[h.Type].Sub(pr.Start); at > did || at < h.At {
+			t.Errorf("%s: event at %v; its hook was due at %v and began at %v", h.Type, at, h.At, did)
+		}
 	}
 }
 

@@ -92,7 +92,14 @@ type PhaseResult struct {
 	RefreshMarks []RefreshMark
 	CredBytes    int64
 	Sent         int64
-	Events       []report.Event
+	// Events are the hooks that fired, their offsets rounded to the
+	// millisecond for the report; EventAt gives the exact offset.
+	Events []report.Event
+	// eventAt is each event type's first exact offset from Start.
+	eventAt map[string]time.Duration
+	// Start is when the phase's attack began: the zero of every offset
+	// (records, losses, events).
+	Start time.Time
 	// Wall is the phase's length until its last answer arrived, and
 	// GeneratorCPU the CPU the harness process used meanwhile.
 	Wall         time.Duration
@@ -259,8 +266,13 @@ func (pr *PhaseResult) LostUsers(from time.Duration) []string {
 	return out
 }
 
-// EventAt returns when the phase's first event of type typ happened.
+// EventAt returns when the phase's first event of type typ happened: its
+// exact offset from Start (a hook's event in Events is rounded to the
+// millisecond, which may date it after the requests it caused).
 func (pr *PhaseResult) EventAt(typ string) (time.Duration, bool) {
+	if at, ok := pr.eventAt[typ]; ok {
+		return at, true
+	}
 	for _, ev := range pr.Events {
 		if ev.Type == typ {
 			return time.Duration(ev.AtS * float64(time.Second)), true

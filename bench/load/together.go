@@ -49,6 +49,9 @@ func RunTogether(ctx context.Context, ds []*Driver, p Phase, rng *rand.Rand) ([]
 	atk, pacer := newAttack(ds[0].cfg.Timeout, p.Rate)
 	cpu0 := SelfCPU()
 	start := time.Now()
+	for _, pr := range prs {
+		pr.Start = start
+	}
 	// One schedule for the whole attack: vegeta numbers its hits across
 	// every driver, so each result's intended send time comes from it.
 	sched := newPacing(start, pacer.Freq, pacer.Per)

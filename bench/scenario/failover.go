@@ -175,15 +175,12 @@ func (f Failover) runVariant(ctx context.Context, env *Env, v variant, freezeFor
 	}
 	// Written by the hooks, read once the phase is over.
 	var killed, revived bool
-	var killDelay time.Duration // from the hook's start (the kill event's time) to the kill itself
 	inject := load.Hook{Type: "kill", Do: func(ctx context.Context) (string, error) {
-		start := time.Now()
 		obs.Pinned = env.Driver.PinnedTo(victim.ID)
 		obs.FailedAtKill = failedTries(ctx, env.Gateways, victim.ID)
 		env.Progress.Note("%s: taking %s down (%s, lb retry %v); %d users were last served by it",
 			v.name(), victim.ID, v.kill.How(), v.retry, len(obs.Pinned))
 		obs.KillWall = time.Now()
-		killDelay = obs.KillWall.Sub(start)
 		killed = true
 		return victim.ID, v.kill.Down(ctx, victim)
 	}}
@@ -213,12 +210,14 @@ func (f Failover) runVariant(ctx context.Context, env *Env, v variant, freezeFor
 	if events != nil {
 		obs.Events, _ = events.Events(ctx, since)
 	}
-	from, _ := pr.EventAt(inject.Type)
+	// The window opens when the kill was made, not when its hook fired
+	// (reading the pinned users and the lb's counters came first): no
+	// request answered before it can have seen the instance gone.
 	to, ok := pr.EventAt(heal.Type)
 	if !ok {
 		to = pr.Duration + time.Hour
 	}
-	obs.Window = window{from + killDelay, to}
+	obs.Window = window{obs.KillWall.Sub(pr.Start), to}
 	s.Name = v.name()
 	s.Failover = classifyFailover(pr, s.Timeline, obs)
 	return s, nil
