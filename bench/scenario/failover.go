@@ -213,11 +213,15 @@ func (f Failover) runVariant(ctx context.Context, env *Env, v variant, freezeFor
 	// The window opens when the kill was made, not when its hook fired
 	// (reading the pinned users and the lb's counters came first): no
 	// request answered before it can have seen the instance gone.
+	from, _ := pr.EventAt(inject.Type)
+	if killed {
+		from = obs.KillWall.Sub(pr.Start)
+	}
 	to, ok := pr.EventAt(heal.Type)
 	if !ok {
 		to = pr.Duration + time.Hour
 	}
-	obs.Window = window{obs.KillWall.Sub(pr.Start), to}
+	obs.Window = window{from, to}
 	s.Name = v.name()
 	s.Failover = classifyFailover(pr, s.Timeline, obs)
 	return s, nil
