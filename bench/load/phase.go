@@ -270,15 +270,8 @@ func (pr *PhaseResult) LostUsers(from time.Duration) []string {
 // exact offset from Start (a hook's event in Events is rounded to the
 // millisecond, which may date it after the requests it caused).
 func (pr *PhaseResult) EventAt(typ string) (time.Duration, bool) {
-	if at, ok := pr.eventAt[typ]; ok {
-		return at, true
-	}
-	for _, ev := range pr.Events {
-		if ev.Type == typ {
-			return time.Duration(ev.AtS * float64(time.Second)), true
-		}
-	}
-	return 0, false
+	at, ok := pr.eventAt[typ]
+	return at, ok
 }
 
 // LiveStats is a running phase's progress.
